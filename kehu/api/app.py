@@ -1,0 +1,89 @@
+"""The Litestar application: GraphQL, health, meta and plugin routes."""
+
+from typing import Any
+
+from litestar import Litestar, Request, get
+from litestar.di import Provide
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.response import Response
+from litestar.status_codes import HTTP_503_SERVICE_UNAVAILABLE
+from strawberry.litestar import make_graphql_controller
+
+from kehu.api.auth import bearer_token, provide_actor
+from kehu.core.errors import Unauthenticated
+from kehu.core.graphql.base import KehuContext
+from kehu.core.runtime import Kehu
+from kehu.core.services.users import authenticate
+from kehu.core.settings import Settings
+from kehu.core.tables import Team
+
+
+def create_app(
+    settings: Settings | None = None, kehu: Kehu | None = None, *, lifespan: bool = True
+) -> Litestar:
+    """Build the app for ``kehu`` (or a runtime made from ``settings``). With
+    ``lifespan=False`` the caller opens and closes the database pool itself."""
+    kehu = kehu or Kehu.from_settings(settings)
+    composed = kehu.graphql()
+
+    async def context_getter(request: Request[Any, Any, Any]) -> KehuContext:
+        context = KehuContext(
+            kehu=kehu, node_types=composed.node_types, loader_fns=composed.loaders
+        )
+        try:
+            context.user = await authenticate(bearer_token(request))
+        except Unauthenticated as exc:
+            context.auth_error = exc.message
+        kehu.call("kehu_graphql_context", context=context)
+        return context
+
+    graphql = make_graphql_controller(
+        composed.schema, path="/graphql", context_getter=context_getter, graphql_ide="graphiql"
+    )
+
+    @get("/health", sync_to_thread=False, tags=["meta"])
+    async def health() -> Response[dict[str, str]]:
+        """Liveness and database reachability."""
+        try:
+            await Team.raw("SELECT 1")
+        except Exception as exc:  # reported, not raised
+            return Response(
+                {"status": "error", "database": str(exc)}, status_code=HTTP_503_SERVICE_UNAVAILABLE
+            )
+        return Response({"status": "ok", "database": kehu.engine.engine_type})
+
+    @get("/meta", sync_to_thread=False, tags=["meta"])
+    async def meta() -> dict[str, Any]:
+        """Version and enabled plugins."""
+        from kehu import __version__
+
+        return {
+            "name": "kehu",
+            "version": __version__,
+            "plugins": [
+                {"name": p.info.name, "version": p.info.version, "depends": list(p.info.depends)}
+                for p in kehu.plugins
+            ],
+        }
+
+    middleware = []
+    if kehu.settings.rate_limit_per_minute:
+        middleware.append(
+            RateLimitConfig(
+                rate_limit=("minute", kehu.settings.rate_limit_per_minute), exclude=["/health"]
+            ).middleware
+        )
+
+    app = Litestar(
+        route_handlers=[graphql, health, meta, *kehu.collect("kehu_route_handlers")],
+        dependencies={"actor": Provide(provide_actor)},
+        on_startup=[kehu.start] if lifespan else [],
+        on_shutdown=[kehu.stop] if lifespan else [],
+        middleware=middleware,
+        openapi_config=OpenAPIConfig(title="Kehu", version="0.1.0", path="/schema"),
+        debug=kehu.settings.debug,
+    )
+    app.state.kehu = kehu
+    app.state.schema = composed.schema
+    return app

@@ -1,0 +1,113 @@
+"""Units of work: one write transaction, its audit rows, and domain events sent after commit."""
+
+import contextlib
+import contextvars
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from kehu.core.db import write_transaction
+from kehu.core.permissions import Actor
+
+
+@dataclass(frozen=True)
+class Event:
+    """A committed domain change, e.g. ``Event("customer.created", "customer", 7, ...)``."""
+
+    name: str
+    entity: str
+    entity_id: int | None
+    actor_id: int | None
+    data: dict[str, Any] = field(default_factory=dict)
+    occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+_pending: contextvars.ContextVar[list[Event] | None] = contextvars.ContextVar(
+    "kehu_pending_events", default=None
+)
+
+
+@contextlib.asynccontextmanager
+async def unit_of_work() -> AsyncIterator[None]:
+    """Run the block in one write transaction; dispatch its events after a successful commit.
+    Nested units join the outermost one."""
+    if _pending.get() is not None:
+        yield
+        return
+    events: list[Event] = []
+    token = _pending.set(events)
+    try:
+        async with write_transaction():
+            yield
+    finally:
+        _pending.reset(token)
+    from kehu.core.runtime import current
+
+    await current().dispatch(events)
+
+
+def emit(event: Event) -> None:
+    """Queue an event for dispatch after the current unit of work commits."""
+    pending = _pending.get()
+    if pending is None:
+        raise RuntimeError("emit() outside unit_of_work()")
+    pending.append(event)
+
+
+def to_jsonable(value: Any) -> Any:
+    """Plain JSON data for audit snapshots (dates as ISO strings, Decimals as strings)."""
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+async def record(
+    actor: Actor,
+    action: str,
+    entity: str,
+    entity_id: int | None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    *,
+    event_data: dict[str, Any] | None = None,
+) -> None:
+    """Write the audit row for a change and queue the ``<entity>.<action>`` event.
+    Must run inside ``unit_of_work()``."""
+    from kehu.core.tables import AuditLog
+
+    if _pending.get() is None:
+        raise RuntimeError("record() outside unit_of_work()")
+    await AuditLog.insert(
+        AuditLog(
+            actor=actor.user_id,
+            actor_name=actor.username,
+            action=action,
+            entity=entity,
+            entity_id=entity_id,
+            before=to_jsonable(before) if before else None,
+            after=to_jsonable(after) if after else None,
+        )
+    )
+    emit(
+        Event(
+            f"{entity}.{action}",
+            entity,
+            entity_id,
+            actor.user_id,
+            to_jsonable(event_data if event_data is not None else (after or {})),
+        )
+    )

@@ -1,0 +1,268 @@
+"""GraphQL building blocks shared by core and plugins: Node and global IDs, Money, payload
+errors, connections, the request context and DataLoaders."""
+
+import base64
+import datetime as dt
+import inspect
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from enum import Enum
+from typing import Any, TypeVar
+
+import msgspec
+import strawberry
+from strawberry.dataloader import DataLoader
+from strawberry.litestar import BaseContext
+from strawberry.scalars import JSON
+
+from kehu.core.errors import Forbidden, KehuError, NotFound, Unauthenticated, ValidationFailed
+from kehu.core.money import Money as MoneyValue
+from kehu.core.pagination import Page
+from kehu.core.permissions import Actor
+
+T = TypeVar("T")
+
+# -- global IDs ---------------------------------------------------------------------------
+
+
+def encode_id(type_name: str, pk: int) -> strawberry.ID:
+    """``Customer:7`` in URL-safe base64, without padding."""
+    raw = f"{type_name}:{pk}".encode()
+    return strawberry.ID(base64.urlsafe_b64encode(raw).decode().rstrip("="))
+
+
+def decode_id(global_id: str, expected: str | None = None, field: str = "id") -> tuple[str, int]:
+    """``(type_name, pk)``; ``ValidationFailed`` for garbage or the wrong type."""
+    try:
+        padded = str(global_id) + "=" * (-len(str(global_id)) % 4)
+        type_name, _, pk = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
+        value = int(pk)
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationFailed(f"Invalid id {global_id!r}", field=field) from None
+    if expected is not None and type_name != expected:
+        raise ValidationFailed(f"Id {global_id!r} is not a {expected} id", field=field)
+    return type_name, value
+
+
+def pk_of(global_id: str | None, expected: str, field: str = "id") -> int | None:
+    return None if global_id is None else decode_id(global_id, expected, field)[1]
+
+
+@strawberry.interface(description="An object with a global ID (Relay).")
+class Node:
+    id: strawberry.ID
+
+    @classmethod
+    async def resolve_node(cls, info: strawberry.Info, pk: int) -> Any:
+        raise NotImplementedError
+
+
+EXTENSIBLE: dict[str, type] = {}
+
+
+def extensible(name: str) -> Callable[[type[T]], type[T]]:
+    """Mark a Strawberry type as the base of the composed type ``name``: at startup the final
+    ``name`` type is built from it plus the plugins' mixins (``kehu_graphql_type_extensions``)
+    and set as attribute ``name`` of the base's module (reference it with ``strawberry.lazy``).
+    """
+
+    def register(cls: type[T]) -> type[T]:
+        EXTENSIBLE[name] = cls
+        return cls
+
+    return register
+
+
+# -- scalars and small types ---------------------------------------------------------------
+
+
+@strawberry.type(description="An exact amount of money.")
+class Money:
+    amount: Decimal
+    currency: str
+
+    @classmethod
+    def of(cls, value: MoneyValue | None) -> "Money | None":
+        return None if value is None else cls(amount=value.amount, currency=value.currency)
+
+
+@strawberry.input(description="An exact amount: decimal string/number in major units.")
+class MoneyInput:
+    amount: Decimal
+    currency: str
+
+    def to_value(self) -> MoneyValue:
+        return MoneyValue.from_decimal(self.amount, self.currency)
+
+
+@strawberry.type(description="A validation or business-rule failure of a mutation.")
+class UserError:
+    field: str | None
+    message: str
+    code: str
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+def gql_enum(py_enum: type[Enum], name: str | None = None, description: str = "") -> Any:
+    """A GraphQL enum with UPPER_CASE names for a Python enum of lower-case values."""
+    mirrored = Enum(name or py_enum.__name__, {m.name.upper(): m.value for m in py_enum})
+    return strawberry.enum(mirrored, description=description or None)
+
+
+def enum_value(gql: Any, value: Any) -> Any:
+    return None if value in (None, "") else gql(value)
+
+
+# -- connections -------------------------------------------------------------------------
+
+_connections: dict[str, tuple[type, type]] = {}
+
+
+def connection(node_name: str, node_ref: Any) -> type:
+    """The ``<Node>Connection`` type (with ``<Node>Edge``) for a node type reference."""
+    if node_name in _connections:
+        return _connections[node_name][1]
+    edge = strawberry.type(
+        type(f"{node_name}Edge", (), {"__annotations__": {"cursor": str, "node": node_ref}}),
+        name=f"{node_name}Edge",
+    )
+
+    async def total_count(self: Any) -> int:
+        return await self.count()
+
+    conn = strawberry.type(
+        type(
+            f"{node_name}Connection",
+            (),
+            {
+                "__annotations__": {
+                    "edges": list[edge],
+                    "nodes": list[node_ref],
+                    "page_info": PageInfo,
+                    "count": strawberry.Private[Callable[[], Awaitable[int]]],
+                },
+                "total_count": strawberry.field(
+                    total_count, description="Total matches; computed only when asked for."
+                ),
+            },
+        ),
+        name=f"{node_name}Connection",
+    )
+    _connections[node_name] = (edge, conn)
+    return conn
+
+
+def make_connection(
+    node_name: str,
+    page: Page,
+    to_node: Callable[[dict[str, Any]], Any],
+    count: Callable[[], Awaitable[int]],
+) -> Any:
+    edge, conn = _connections[node_name]
+    nodes = [to_node(row) for row in page.rows]
+    edges = [edge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)]
+    info = PageInfo(
+        has_next_page=page.has_next,
+        has_previous_page=False,
+        start_cursor=page.cursors[0] if page.cursors else None,
+        end_cursor=page.cursors[-1] if page.cursors else None,
+    )
+    return conn(edges=edges, nodes=nodes, page_info=info, count=count)
+
+
+# -- context and loaders -----------------------------------------------------------------
+
+
+class KehuContext(BaseContext, kw_only=True):
+    """Per-request GraphQL context: ``info.context.actor`` raises ``UNAUTHENTICATED``."""
+
+    kehu: Any = None
+    user: Actor | None = None
+    auth_error: str | None = None
+    node_types: dict[str, Any] = msgspec.field(default_factory=dict)
+    loader_fns: dict[str, Callable[..., Any]] = msgspec.field(default_factory=dict)
+    loaders: dict[str, DataLoader] = msgspec.field(default_factory=dict)
+    extra: dict[str, Any] = msgspec.field(default_factory=dict)
+
+    @property
+    def actor(self) -> Actor:
+        if self.user is None:
+            raise Unauthenticated(self.auth_error or "Authentication required")
+        return self.user
+
+    def loader(self, name: str) -> DataLoader:
+        """The request's DataLoader ``name`` (registered via ``kehu_graphql_dataloaders``)."""
+        if name not in self.loaders:
+            fn = self.loader_fns[name]
+
+            async def load(keys: list[Any], fn: Callable[..., Any] = fn) -> list[Any]:
+                return await fn(self, keys)
+
+            self.loaders[name] = DataLoader(load_fn=load)
+        return self.loaders[name]
+
+
+def actor(info: strawberry.Info) -> Actor:
+    return info.context.actor
+
+
+# -- mutations ---------------------------------------------------------------------------
+
+
+async def payload(cls: type[T], field: str, work: Callable[[], Awaitable[Any]]) -> T:
+    """Run a mutation body: the result goes to ``field``; ``ValidationFailed`` becomes
+    ``errors``; authentication, permission, not-found and conflict errors propagate as
+    GraphQL errors with ``extensions.code``."""
+    try:
+        result = work()
+        if inspect.isawaitable(result):
+            result = await result
+    except ValidationFailed as exc:
+        errors = [UserError(field=e.field, message=e.message, code=e.code) for e in exc.errors]
+        return cls(**{field: None, "errors": errors})
+    return cls(**{field: result, "errors": []})
+
+
+def should_mask(error: Any) -> bool:
+    """Mask unexpected exceptions; keep Kehu's typed errors and GraphQL validation errors."""
+    original = getattr(error, "original_error", None)
+    return original is not None and not isinstance(original, KehuError)
+
+
+def unset_to_dict(obj: Any, mapping: dict[str, str]) -> dict[str, Any]:
+    """Input fields that were given (not ``UNSET``), renamed ``{graphql_attr: service_key}``."""
+    return {
+        key: getattr(obj, attr)
+        for attr, key in mapping.items()
+        if getattr(obj, attr) is not strawberry.UNSET
+    }
+
+
+__all__ = [
+    "JSON",
+    "Forbidden",
+    "KehuContext",
+    "Money",
+    "MoneyInput",
+    "Node",
+    "NotFound",
+    "PageInfo",
+    "UserError",
+    "actor",
+    "connection",
+    "decode_id",
+    "dt",
+    "encode_id",
+    "enum_value",
+    "gql_enum",
+    "make_connection",
+    "payload",
+    "pk_of",
+]

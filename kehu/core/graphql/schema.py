@@ -1,0 +1,115 @@
+"""Compose the GraphQL schema once from the enabled plugins.
+
+No ``from __future__ import annotations`` here: types are built dynamically.
+"""
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+import strawberry
+from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+
+import kehu.core.graphql.types  # noqa: F401 - registers the core extensible types
+from kehu.core.errors import PluginError
+from kehu.core.graphql.base import EXTENSIBLE, Node, should_mask
+
+
+@dataclass
+class ComposedSchema:
+    schema: strawberry.Schema
+    node_types: dict[str, Any]
+    loaders: dict[str, Any]
+    composed: dict[str, Any]
+
+    def install(self) -> None:
+        _install(self.composed)
+
+
+def _install(composed: dict[str, Any]) -> None:
+    """Set the composed types as attributes of their base modules (for ``lazy``)."""
+    for name, final in composed.items():
+        setattr(importlib.import_module(EXTENSIBLE[name].__module__), name, final)
+
+
+def _field_names(cls: type) -> list[str]:
+    definition = getattr(cls, "__strawberry_definition__", None)
+    if definition is None:
+        raise PluginError(f"{cls.__qualname__} is not a Strawberry type (@strawberry.type)")
+    return [f.python_name for f in definition.fields]
+
+
+def _merge(name: str, parts: list[tuple[str, type]], base: type | None = None) -> type:
+    """One Strawberry type from mixins; a field defined twice is a startup error."""
+    owners: dict[str, str] = {}
+    if base is not None:
+        owners = {f: "core" for f in _field_names(base)}
+    for plugin, mixin in parts:
+        for field in _field_names(mixin):
+            if field in owners:
+                raise PluginError(
+                    f"GraphQL field {name}.{field} is defined by both "
+                    f"{owners[field]!r} and {plugin!r}"
+                )
+            owners[field] = plugin
+    bases = ((base,) if base else ()) + tuple(m for _, m in parts)
+    module = base.__module__ if base else __name__
+    return strawberry.type(type(name, bases, {"__module__": module}), name=name)
+
+
+def _per_plugin(kehu: Any, hook: str) -> list[tuple[str, type]]:
+    return [(plugin, item) for plugin, items in kehu.call(hook) for item in items]
+
+
+def build_schema(kehu: Any) -> ComposedSchema:
+    """Compose types, root Query/Mutation, loaders and extensions for ``kehu``'s plugins."""
+    extensions: dict[str, list[tuple[str, type]]] = {}
+    for plugin, by_type in kehu.call("kehu_graphql_type_extensions"):
+        for type_name, mixins in by_type.items():
+            if type_name not in EXTENSIBLE:
+                raise PluginError(
+                    f"Plugin {plugin!r} extends unknown type {type_name!r}; "
+                    f"extensible: {', '.join(sorted(EXTENSIBLE))}"
+                )
+            extensions.setdefault(type_name, []).extend((plugin, m) for m in mixins)
+
+    composed = {name: _merge(name, extensions.get(name, []), base)
+                for name, base in list(EXTENSIBLE.items())}
+    _install(composed)
+    node_types: dict[str, Any] = dict(composed)
+
+    extra = _per_plugin(kehu, "kehu_graphql_types")
+    for _, cls in extra:
+        definition = getattr(cls, "__strawberry_definition__", None)
+        if definition is not None and issubclass(cls, Node):
+            node_types[definition.name] = cls
+
+    query = _merge("Query", _per_plugin(kehu, "kehu_graphql_queries"))
+    mutation_parts = _per_plugin(kehu, "kehu_graphql_mutations")
+    mutation = _merge("Mutation", mutation_parts) if mutation_parts else None
+
+    loaders: dict[str, Any] = {}
+    for plugin, fns in kehu.call("kehu_graphql_dataloaders"):
+        for name, fn in fns.items():
+            if name in loaders:
+                raise PluginError(f"DataLoader {name!r} is defined twice (plugin {plugin!r})")
+            loaders[name] = fn
+
+    settings = kehu.settings
+    schema_extensions: list[Any] = [
+        QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+        MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+        MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+    ]
+    if not settings.debug:
+        schema_extensions.append(MaskErrors(should_mask_error=should_mask))
+    schema_extensions += [
+        e for _, items in kehu.call("kehu_graphql_schema_extensions") for e in items
+    ]
+    schema = strawberry.Schema(
+        query=query,
+        mutation=mutation,
+        types=[*node_types.values(), *(c for _, c in extra)],
+        extensions=schema_extensions,
+    )
+    return ComposedSchema(schema, node_types, loaders, composed)

@@ -1,0 +1,86 @@
+"""Keyset (cursor) pagination over Piccolo select queries."""
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from piccolo.columns import Column
+from piccolo.query import Select
+
+from kehu.core.errors import ValidationFailed
+
+
+@dataclass
+class Page:
+    rows: list[dict[str, Any]]
+    has_next: bool
+    cursors: list[str]
+
+
+def _dump(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"dt": value.isoformat()}
+    if isinstance(value, date):
+        return {"d": value.isoformat()}
+    return value
+
+
+def _load(value: Any) -> Any:
+    if isinstance(value, dict) and "dt" in value:
+        return datetime.fromisoformat(value["dt"])
+    if isinstance(value, dict) and "d" in value:
+        return date.fromisoformat(value["d"])
+    return value
+
+
+def encode_cursor(sort_value: Any, pk: int) -> str:
+    raw = json.dumps([_dump(sort_value), pk], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[Any, int]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value, pk = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(pk, int):
+            raise ValueError
+        return _load(value), pk
+    except (ValueError, TypeError, json.JSONDecodeError):
+        raise ValidationFailed("Invalid cursor", field="after") from None
+
+
+def check_first(first: int, maximum: int) -> None:
+    if not 1 <= first <= maximum:
+        raise ValidationFailed(f"first must be between 1 and {maximum}, got {first}", field="first")
+
+
+async def keyset_page(
+    query: Select,
+    *,
+    sort: Column,
+    pk: Column,
+    descending: bool,
+    first: int,
+    after: str | None,
+    maximum: int = 100,
+) -> Page:
+    """Fetch ``first`` rows after the ``after`` cursor, ordered by (sort, pk)."""
+    check_first(first, maximum)
+    if after:
+        value, last_pk = decode_cursor(after)
+        if value is None:
+            # NULL sorts are not supported as keys; sort columns are NOT NULL
+            raise ValidationFailed("Invalid cursor", field="after")
+        if descending:
+            query = query.where((sort < value) | ((sort == value) & (pk < last_pk)))
+        else:
+            query = query.where((sort > value) | ((sort == value) & (pk > last_pk)))
+    query = query.order_by(sort, pk, ascending=not descending).limit(first + 1)
+    rows = await query
+    has_next = len(rows) > first
+    rows = rows[:first]
+    sort_name, pk_name = sort._meta.name, pk._meta.name
+    cursors = [encode_cursor(r[sort_name], r[pk_name]) for r in rows]
+    return Page(rows, has_next, cursors)

@@ -1,0 +1,63 @@
+"""Actors, roles, scopes and record visibility. Checked in services, never in resolvers."""
+
+from dataclasses import dataclass, field
+
+from kehu.core.errors import Forbidden
+
+ROLES = ("admin", "manager", "sales", "support", "finance", "viewer")
+WRITERS = {"admin", "manager", "sales", "support"}
+EVERYONE = set(ROLES)
+
+CORE_PERMISSIONS: dict[str, set[str]] = {
+    "customer:read": EVERYONE,
+    "customer:write": WRITERS,
+    "customer:archive": {"admin", "manager", "sales"},
+    "customer:merge": {"admin", "manager"},
+    "customer:reassign": {"admin", "manager"},
+    "customer:import": {"admin", "manager"},
+    "customer:export": {"admin", "manager", "finance"},
+    "activity:write": WRITERS,
+    "user:read": EVERYONE,
+    "user:manage": {"admin"},
+    "audit:read": {"admin", "manager"},
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting. ``user_id=None`` is the system (CLI, jobs); it acts as an admin."""
+
+    user_id: int | None
+    username: str
+    role: str
+    team_id: int | None = None
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    visibility: str = "own"  # "own" | "team" | "all"
+
+    @property
+    def is_system(self) -> bool:
+        return self.user_id is None
+
+    def can(self, scope: str) -> bool:
+        return self.role == "admin" or scope in self.scopes
+
+    def require(self, scope: str) -> None:
+        if not self.can(scope):
+            raise Forbidden(f"Role {self.role!r} lacks permission {scope!r}")
+
+
+def make_actor(
+    *,
+    user_id: int | None,
+    username: str,
+    role: str,
+    team_id: int | None,
+    permissions: dict[str, set[str]],
+    visibility: dict[str, str],
+) -> Actor:
+    scopes = frozenset(scope for scope, roles in permissions.items() if role in roles)
+    return Actor(user_id, username, role, team_id, scopes, visibility.get(role, "own"))
+
+
+def system_actor() -> Actor:
+    return Actor(None, "system", "admin", None, frozenset(), "all")

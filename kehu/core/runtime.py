@@ -1,0 +1,327 @@
+"""The Kehu runtime: settings, the plugin manager, the database engine and the hook façade."""
+
+import asyncio
+import contextlib
+import graphlib
+import importlib
+import inspect
+import io
+import logging
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from importlib.metadata import entry_points
+from types import ModuleType
+from typing import Any
+
+import pluggy
+from piccolo.conf.apps import AppConfig
+from piccolo.table import Table
+
+from kehu.core import hookspecs, piccolo_conf
+from kehu.core.db import bind_tables, make_engine, prepare_database
+from kehu.core.errors import PluginError
+from kehu.core.settings import Settings
+
+log = logging.getLogger("kehu")
+
+ENTRY_POINT_GROUP = "kehu"
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """What ``kehu_plugin_info`` returns. ``auto_enable_with`` marks a bridge plugin that is
+    enabled automatically when all the named plugins are enabled."""
+
+    name: str
+    version: str
+    description: str = ""
+    depends: tuple[str, ...] = ()
+    auto_enable_with: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Job:
+    """Periodic work. ``func(kehu)`` is async; schedule by ``every`` or a ``cron`` expression."""
+
+    name: str
+    func: Callable[..., Any]
+    every: timedelta | None = None
+    cron: str | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.every is None) == (self.cron is None):
+            raise ValueError(f"Job {self.name}: give exactly one of every= or cron=")
+
+
+@dataclass
+class LoadedPlugin:
+    info: PluginInfo
+    module: Any
+    hooks: list[str] = field(default_factory=list)
+
+
+def _discover() -> dict[str, Any]:
+    """Every installed plugin object by entry-point name (core first)."""
+    from kehu.core import plugin as core_plugin
+
+    found: dict[str, Any] = {"core": core_plugin}
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        if ep.name == "core":
+            continue
+        try:
+            found[ep.name] = ep.load()
+        except Exception as exc:  # a broken third-party package must say who it is
+            raise PluginError(f"Plugin {ep.name!r} ({ep.value}) failed to import: {exc}") from exc
+    return found
+
+
+def _info(name: str, obj: Any) -> PluginInfo:
+    getter = getattr(obj, "kehu_plugin_info", None)
+    if getter is None:
+        raise PluginError(f"Plugin {name!r} does not implement kehu_plugin_info")
+    info = getter()
+    if not isinstance(info, PluginInfo) or info.name != name:
+        raise PluginError(
+            f"Plugin {name!r}: kehu_plugin_info must return PluginInfo(name={name!r})"
+        )
+    return info
+
+
+def resolve_plugins(settings: Settings, available: dict[str, Any]) -> list[LoadedPlugin]:
+    """Choose the enabled plugins and sort them by dependency (``graphlib``)."""
+    infos = {name: _info(name, obj) for name, obj in available.items()}
+    if settings.plugins is None:
+        wanted = {n for n, i in infos.items() if not i.auto_enable_with}
+    else:
+        unknown = sorted(set(settings.plugins) - set(infos))
+        if unknown:
+            raise PluginError(
+                f"Unknown plugin(s) {', '.join(unknown)} in KEHU_PLUGINS/kehu.toml; "
+                f"installed: {', '.join(sorted(infos))}"
+            )
+        wanted = set(settings.plugins) | {"core"}
+    for name, info in infos.items():  # bridges switch on when both sides are on
+        if info.auto_enable_with and set(info.auto_enable_with) <= wanted:
+            wanted.add(name)
+    for name in sorted(wanted):
+        for dep in infos[name].depends:
+            if dep not in infos:
+                raise PluginError(f"Plugin {name!r} depends on {dep!r}, which is not installed")
+            if dep not in wanted:
+                raise PluginError(
+                    f"Plugin {name!r} depends on {dep!r}, which is disabled: enable {dep!r} "
+                    f"or disable {name!r} (KEHU_PLUGINS / plugins in kehu.toml)"
+                )
+    sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
+    for name in sorted(wanted):
+        deps = set(infos[name].depends) | ({"core"} if name != "core" else set())
+        sorter.add(name, *sorted(deps))
+    try:
+        order = list(sorter.static_order())
+    except graphlib.CycleError as exc:
+        raise PluginError(f"Plugin dependency cycle: {' -> '.join(exc.args[1])}") from exc
+    return [LoadedPlugin(infos[n], available[n]) for n in order]
+
+
+class Kehu:
+    """One configured Kehu: enabled plugins in dependency order, their hooks and the engine."""
+
+    def __init__(self, settings: Settings, available: dict[str, Any] | None = None) -> None:
+        self.settings = settings
+        self.pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
+        self.pm.add_hookspecs(hookspecs)
+        available = _discover() if available is None else available
+        self.plugins = resolve_plugins(settings, available)
+        enabled = {p.info.name for p in self.plugins}
+        for name in sorted(set(available) - enabled):
+            self.pm.set_blocked(name)
+        for plugin in self.plugins:
+            self.pm.register(plugin.module, name=plugin.info.name)
+        self.pm.hook.kehu_add_hookspecs(pm=self.pm)
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(f"Plugin {exc.plugin!r}: {exc}") from exc
+        for plugin in self.plugins:
+            plugin.hooks = sorted(
+                hc.name
+                for hc in self.pm.get_hookcallers(plugin.module) or []
+                if hc.name.startswith("kehu_")
+            )
+        if settings.trace_hooks:
+            self.pm.trace.root.setwriter(lambda msg: print(msg, end="", file=sys.stderr))
+            self.pm.enable_tracing()
+        self.plugin_config = self._validate_plugin_settings()
+        self.engine = make_engine(settings)
+        self.apps = self._piccolo_apps()
+        self._started = False
+        self.composed: Any = None  # the GraphQL schema, built on first use
+        self.activate()
+        self.call("kehu_configure", kehu=self)
+
+    def activate(self) -> None:
+        """Make this runtime the process's current one: tables bound to its engine, Piccolo
+        configured for its plugins, its composed GraphQL types installed."""
+        bind_tables(self.engine, self.tables())
+        piccolo_conf.configure(self.engine, [module for module, _ in self.apps])
+        os.environ.setdefault("PICCOLO_CONF", "kehu.core.piccolo_conf")
+        set_current(self)
+        if self.composed is not None:
+            self.composed.install()
+
+    def graphql(self) -> Any:
+        """The composed GraphQL schema of the enabled plugins (built once)."""
+        from kehu.core.graphql.schema import build_schema
+
+        if self.composed is None:
+            self.composed = build_schema(self)
+        self.composed.install()
+        return self.composed
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> "Kehu":
+        return cls(settings or Settings())
+
+    # -- hook façade ---------------------------------------------------------------
+    @property
+    def names(self) -> list[str]:
+        return [p.info.name for p in self.plugins]
+
+    def call(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call ``hook`` on each enabled plugin in dependency order: ``[(plugin, result)]``.
+        ``None`` results are dropped; coroutines are returned unawaited (see ``acall``)."""
+        impls = {i.plugin_name: i for i in getattr(self.pm.hook, hook).get_hookimpls()}
+        results = []
+        for name in self.names:
+            impl = impls.get(name)
+            if impl is None:
+                continue
+            if self.settings.trace_hooks:
+                print(f"kehu: {hook} -> {name}", file=sys.stderr)
+            result = impl.function(*[kwargs[arg] for arg in impl.argnames])
+            if result is not None:
+                results.append((name, result))
+        return results
+
+    async def acall(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Like ``call`` but awaits async implementations, one after the other."""
+        results = []
+        for name, result in self.call(hook, **kwargs):
+            if inspect.isawaitable(result):
+                result = await result
+            if result is not None:
+                results.append((name, result))
+        return results
+
+    def collect(self, hook: str, **kwargs: Any) -> list[Any]:
+        """Concatenate list results of ``hook`` in plugin order."""
+        return [item for _, items in self.call(hook, **kwargs) for item in items]
+
+    def _validate_plugin_settings(self) -> dict[str, Any]:
+        config = {}
+        for name, model in self.call("kehu_settings_model"):
+            raw = self.settings.plugin_settings.get(name, {})
+            try:
+                config[name] = model.model_validate(raw)
+            except Exception as exc:
+                raise PluginError(f"Invalid [plugin_settings.{name}]: {exc}") from exc
+        return config
+
+    def plugin_settings(self, name: str) -> Any:
+        """The validated settings model of plugin ``name``."""
+        return self.plugin_config[name]
+
+    def _piccolo_apps(self) -> list[tuple[str, AppConfig]]:
+        apps = []
+        for name, app in self.call("kehu_piccolo_app"):
+            module: ModuleType = importlib.import_module(app) if isinstance(app, str) else app
+            config = getattr(module, "APP_CONFIG", None)
+            if not isinstance(config, AppConfig):
+                raise PluginError(
+                    f"Plugin {name!r}: kehu_piccolo_app must name a piccolo_app "
+                    "module with APP_CONFIG"
+                )
+            apps.append((module.__name__, config))
+        return apps
+
+    def tables(self) -> list[type[Table]]:
+        return [t for _, config in self.apps for t in config.table_classes]
+
+    def permissions(self) -> dict[str, set[str]]:
+        """Scope -> roles granted it, merged from every plugin."""
+        merged: dict[str, set[str]] = {}
+        for _, grants in self.call("kehu_permissions"):
+            for scope, roles in grants.items():
+                merged.setdefault(scope, set()).update(roles)
+        return merged
+
+    def jobs(self) -> dict[str, Job]:
+        jobs: dict[str, Job] = {}
+        for job in self.collect("kehu_jobs"):
+            if job.name in jobs:
+                raise PluginError(f"Two plugins define job {job.name!r}")
+            jobs[job.name] = job
+        return jobs
+
+    async def dispatch(self, events: list[Any]) -> None:
+        """Deliver committed events to ``kehu_event``; a failing handler is logged, not fatal."""
+        for event in events:
+            for name, result in self.call("kehu_event", event=event):
+                try:
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception:
+                    log.exception("kehu_event handler of plugin %s failed on %s", name, event.name)
+
+    # -- database --------------------------------------------------------------------
+    async def start(self) -> None:
+        """Open the PostgreSQL pool (Litestar lifespan / CLI); idempotent."""
+        if self._started:
+            return
+        prepare_database(self.engine)
+        if self.engine.engine_type == "postgres":
+            await self.engine.start_connection_pool(
+                min_size=1, max_size=self.settings.postgres_pool_max)
+        self._started = True
+
+    async def stop(self) -> None:
+        if self._started and self.engine.engine_type == "postgres":
+            await self.engine.close_connection_pool()
+        self._started = False
+
+    async def migrate(self, verbose: bool = False) -> None:
+        """Run every enabled plugin's Piccolo migrations, in dependency order."""
+        from piccolo.apps.migrations.commands.forwards import run_forwards
+        from piccolo.apps.migrations.tables import Migration
+
+        prepare_database(self.engine)
+        Migration._meta.db = self.engine
+        out = sys.stdout if verbose else io.StringIO()
+        with contextlib.redirect_stdout(out):
+            result = await run_forwards(app_name="all")
+        if not result.success:
+            raise PluginError(f"Migration failed: {result.message}")
+
+
+_current: Kehu | None = None
+
+
+def set_current(kehu: Kehu) -> None:
+    global _current
+    _current = kehu
+
+
+def current() -> Kehu:
+    """The runtime most recently created in this process."""
+    if _current is None:
+        raise RuntimeError("Kehu runtime not created (Kehu.from_settings())")
+    return _current
+
+
+def run(coro: Any) -> Any:
+    """Run a coroutine from synchronous code (CLI)."""
+    return asyncio.run(coro)

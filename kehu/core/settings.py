@@ -1,0 +1,105 @@
+"""Settings: defaults < ``kehu.toml`` in the working directory < ``KEHU_*`` environment."""
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+Visibility = Literal["own", "team", "all"]
+
+DEFAULT_VISIBILITY: dict[str, Visibility] = {
+    "admin": "all",
+    "finance": "all",
+    "manager": "team",
+    "viewer": "team",
+    "support": "team",
+    "sales": "own",
+}
+
+
+class Settings(BaseSettings):
+    """Kehu configuration. Every field can be set in ``kehu.toml`` or as ``KEHU_<FIELD>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KEHU_",
+        env_nested_delimiter="__",
+        toml_file="kehu.toml",
+        extra="ignore",
+    )
+
+    database_url: str = Field(
+        "sqlite:///kehu.db",
+        description="sqlite:///path/to/file.db or postgresql://user@host:port/db",
+    )
+    plugins: Annotated[list[str] | None, NoDecode] = Field(
+        None, description="Enabled plugins (comma-separated in KEHU_PLUGINS); default: all"
+    )
+    debug: bool = False
+    trace_hooks: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8000
+    sqlite_busy_timeout: float = Field(30.0, description="Seconds a writer waits for the lock")
+    postgres_pool_max: int = 10
+    graphql_max_depth: int = 12
+    graphql_max_aliases: int = 30
+    graphql_max_tokens: int = 5000
+    page_size_max: int = 100
+    rate_limit_per_minute: int = Field(0, description="Requests per minute per client; 0 = off")
+    default_currency: str = "CNY"
+    customer_tiers: list[str] = ["gold", "silver", "bronze"]
+    visibility: dict[str, Visibility] = Field(default_factory=lambda: dict(DEFAULT_VISIBILITY))
+    stale_customer_days: int = 90
+    import_chunk_size: int = 500
+    plugin_settings: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Per-plugin sections: [plugin_settings.<name>]"
+    )
+
+    @field_validator("plugins", mode="before")
+    @classmethod
+    def _split_plugins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [p.strip() for p in value.split(",") if p.strip()]
+        return value
+
+    @field_validator("visibility", mode="after")
+    @classmethod
+    def _complete_visibility(cls, value: dict[str, Visibility]) -> dict[str, Visibility]:
+        return {**DEFAULT_VISIBILITY, **value}
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def sqlite_path(self) -> Path:
+        return Path(self.database_url.removeprefix("sqlite:///").removeprefix("sqlite://"))
+
+
+DEFAULT_TOML = """\
+# Kehu configuration. Environment variables KEHU_<FIELD> override these values.
+database_url = "sqlite:///kehu.db"
+# plugins = ["pipeline", "contracts"]   # default: every installed plugin
+debug = false
+default_currency = "CNY"
+
+# [plugin_settings.loyalty]
+# points_per_activity = 1
+"""

@@ -1,0 +1,193 @@
+"""Core tables. Plugins never add columns here: they own 1:1 extension tables."""
+
+from enum import StrEnum
+
+from piccolo.columns import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+
+class Role(StrEnum):
+    admin = "admin"
+    manager = "manager"
+    sales = "sales"
+    support = "support"
+    finance = "finance"
+    viewer = "viewer"
+
+
+class CustomerKind(StrEnum):
+    organization = "organization"
+    person = "person"
+
+
+class LifecycleStage(StrEnum):
+    potential = "potential"
+    new = "new"
+    active = "active"
+    declining = "declining"
+    lost = "lost"
+    loyal = "loyal"
+
+
+class BuyingRole(StrEnum):
+    decision_maker = "decision_maker"
+    purchasing = "purchasing"
+    finance = "finance"
+    technical = "technical"
+    user = "user"
+    other = "other"
+
+
+class ActivityKind(StrEnum):
+    call = "call"
+    visit = "visit"
+    return_visit = "return_visit"
+    email = "email"
+    meeting = "meeting"
+    demo = "demo"
+    trial = "trial"
+    negotiation = "negotiation"
+    care = "care"
+    event = "event"
+    note = "note"
+    task = "task"
+
+
+class ActivityStatus(StrEnum):
+    planned = "planned"
+    done = "done"
+    cancelled = "cancelled"
+
+
+class Team(Table, tablename="core_team"):
+    name = Varchar(length=100, unique=True)
+    description = Text(default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class User(Table, tablename="core_user"):
+    username = Varchar(length=100, unique=True)
+    display_name = Varchar(length=200, default="")
+    email = Varchar(length=255, default="")
+    role = Varchar(length=20, choices=Role, default=Role.viewer)
+    team = ForeignKey(references=Team, null=True, on_delete=OnDelete.set_null)
+    active = Boolean(default=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class ApiKey(Table, tablename="core_api_key"):
+    user = ForeignKey(references=User, on_delete=OnDelete.cascade)
+    name = Varchar(length=100, default="")
+    prefix = Varchar(length=16, unique=True)
+    key_hash = Varchar(length=64)
+    created_at = Timestamptz(default=TimestamptzNow())
+    last_used_at = Timestamptz(null=True, default=None)
+    expires_at = Timestamptz(null=True, default=None)
+    revoked_at = Timestamptz(null=True, default=None)
+
+
+class Customer(Table, tablename="core_customer"):
+    name = Varchar(length=255, index=True)
+    name_key = Varchar(length=255, index=True)
+    kind = Varchar(length=20, choices=CustomerKind, default=CustomerKind.organization)
+    industry = Varchar(length=100, default="", index=True)
+    region = Varchar(length=100, default="", index=True)
+    size = Varchar(length=50, default="")
+    source = Varchar(length=50, default="")
+    tier = Varchar(length=30, default="", index=True)
+    lifecycle_stage = Varchar(
+        length=20, choices=LifecycleStage, default=LifecycleStage.potential, index=True
+    )
+    email = Varchar(length=255, default="", index=True)
+    phone = Varchar(length=32, default="", index=True)
+    tax_id = Varchar(length=50, default="", index=True)
+    website = Varchar(length=255, default="")
+    address = Text(default="")
+    credit_rating = Varchar(length=10, default="")
+    marketing_consent = Boolean(default=False)
+    birthday = Date(null=True, default=None)
+    anniversary = Date(null=True, default=None)
+    custom_fields = JSON(default="{}")
+    owner = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null, index=True)
+    team = ForeignKey(references=Team, null=True, on_delete=OnDelete.set_null, index=True)
+    archived_at = Timestamptz(null=True, default=None)
+    merged_into = ForeignKey(references="self", null=True, on_delete=OnDelete.set_null)
+    version = Integer(default=1)
+    created_at = Timestamptz(default=TimestamptzNow(), index=True)
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class CustomerTag(Table, tablename="core_customer_tag"):
+    customer = ForeignKey(references=Customer, on_delete=OnDelete.cascade, index=True)
+    tag = Varchar(length=50, index=True)
+
+
+class Contact(Table, tablename="core_contact"):
+    customer = ForeignKey(references=Customer, on_delete=OnDelete.cascade, index=True)
+    name = Varchar(length=200)
+    title = Varchar(length=100, default="")
+    buying_role = Varchar(length=20, choices=BuyingRole, default=BuyingRole.other)
+    email = Varchar(length=255, default="", index=True)
+    phone = Varchar(length=32, default="", index=True)
+    is_primary = Boolean(default=False)
+    notes = Text(default="")
+    version = Integer(default=1)
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class Activity(Table, tablename="core_activity"):
+    customer = ForeignKey(references=Customer, on_delete=OnDelete.cascade, index=True)
+    contact = ForeignKey(references=Contact, null=True, on_delete=OnDelete.set_null)
+    kind = Varchar(length=20, choices=ActivityKind, default=ActivityKind.note)
+    status = Varchar(length=20, choices=ActivityStatus, default=ActivityStatus.done)
+    subject = Varchar(length=255)
+    body = Text(default="")
+    occurred_at = Timestamptz(null=True, default=None, index=True)
+    due_at = Timestamptz(null=True, default=None)
+    completed_at = Timestamptz(null=True, default=None)
+    outcome = Text(default="")
+    next_action_at = Timestamptz(null=True, default=None)
+    owner = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null, index=True)
+    related_type = Varchar(length=50, null=True, default=None, index=True)
+    related_id = Integer(null=True, default=None)
+    version = Integer(default=1)
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class AuditLog(Table, tablename="core_audit_log"):
+    at = Timestamptz(default=TimestamptzNow(), index=True)
+    actor = Integer(null=True, default=None)
+    actor_name = Varchar(length=100, default="")
+    action = Varchar(length=50)
+    entity = Varchar(length=50, index=True)
+    entity_id = Integer(null=True, default=None, index=True)
+    before = JSON(null=True, default=None)
+    after = JSON(null=True, default=None)
+
+
+class JobState(Table, tablename="core_job_state"):
+    name = Varchar(length=100, unique=True)
+    locked_by = Varchar(length=100, default="")
+    locked_until = Timestamptz(null=True, default=None)
+    last_started_at = Timestamptz(null=True, default=None)
+    last_finished_at = Timestamptz(null=True, default=None)
+    last_status = Varchar(length=20, default="")
+    last_error = Text(default="")
+    run_count = Integer(default=0)
+
+
+CORE_TABLES = [Team, User, ApiKey, Customer, CustomerTag, Contact, Activity, AuditLog, JobState]

@@ -1,0 +1,221 @@
+"""Pytest fixtures for Kehu and its plugins (registered as the ``kehu`` pytest11 plugin).
+
+Every test using ``kehu`` runs on SQLite and, when ``KEHU_TEST_POSTGRES_URL`` is set, again on
+PostgreSQL. A database is migrated once per (backend, plugin set) and emptied before each test.
+Override the ``kehu_plugins`` fixture (``None`` = all installed) to pick plugins.
+
+Set ``asyncio_default_fixture_loop_scope = "session"`` and
+``asyncio_default_test_loop_scope = "session"`` in your pytest configuration.
+"""
+
+import hashlib
+import itertools
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import pytest_asyncio
+
+from kehu.core.db import is_sqlite
+from kehu.core.permissions import Actor, system_actor
+from kehu.core.runtime import Kehu
+from kehu.core.settings import Settings
+
+POSTGRES_ENV = "KEHU_TEST_POSTGRES_URL"
+
+
+def _backends() -> list[str]:
+    return ["sqlite", "postgres"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]
+
+
+@pytest.fixture(scope="session", params=_backends())
+def kehu_backend(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` or ``postgres``: the database this test runs on."""
+    return request.param
+
+
+@pytest.fixture
+def kehu_plugins() -> list[str] | None:
+    """Plugins to enable (``None``: every installed plugin). Override in a conftest or test
+    module to test a plugin set."""
+    return None
+
+
+@pytest.fixture
+def kehu_settings_overrides() -> dict[str, Any]:
+    """Extra ``Settings`` fields for the test runtime (override to change behaviour)."""
+    return {}
+
+
+async def _postgres_database(base_url: str, name: str) -> str:
+    """A fresh PostgreSQL database ``name`` on the server of ``base_url``."""
+    import asyncpg
+
+    conn = await asyncpg.connect(base_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    parts = urlsplit(base_url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+class _Runtimes:
+    """Migrated runtimes, one per (backend, plugins, overrides), kept for the session."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.cache: dict[str, Kehu] = {}
+
+    async def get(self, backend: str, plugins: list[str] | None, overrides: dict) -> Kehu:
+        key = f"{backend}:{plugins}:{sorted(overrides.items())}"
+        kehu = self.cache.get(key)
+        if kehu is None:
+            digest = hashlib.sha1(key.encode()).hexdigest()[:10]
+            if backend == "sqlite":
+                url = f"sqlite:///{self.tmp / f'kehu-{digest}.db'}"
+            else:
+                url = await _postgres_database(os.environ[POSTGRES_ENV], f"kehu_test_{digest}")
+            settings = Settings(database_url=url, plugins=plugins, _env_file=None,
+                                **overrides)
+            kehu = Kehu(settings)
+            await kehu.start()
+            await kehu.migrate()
+            self.cache[key] = kehu
+        kehu.activate()
+        return kehu
+
+    async def close(self) -> None:
+        for kehu in self.cache.values():
+            await kehu.stop()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def _kehu_runtimes(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[_Runtimes]:
+    runtimes = _Runtimes(tmp_path_factory.mktemp("kehu"))
+    yield runtimes
+    await runtimes.close()
+
+
+async def truncate_all(kehu: Kehu) -> None:
+    """Delete every row of every enabled table (migrations table kept)."""
+    names = [t._meta.tablename for t in kehu.tables()]
+    if is_sqlite(kehu.engine):
+        from kehu.core.db import write_transaction
+
+        async with write_transaction():
+            await kehu.engine.run_ddl("PRAGMA defer_foreign_keys = ON")
+            for name in reversed(names):
+                await kehu.engine.run_ddl(f'DELETE FROM "{name}"')
+    else:
+        quoted = ", ".join(f'"{n}"' for n in names)
+        await kehu.engine.run_ddl(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def kehu(
+    _kehu_runtimes: _Runtimes, kehu_backend: str, kehu_plugins: list[str] | None,
+    kehu_settings_overrides: dict[str, Any],
+) -> Kehu:
+    """A migrated, empty, active Kehu runtime on the current backend."""
+    runtime = await _kehu_runtimes.get(kehu_backend, kehu_plugins, kehu_settings_overrides)
+    await truncate_all(runtime)
+    return runtime
+
+
+@pytest.fixture
+def system() -> Actor:
+    """The system actor (acts as admin; audit actor ``None``)."""
+    return system_actor()
+
+
+@dataclass
+class TestUser:
+    """A user with an API key: ``actor`` for service calls, ``key`` for HTTP."""
+
+    __test__ = False
+
+    id: int
+    username: str
+    role: str
+    team_id: int | None
+    key: str
+    actor: Actor
+    gid: str
+
+
+_counter = itertools.count(1)
+
+
+@pytest.fixture
+def make_user(kehu: Kehu) -> Any:
+    """``await make_user("sales", team="North")`` creates a user with an API key."""
+    from kehu.core.graphql.base import encode_id
+    from kehu.core.services import users
+
+    async def factory(role: str = "admin", team: str | None = None,
+                      username: str | None = None) -> TestUser:
+        system = system_actor()
+        team_id = None
+        if team is not None:
+            try:
+                team_id = (await users.team_by_name(team))["id"]
+            except Exception:
+                team_id = (await users.create_team(system, team))["id"]
+        name = username or f"{role}{next(_counter)}"
+        row = await users.create_user(system, {"username": name, "role": role,
+                                               "team": team_id, "display_name": name.title()})
+        _, key = await users.create_api_key(system, name, "test")
+        return TestUser(row["id"], name, role, team_id, key, users.actor_for(row),
+                        encode_id("User", row["id"]))
+
+    return factory
+
+
+class GraphQLClient:
+    """Posts GraphQL over HTTP to the Litestar app with a Bearer key."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    async def __call__(self, query: str, variables: dict | None = None, *,
+                       user: TestUser | None = None, key: str | None = None,
+                       expect_errors: bool = False) -> dict[str, Any]:
+        headers = {}
+        token = key or (user.key if user else None)
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        response = await self.client.post("/graphql", json={"query": query,
+                                                            "variables": variables or {}},
+                                          headers=headers)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        if not expect_errors:
+            assert not body.get("errors"), body["errors"]
+        return body
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def kehu_client(kehu: Kehu) -> AsyncIterator[Any]:
+    """An ``httpx.AsyncClient`` calling the app in the test's event loop (Litestar's own test
+    client runs the app in another thread's loop, which a database pool cannot cross)."""
+    import httpx
+
+    from kehu.api.app import create_app
+
+    app = create_app(kehu=kehu, lifespan=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        yield client
+
+
+@pytest.fixture
+def gql(kehu_client: Any) -> GraphQLClient:
+    """``await gql(query, variables, user=u)`` → the response JSON (errors asserted absent
+    unless ``expect_errors=True``)."""
+    return GraphQLClient(kehu_client)
