@@ -48,3 +48,35 @@ async def kehu_timeline_entries(actor, customer_id, before, limit):
     from kehu.core.services.timeline import activity_entries
 
     return await activity_entries(customer_id, before, limit)
+
+
+@hookimpl
+def kehu_jobs() -> list:
+    from datetime import timedelta
+
+    from kehu.core.runtime import Job
+
+    async def stale_review(kehu) -> str:
+        from kehu.core.permissions import system_actor
+        from kehu.core.services.maintenance import plan_stale_reviews
+
+        days = kehu.settings.stale_customer_days
+        created = await plan_stale_reviews(system_actor(), days)
+        return f"{created} stale-customer review task(s) planned"
+
+    return [
+        Job(
+            "core.stale-customers",
+            stale_review,
+            every=timedelta(days=1),
+            description="Plan a review task for customers without activity for "
+            "stale_customer_days days",
+        )
+    ]
+
+
+@hookimpl
+async def kehu_demo_data(actor, users):
+    from kehu.core.demo import load_core_demo
+
+    await load_core_demo(actor, users)

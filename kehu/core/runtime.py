@@ -285,7 +285,8 @@ class Kehu:
         prepare_database(self.engine)
         if self.engine.engine_type == "postgres":
             await self.engine.start_connection_pool(
-                min_size=1, max_size=self.settings.postgres_pool_max)
+                min_size=1, max_size=self.settings.postgres_pool_max
+            )
         self._started = True
 
     async def stop(self) -> None:

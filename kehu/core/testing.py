@@ -81,8 +81,7 @@ class _Runtimes:
                 url = f"sqlite:///{self.tmp / f'kehu-{digest}.db'}"
             else:
                 url = await _postgres_database(os.environ[POSTGRES_ENV], f"kehu_test_{digest}")
-            settings = Settings(database_url=url, plugins=plugins, _env_file=None,
-                                **overrides)
+            settings = Settings(database_url=url, plugins=plugins, _env_file=None, **overrides)
             kehu = Kehu(settings)
             await kehu.start()
             await kehu.migrate()
@@ -119,7 +118,9 @@ async def truncate_all(kehu: Kehu) -> None:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def kehu(
-    _kehu_runtimes: _Runtimes, kehu_backend: str, kehu_plugins: list[str] | None,
+    _kehu_runtimes: _Runtimes,
+    kehu_backend: str,
+    kehu_plugins: list[str] | None,
     kehu_settings_overrides: dict[str, Any],
 ) -> Kehu:
     """A migrated, empty, active Kehu runtime on the current backend."""
@@ -158,8 +159,9 @@ def make_user(kehu: Kehu) -> Any:
     from kehu.core.graphql.base import encode_id
     from kehu.core.services import users
 
-    async def factory(role: str = "admin", team: str | None = None,
-                      username: str | None = None) -> TestUser:
+    async def factory(
+        role: str = "admin", team: str | None = None, username: str | None = None
+    ) -> TestUser:
         system = system_actor()
         team_id = None
         if team is not None:
@@ -168,11 +170,13 @@ def make_user(kehu: Kehu) -> Any:
             except Exception:
                 team_id = (await users.create_team(system, team))["id"]
         name = username or f"{role}{next(_counter)}"
-        row = await users.create_user(system, {"username": name, "role": role,
-                                               "team": team_id, "display_name": name.title()})
+        row = await users.create_user(
+            system, {"username": name, "role": role, "team": team_id, "display_name": name.title()}
+        )
         _, key = await users.create_api_key(system, name, "test")
-        return TestUser(row["id"], name, role, team_id, key, users.actor_for(row),
-                        encode_id("User", row["id"]))
+        return TestUser(
+            row["id"], name, role, team_id, key, users.actor_for(row), encode_id("User", row["id"])
+        )
 
     return factory
 
@@ -183,16 +187,22 @@ class GraphQLClient:
     def __init__(self, client: Any) -> None:
         self.client = client
 
-    async def __call__(self, query: str, variables: dict | None = None, *,
-                       user: TestUser | None = None, key: str | None = None,
-                       expect_errors: bool = False) -> dict[str, Any]:
+    async def __call__(
+        self,
+        query: str,
+        variables: dict | None = None,
+        *,
+        user: TestUser | None = None,
+        key: str | None = None,
+        expect_errors: bool = False,
+    ) -> dict[str, Any]:
         headers = {}
         token = key or (user.key if user else None)
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        response = await self.client.post("/graphql", json={"query": query,
-                                                            "variables": variables or {}},
-                                          headers=headers)
+        response = await self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
         assert response.status_code == 200, response.text
         body = response.json()
         if not expect_errors:

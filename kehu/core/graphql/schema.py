@@ -73,8 +73,10 @@ def build_schema(kehu: Any) -> ComposedSchema:
                 )
             extensions.setdefault(type_name, []).extend((plugin, m) for m in mixins)
 
-    composed = {name: _merge(name, extensions.get(name, []), base)
-                for name, base in list(EXTENSIBLE.items())}
+    composed = {
+        name: _merge(name, extensions.get(name, []), base)
+        for name, base in list(EXTENSIBLE.items())
+    }
     _install(composed)
     node_types: dict[str, Any] = dict(composed)
 

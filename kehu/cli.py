@@ -1,0 +1,720 @@
+"""The ``kehu`` command. Plugins add sub-commands through ``kehu_cli_commands``."""
+
+import asyncio
+import io
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from kehu.core.errors import KehuError
+from kehu.core.permissions import Actor, system_actor
+from kehu.core.runtime import Kehu
+from kehu.core.settings import DEFAULT_TOML, Settings
+
+T = TypeVar("T")
+console = Console()
+err_console = Console(stderr=True)
+
+
+class CliState:
+    """The click context object: the runtime (created on first use) and an async runner."""
+
+    def __init__(self, plugins: str | None = None, database_url: str | None = None) -> None:
+        self.overrides: dict[str, Any] = {}
+        if plugins is not None:
+            self.overrides["plugins"] = plugins
+        if database_url is not None:
+            self.overrides["database_url"] = database_url
+
+    @cached_property
+    def kehu(self) -> Kehu:
+        return Kehu(Settings(**self.overrides))
+
+    def run(self, work: Callable[[Kehu], Awaitable[T]]) -> T:
+        """Open the database, await ``work(kehu)``, close the database."""
+        kehu = self.kehu
+
+        async def main() -> T:
+            await kehu.start()
+            try:
+                return await work(kehu)
+            finally:
+                await kehu.stop()
+
+        return asyncio.run(main())
+
+
+pass_state = click.make_pass_decorator(CliState)
+
+
+def fail(message: str, code: int = 1) -> None:
+    err_console.print(f"[red]Error:[/red] {message}", highlight=False)
+    raise SystemExit(code)
+
+
+class KehuGroup(click.Group):
+    """Adds plugin commands and turns Kehu errors into one line and a non-zero exit."""
+
+    def _plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
+        if "_plugin_commands" not in ctx.meta:
+            state = ctx.ensure_object(CliState)
+            try:
+                commands = state.kehu.collect("kehu_cli_commands")
+            except KehuError as exc:
+                fail(exc.message, 2)
+            ctx.meta["_plugin_commands"] = {c.name: c for c in commands}
+        return ctx.meta["_plugin_commands"]
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        try:
+            extra = list(self._plugin_commands(ctx))
+        except SystemExit:
+            extra = []
+        return sorted(set(super().list_commands(ctx)) | set(extra))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is None:
+            command = self._plugin_commands(ctx).get(name)
+        return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KehuError as exc:
+            fail(exc.message, 2 if exc.code == "PLUGIN" else 1)
+
+
+@click.group(cls=KehuGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--plugins", envvar="KEHU_PLUGINS", help="Comma-separated plugins to enable.")
+@click.option(
+    "--database-url",
+    envvar="KEHU_DATABASE_URL",
+    help="sqlite:///kehu.db or postgresql://user@host/db",
+)
+@click.version_option(package_name="kehu")
+@click.pass_context
+def main(ctx: click.Context, plugins: str | None, database_url: str | None) -> None:
+    """Kehu (客户): a plugin-based, headless CRM framework.
+
+    Configuration: kehu.toml in the working directory, overridden by KEHU_* variables.
+    """
+    ctx.obj = CliState(plugins, database_url)
+
+
+def _actor(kehu: Kehu, username: str | None) -> Awaitable[Actor]:
+    from kehu.core.services import users
+
+    async def resolve() -> Actor:
+        if username is None:
+            return system_actor()
+        return users.actor_for(await users.user_by_name(username))
+
+    return resolve()
+
+
+as_option = click.option(
+    "--as",
+    "as_user",
+    metavar="USER",
+    help="Act as this user (their permissions and visibility); default: system.",
+)
+
+# -- setup -------------------------------------------------------------------------------
+
+
+@main.command()
+def init() -> None:
+    """Create kehu.toml in the working directory if missing."""
+    path = Path("kehu.toml")
+    if path.exists():
+        console.print("kehu.toml exists; leaving it unchanged")
+        return
+    path.write_text(DEFAULT_TOML, encoding="utf-8")
+    console.print("Created kehu.toml")
+
+
+@main.command()
+@click.option("-v", "--verbose", is_flag=True, help="Show Piccolo's migration output.")
+@pass_state
+def migrate(state: CliState, verbose: bool) -> None:
+    """Create or upgrade the database schema of every enabled plugin."""
+    state.run(lambda kehu: kehu.migrate(verbose=verbose))
+    console.print(f"Database migrated ({', '.join(state.kehu.names)})")
+
+
+@main.command()
+@click.option(
+    "--print-key/--no-print-key",
+    default=True,
+    help="Print a new admin API key when the demo admin is created.",
+)
+@pass_state
+def demo(state: CliState, print_key: bool) -> None:
+    """Load the deterministic demo data set (idempotent)."""
+    from kehu.core.demo import load_demo
+    from kehu.core.services import users
+    from kehu.core.tables import User
+
+    async def work(kehu: Kehu) -> str | None:
+        fresh = not await User.exists().where(User.username == "admin")
+        await load_demo(kehu, system_actor())
+        if fresh and print_key:
+            return (await users.create_api_key(system_actor(), "admin", "demo"))[1]
+        return None
+
+    key = state.run(work)
+    if key:
+        console.print("Demo data loaded. Admin API key (shown once, keep it):")
+        console.print(f"  [bold]{key}[/bold]", highlight=False)
+    else:
+        console.print("Demo data present. New key: kehu apikey create --user admin")
+
+
+@main.command()
+@click.option("--host", default=None, help="Bind address (default 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default 8000).")
+@click.option("--workers", default=1, show_default=True, help="Uvicorn worker processes.")
+@click.option("--reload", is_flag=True, help="Reload on code changes (development).")
+@pass_state
+def serve(state: CliState, host: str | None, port: int | None, workers: int, reload: bool) -> None:
+    """Serve the API (GraphQL at /graphql, GraphiQL in a browser)."""
+    import os
+
+    import uvicorn
+
+    settings = state.kehu.settings
+    host, port = host or settings.host, port or settings.port
+    if workers > 1 and settings.is_sqlite:
+        err_console.print(
+            "[yellow]Several workers on SQLite serialise writes; use "
+            "PostgreSQL to scale out.[/yellow]"
+        )
+    for key, value in state.overrides.items():
+        os.environ[f"KEHU_{key.upper()}"] = value
+    console.print(f"GraphiQL: http://{host}:{port}/graphql  (Authorization: Bearer <key>)")
+    uvicorn.run(
+        "kehu.api.asgi:create",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        log_level="info",
+    )
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run the due jobs once and exit.")
+@click.option("--poll", default=30.0, show_default=True, help="Seconds between checks.")
+@pass_state
+def worker(state: CliState, once: bool, poll: float) -> None:
+    """Run periodic jobs on their schedules (safe to run several workers)."""
+    from kehu.core import jobs
+
+    async def work(kehu: Kehu) -> None:
+        if once:
+            for result in await jobs.run_due(kehu):
+                console.print(f"{result.name}: {result.status} {result.summary}")
+            return
+        stop = asyncio.Event()
+        console.print(f"Worker {jobs.worker_id()} running {len(kehu.jobs())} job(s); Ctrl-C stops")
+        await jobs.worker(kehu, stop, poll)
+
+    try:
+        state.run(work)
+    except KeyboardInterrupt:
+        console.print("Worker stopped")
+
+
+# -- introspection -----------------------------------------------------------------------
+
+
+@main.command()
+@pass_state
+def plugins(state: CliState) -> None:
+    """List enabled plugins, versions, dependencies and the hooks each implements."""
+    table = Table("plugin", "version", "depends", "hooks", "description")
+    for p in state.kehu.plugins:
+        table.add_row(
+            p.info.name,
+            p.info.version,
+            ", ".join(p.info.depends) or "-",
+            "\n".join(p.hooks),
+            p.info.description,
+        )
+    console.print(table)
+
+
+@main.command()
+@pass_state
+def schema(state: CliState) -> None:
+    """Print the GraphQL SDL of the enabled plugins (needs no database)."""
+    click.echo(state.kehu.graphql().schema.as_str())
+
+
+# -- users, teams, keys --------------------------------------------------------------------
+
+
+@main.group()
+def user() -> None:
+    """Manage users."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option(
+    "--role",
+    type=click.Choice(["admin", "manager", "sales", "support", "finance", "viewer"]),
+    required=True,
+)
+@click.option("--team", default=None, help="Team name (created with `kehu team add`).")
+@click.option("--email", default="")
+@click.option("--display-name", default="")
+@pass_state
+def user_add(
+    state: CliState, username: str, role: str, team: str | None, email: str, display_name: str
+) -> None:
+    """Create a user."""
+    from kehu.core.services import users
+
+    async def work(kehu: Kehu) -> dict:
+        team_id = (await users.team_by_name(team))["id"] if team else None
+        return await users.create_user(
+            system_actor(),
+            {
+                "username": username,
+                "role": role,
+                "team": team_id,
+                "email": email,
+                "display_name": display_name or username,
+            },
+        )
+
+    row = state.run(work)
+    console.print(f"Created user {row['username']} (id {row['id']}, role {row['role']})")
+
+
+@user.command("update")
+@click.argument("username")
+@click.option(
+    "--role", type=click.Choice(["admin", "manager", "sales", "support", "finance", "viewer"])
+)
+@click.option("--team", default=None, help="Team name ('' for none).")
+@click.option("--active/--inactive", default=None, help="Deactivate a user who left.")
+@pass_state
+def user_update(
+    state: CliState, username: str, role: str | None, team: str | None, active: bool | None
+) -> None:
+    """Change a user's role, team or active flag."""
+    from kehu.core.services import users
+
+    async def work(kehu: Kehu) -> dict:
+        row = await users.user_by_name(username)
+        data: dict[str, Any] = {}
+        if role:
+            data["role"] = role
+        if team is not None:
+            data["team"] = (await users.team_by_name(team))["id"] if team else None
+        if active is not None:
+            data["active"] = active
+        return await users.update_user(system_actor(), row["id"], data)
+
+    row = state.run(work)
+    console.print(f"Updated {row['username']}: role {row['role']}, active {row['active']}")
+
+
+@user.command("list")
+@pass_state
+def user_list(state: CliState) -> None:
+    """List users."""
+    from kehu.core.services import users
+
+    async def work(kehu: Kehu) -> tuple[list, dict]:
+        teams = {t["id"]: t["name"] for t in await users.list_teams(system_actor())}
+        return await users.list_users(system_actor()), teams
+
+    rows, teams = state.run(work)
+    table = Table("id", "username", "name", "role", "team", "active")
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["username"],
+            r["display_name"],
+            r["role"],
+            teams.get(r["team"], "-"),
+            "yes" if r["active"] else "no",
+        )
+    console.print(table)
+
+
+@main.group()
+def team() -> None:
+    """Manage teams."""
+
+
+@team.command("add")
+@click.argument("name")
+@click.option("--description", default="")
+@pass_state
+def team_add(state: CliState, name: str, description: str) -> None:
+    """Create a team."""
+    from kehu.core.services import users
+
+    row = state.run(lambda kehu: users.create_team(system_actor(), name, description))
+    console.print(f"Created team {row['name']} (id {row['id']})")
+
+
+@team.command("list")
+@pass_state
+def team_list(state: CliState) -> None:
+    """List teams."""
+    from kehu.core.services import users
+
+    rows = state.run(lambda kehu: users.list_teams(system_actor()))
+    table = Table("id", "name", "description")
+    for r in rows:
+        table.add_row(str(r["id"]), r["name"], r["description"])
+    console.print(table)
+
+
+@main.group()
+def apikey() -> None:
+    """Manage API keys (stored hashed; shown once)."""
+
+
+@apikey.command("create")
+@click.option("--user", "username", required=True, help="The user the key acts as.")
+@click.option("--name", default="", help="A label, e.g. the integration using it.")
+@click.option("--expires-days", type=int, default=None, help="Expire after N days.")
+@pass_state
+def apikey_create(state: CliState, username: str, name: str, expires_days: int | None) -> None:
+    """Create an API key and print it once."""
+    from kehu.core.services import users
+
+    expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
+    row, key = state.run(lambda kehu: users.create_api_key(system_actor(), username, name, expires))
+    err_console.print(f"API key {row['prefix']} for {username} (shown once):")
+    click.echo(key)
+
+
+@apikey.command("revoke")
+@click.argument("prefix")
+@pass_state
+def apikey_revoke(state: CliState, prefix: str) -> None:
+    """Revoke a key by its prefix (or the whole key)."""
+    from kehu.core.services import users
+
+    row = state.run(lambda kehu: users.revoke_api_key(system_actor(), prefix))
+    console.print(f"Revoked API key {row['prefix']}")
+
+
+@apikey.command("list")
+@click.option("--user", "username", default=None)
+@pass_state
+def apikey_list(state: CliState, username: str | None) -> None:
+    """List keys: prefix, user, created, last used, revoked."""
+    from kehu.core.services import users
+
+    rows = state.run(lambda kehu: users.list_api_keys(system_actor(), username))
+    table = Table("prefix", "user", "name", "created", "last used", "expires", "revoked")
+    for r in rows:
+        table.add_row(
+            r["prefix"],
+            r["username"],
+            r["name"],
+            _dt(r["created_at"]),
+            _dt(r["last_used_at"]),
+            _dt(r["expires_at"]),
+            _dt(r["revoked_at"]),
+        )
+    console.print(table)
+
+
+def _dt(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+# -- jobs --------------------------------------------------------------------------------
+
+
+@main.group()
+def jobs() -> None:
+    """Inspect and run periodic jobs."""
+
+
+@jobs.command("list")
+@pass_state
+def jobs_list(state: CliState) -> None:
+    """Jobs, schedules, last and next runs."""
+    from kehu.core import jobs as job_runner
+
+    rows = state.run(job_runner.job_table)
+    table = Table("job", "schedule", "last run", "status", "next run", "description")
+    for r in rows:
+        table.add_row(
+            r["name"],
+            r["schedule"],
+            _dt(r["last_started_at"]),
+            r["last_status"],
+            _dt(r["next_run"]),
+            r["description"],
+        )
+    console.print(table)
+
+
+@jobs.command("run")
+@click.argument("name")
+@pass_state
+def jobs_run(state: CliState, name: str) -> None:
+    """Run one job now (respects the lease held by a running worker)."""
+    from kehu.core import jobs as job_runner
+
+    available = state.kehu.jobs()
+    if name not in available:
+        fail(f"Unknown job {name!r}; jobs: {', '.join(available) or 'none'}")
+    result = state.run(lambda kehu: job_runner.run_job(kehu, available[name]))
+    console.print(f"{result.name}: {result.status} {result.summary}")
+    if result.status != "ok":
+        raise SystemExit(1)
+
+
+# -- import / export -----------------------------------------------------------------------
+
+
+def _parse_map(values: tuple[str, ...]) -> dict[str, str]:
+    mapping = {}
+    for item in values:
+        header, sep, target = item.partition("=")
+        if not sep or not header or not target:
+            fail(f"--map expects 'CSV header=field', got {item!r}", 2)
+        mapping[header] = target.strip()
+    return mapping
+
+
+def _run_import(
+    state: CliState,
+    kind: str,
+    file: Path,
+    mapping: tuple[str, ...],
+    dry_run: bool,
+    chunk_size: int | None,
+    as_user: str | None,
+    errors_file: Path | None,
+    **options: Any,
+) -> None:
+    from kehu.core.services import importexport
+
+    importer = {
+        "customers": importexport.import_customers,
+        "contacts": importexport.import_contacts,
+    }[kind]
+    text = file.read_bytes().decode("utf-8-sig", errors="replace")
+    total = max(text.count("\n") - 1, 0)
+
+    async def work(kehu: Kehu) -> Any:
+        actor = await _actor(kehu, as_user)
+        with Progress(
+            TextColumn(f"Importing {kind}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task(kind, total=total)
+            return await importer(
+                actor,
+                io.StringIO(text, newline=""),
+                mapping=_parse_map(mapping),
+                dry_run=dry_run,
+                chunk_size=chunk_size or kehu.settings.import_chunk_size,
+                progress=lambda n: progress.advance(task, n),
+                **options,
+            )
+
+    report = state.run(work)
+    verb = "would be" if dry_run else "were"
+    console.print(
+        f"{report.total} rows: {report.created} {verb} created, {report.updated} "
+        f"updated, {report.skipped} skipped, {len(report.errors)} error(s), "
+        f"{report.rejected} valid row(s) in rejected chunks"
+    )
+    if report.errors:
+        table = Table("line", "field", "code", "message", title="Rejected rows")
+        for e in report.errors[:50]:
+            table.add_row(str(e.line), e.field or "-", e.code, e.message)
+        console.print(table)
+        if len(report.errors) > 50:
+            console.print(f"... {len(report.errors) - 50} more (use --errors FILE)")
+    if errors_file:
+        import csv
+
+        with errors_file.open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(["line", "field", "code", "message"])
+            for e in report.errors + report.skipped_rows:
+                writer.writerow([e.line, e.field or "", e.code, e.message])
+    if not report.ok:
+        raise SystemExit(1)
+
+
+import_options = [
+    click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
+    click.option(
+        "--map",
+        "mapping",
+        multiple=True,
+        metavar="HEADER=FIELD",
+        help="Map a CSV header to a field (repeatable); known headers map automatically.",
+    ),
+    click.option("--dry-run", is_flag=True, help="Validate and report; write nothing."),
+    click.option(
+        "--chunk-size",
+        type=int,
+        default=None,
+        help="Rows per all-or-nothing chunk (default: import_chunk_size).",
+    ),
+    click.option(
+        "--errors",
+        "errors_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Write every rejected/skipped row with its reason to this CSV.",
+    ),
+    as_option,
+]
+
+
+def _with(options: list[Callable]) -> Callable:
+    def apply(func: Callable) -> Callable:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return apply
+
+
+@main.group("import")
+def import_group() -> None:
+    """Import customers or contacts from CSV."""
+
+
+@import_group.command("customers")
+@_with(import_options)
+@click.option(
+    "--on-duplicate",
+    type=click.Choice(["skip", "update", "error"]),
+    default="skip",
+    show_default=True,
+    help="What to do with rows matching an existing customer.",
+)
+@pass_state
+def import_customers(
+    state: CliState,
+    file: Path,
+    mapping: tuple[str, ...],
+    dry_run: bool,
+    chunk_size: int | None,
+    errors_file: Path | None,
+    as_user: str | None,
+    on_duplicate: str,
+) -> None:
+    """Import customers (dedup by name, e-mail, phone and tax id)."""
+    _run_import(
+        state,
+        "customers",
+        file,
+        mapping,
+        dry_run,
+        chunk_size,
+        as_user,
+        errors_file,
+        on_duplicate=on_duplicate,
+    )
+
+
+@import_group.command("contacts")
+@_with(import_options)
+@pass_state
+def import_contacts(
+    state: CliState,
+    file: Path,
+    mapping: tuple[str, ...],
+    dry_run: bool,
+    chunk_size: int | None,
+    errors_file: Path | None,
+    as_user: str | None,
+) -> None:
+    """Import contacts; each row names its customer (customer or customer_id column)."""
+    _run_import(state, "contacts", file, mapping, dry_run, chunk_size, as_user, errors_file)
+
+
+@main.group("export")
+def export_group() -> None:
+    """Export customers or contacts as CSV or JSON lines."""
+
+
+def _run_export(
+    state: CliState, kind: str, fmt: str, output: Path | None, as_user: str | None, **options: Any
+) -> None:
+    from kehu.core.services import importexport
+
+    exporter = {
+        "customers": importexport.export_customers,
+        "contacts": importexport.export_contacts,
+    }[kind]
+
+    async def work(kehu: Kehu) -> int:
+        actor = await _actor(kehu, as_user)
+        if output is None:
+            return await importexport.write_export(exporter(actor, **options), sys.stdout, fmt)
+        with output.open("w", newline="", encoding="utf-8") as out:
+            return await importexport.write_export(exporter(actor, **options), out, fmt)
+
+    count = state.run(work)
+    err_console.print(f"Exported {count} {kind}")
+
+
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True
+)
+output_option = click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (default: standard output).",
+)
+
+
+@export_group.command("customers")
+@format_option
+@output_option
+@click.option("--include-archived", is_flag=True)
+@as_option
+@pass_state
+def export_customers(
+    state: CliState, fmt: str, output: Path | None, include_archived: bool, as_user: str | None
+) -> None:
+    """Export customers (owner/team by name, tags joined by ';')."""
+    _run_export(state, "customers", fmt, output, as_user, include_archived=include_archived)
+
+
+@export_group.command("contacts")
+@format_option
+@output_option
+@as_option
+@pass_state
+def export_contacts(state: CliState, fmt: str, output: Path | None, as_user: str | None) -> None:
+    """Export contacts with their customer."""
+    _run_export(state, "contacts", fmt, output, as_user)
+
+
+__all__ = ["CliState", "main", "pass_state"]
