@@ -42,7 +42,7 @@ def create_app(
         composed.schema, path="/graphql", context_getter=context_getter, graphql_ide="graphiql"
     )
 
-    @get("/health", sync_to_thread=False, tags=["meta"])
+    @get("/health", tags=["meta"])
     async def health() -> Response[dict[str, str]]:
         """Liveness and database reachability."""
         try:
@@ -53,7 +53,7 @@ def create_app(
             )
         return Response({"status": "ok", "database": kehu.engine.engine_type})
 
-    @get("/meta", sync_to_thread=False, tags=["meta"])
+    @get("/meta", tags=["meta"])
     async def meta() -> dict[str, Any]:
         """Version and enabled plugins."""
         from kehu import __version__

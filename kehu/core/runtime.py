@@ -195,8 +195,10 @@ class Kehu:
         """Call ``hook`` on each enabled plugin in dependency order: ``[(plugin, result)]``.
         ``None`` results are dropped; coroutines are returned unawaited (see ``acall``)."""
         impls = {i.plugin_name: i for i in getattr(self.pm.hook, hook).get_hookimpls()}
+        # enabled plugins in dependency order, then objects registered later (e.g. in tests)
+        order = self.names + sorted(set(impls) - set(self.names))
         results = []
-        for name in self.names:
+        for name in order:
             impl = impls.get(name)
             if impl is None:
                 continue

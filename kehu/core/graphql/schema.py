@@ -99,12 +99,12 @@ def build_schema(kehu: Any) -> ComposedSchema:
 
     settings = kehu.settings
     schema_extensions: list[Any] = [
-        QueryDepthLimiter(max_depth=settings.graphql_max_depth),
-        MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
-        MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
     ]
     if not settings.debug:
-        schema_extensions.append(MaskErrors(should_mask_error=should_mask))
+        schema_extensions.append(lambda: MaskErrors(should_mask_error=should_mask))
     schema_extensions += [
         e for _, items in kehu.call("kehu_graphql_schema_extensions") for e in items
     ]

@@ -1,0 +1,428 @@
+"""Loyalty business logic: awards, redemptions (oldest points first), expiry and merges.
+
+No HTTP or GraphQL here: the GraphQL API, the CLI, the job and the event handler all call these
+functions, so permissions (``actor.require``) and record visibility (``get_customer``) apply
+everywhere alike. Every change runs in a ``unit_of_work()`` with an audit row (``record``).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from kehu.core.db import current_engine, is_sqlite
+from kehu.core.errors import FieldError, NotFound, ValidationFailed
+from kehu.core.events import record, unit_of_work
+from kehu.core.permissions import Actor, system_actor
+from kehu.core.runtime import current
+from kehu.core.services.common import now, raise_if
+from kehu.core.services.customers import customer_scope, customers_by_ids, get_customer
+from kehu.core.services.timeline import TimelineEntry
+from kehu.core.tables import Customer
+from kehu.core.validation import require_text
+from kehu_loyalty.settings import LoyaltySettings
+from kehu_loyalty.tables import EntryKind, LoyaltyAccount, LoyaltyLedger
+
+PLUGIN = "loyalty"
+ACTIONS = {EntryKind.award: "awarded", EntryKind.redeem: "redeemed", EntryKind.expire: "expired"}
+
+
+@dataclass(frozen=True)
+class PointsChange:
+    """The result of an award or redemption: the customer row, the ledger row, the balance."""
+
+    customer: dict[str, Any]
+    entry: dict[str, Any]
+    balance: int
+
+
+def config() -> LoyaltySettings:
+    return current().plugin_settings(PLUGIN)
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+async def balances(customer_ids: list[int]) -> dict[int, int]:
+    """Balance per customer (0 without an account) in one query. The caller has checked that
+    the customers are visible (the GraphQL loader gets only visible ``Customer`` objects)."""
+    out = dict.fromkeys(customer_ids, 0)
+    if customer_ids:
+        rows = await LoyaltyAccount.select(LoyaltyAccount.customer, LoyaltyAccount.balance).where(
+            LoyaltyAccount.customer.is_in(list(set(customer_ids)))
+        )
+        out.update({r["customer"]: r["balance"] for r in rows})
+    return out
+
+
+async def balance(actor: Actor, customer_id: int) -> int:
+    actor.require("loyalty:read")
+    await get_customer(actor, customer_id)
+    return (await balances([customer_id]))[customer_id]
+
+
+async def recent_entries(customer_ids: list[int], limit: int) -> dict[int, list[dict[str, Any]]]:
+    """The ``limit`` latest ledger rows of each customer in one query (window function)."""
+    out: dict[int, list[dict[str, Any]]] = {i: [] for i in customer_ids}
+    if not customer_ids:
+        return out
+    ids = sorted(set(customer_ids))
+    marks = ", ".join("{}" for _ in ids)
+    rows = await LoyaltyLedger.raw(
+        "SELECT * FROM (SELECT l.*, ROW_NUMBER() OVER (PARTITION BY l.customer "
+        "ORDER BY l.created_at DESC, l.id DESC) AS rn "
+        f"FROM loyalty_ledger l WHERE l.customer IN ({marks})) t WHERE t.rn <= {{}} "
+        "ORDER BY t.customer, t.rn",
+        *ids,
+        limit,
+    )
+    for row in rows:
+        row.pop("rn", None)
+        out[row["customer"]].append(row)
+    return out
+
+
+async def ledger(actor: Actor, customer_id: int, limit: int = 20) -> list[dict[str, Any]]:
+    """A visible customer's latest point transactions, newest first."""
+    actor.require("loyalty:read")
+    await get_customer(actor, customer_id)
+    return (await recent_entries([customer_id], limit))[customer_id]
+
+
+async def get_entry(actor: Actor, entry_id: int) -> dict[str, Any]:
+    """A ledger row of a customer ``actor`` may see, or ``NotFound``."""
+    actor.require("loyalty:read")
+    row = await LoyaltyLedger.select().where(LoyaltyLedger.id == entry_id).first()
+    if row is None:
+        raise NotFound(f"Loyalty entry {entry_id} not found")
+    try:
+        await get_customer(actor, row["customer"])
+    except NotFound:
+        raise NotFound(f"Loyalty entry {entry_id} not found") from None
+    return row
+
+
+async def leaderboard(actor: Actor, limit: int = 10) -> list[tuple[dict[str, Any], int]]:
+    """The visible, active customers with the most points: ``[(customer row, balance)]``."""
+    actor.require("loyalty:read")
+    if not 1 <= limit <= current().settings.page_size_max:
+        raise ValidationFailed(f"first must be 1..{current().settings.page_size_max}", field="first")
+    customers = Customer.select(Customer.id).where(Customer.archived_at.is_null())
+    scope = customer_scope(actor)
+    if scope is not None:
+        customers = customers.where(scope)
+    rows = (
+        await LoyaltyAccount.select(LoyaltyAccount.customer, LoyaltyAccount.balance)
+        .where(LoyaltyAccount.customer.is_in(customers), LoyaltyAccount.balance > 0)
+        .order_by(LoyaltyAccount.balance, ascending=False)
+        .order_by(LoyaltyAccount.customer)
+        .limit(limit)
+    )
+    found = await customers_by_ids(actor, [r["customer"] for r in rows])
+    return [(found[r["customer"]], r["balance"]) for r in rows if r["customer"] in found]
+
+
+async def timeline_entries(
+    customer_id: int, before: datetime | None, limit: int
+) -> list[TimelineEntry]:
+    """Ledger rows as customer timeline entries (the timeline service checks visibility)."""
+    query = LoyaltyLedger.select().where(LoyaltyLedger.customer == customer_id)
+    if before is not None:
+        query = query.where(LoyaltyLedger.created_at < before)
+    rows = await query.order_by(
+        LoyaltyLedger.created_at, LoyaltyLedger.id, ascending=False
+    ).limit(limit)
+    return [
+        TimelineEntry(
+            at=r["created_at"],
+            kind=f"loyalty.{r['kind']}",
+            title=f"{r['points']:+d} loyalty points",
+            body=r["reason"],
+            source=PLUGIN,
+            entity="loyalty_entry",
+            entity_id=r["id"],
+            actor_id=r["actor"],
+            data={"points": r["points"], "balance": r["balance_after"], "source": r["source"]},
+        )
+        for r in rows
+    ]
+
+
+# -- changing -----------------------------------------------------------------------------
+
+
+def _clean(points: int, reason: str | None, key: str | None) -> str:
+    errors: list[FieldError] = []
+    if isinstance(points, bool) or not isinstance(points, int) or points <= 0:
+        errors.append(FieldError("points", "points must be a positive whole number", "INVALID"))
+    elif points > config().max_points_per_transaction:
+        limit = config().max_points_per_transaction
+        errors.append(FieldError("points", f"points must be at most {limit}", "TOO_LARGE"))
+    reason, err = require_text(reason, "reason", 255)
+    errors += [err] if err else []
+    if key is not None and not 1 <= len(key) <= 100:
+        errors.append(FieldError("idempotencyKey", "idempotencyKey must be 1..100 characters"))
+    raise_if(errors)
+    return reason
+
+
+async def _lock_account(customer_id: int) -> dict[str, Any]:
+    """The customer's account, created if missing and locked until the transaction ends
+    (SQLite: ``BEGIN IMMEDIATE`` already serialises writers; PostgreSQL: ``FOR UPDATE``)."""
+    await LoyaltyAccount.raw(
+        "INSERT INTO loyalty_account (customer) VALUES ({}) ON CONFLICT (customer) DO NOTHING",
+        customer_id,
+    )
+    query = LoyaltyAccount.select().where(LoyaltyAccount.customer == customer_id)
+    if not is_sqlite(current_engine()):
+        query = query.lock_rows()
+    return await query.first()
+
+
+async def _replayed(
+    key: str | None, customer_id: int, kind: EntryKind, points: int
+) -> dict[str, Any] | None:
+    """The ledger row an earlier request with this idempotency key wrote, if any."""
+    if key is None:
+        return None
+    row = await LoyaltyLedger.select().where(LoyaltyLedger.idempotency_key == key).first()
+    if row is not None and (row["customer"], row["kind"], row["points"]) != (
+        customer_id,
+        kind.value,
+        points,
+    ):
+        raise ValidationFailed(
+            FieldError(
+                "idempotencyKey",
+                "idempotencyKey was already used for a different request",
+                "IDEMPOTENCY_KEY_REUSED",
+            )
+        )
+    return row
+
+
+async def _apply(
+    actor: Actor,
+    account: dict[str, Any],
+    kind: EntryKind,
+    points: int,
+    *,
+    reason: str,
+    source: str,
+    key: str | None = None,
+) -> tuple[dict[str, Any], int]:
+    """Change the balance by ``points``, write the ledger and audit rows and tell the
+    ``kehu_loyalty_points_changed`` implementations. Returns ``(ledger row, balance)``."""
+    customer_id = account["customer"]
+    new_balance = account["balance"] + points
+    await LoyaltyAccount.update(
+        {
+            LoyaltyAccount.balance: new_balance,
+            LoyaltyAccount.lifetime_points: account["lifetime_points"] + max(points, 0),
+            LoyaltyAccount.version: LoyaltyAccount.version + 1,
+            LoyaltyAccount.updated_at: now(),
+        }
+    ).where(LoyaltyAccount.id == account["id"])
+    entry = LoyaltyLedger(
+        customer=customer_id,
+        kind=kind.value,
+        points=points,
+        remaining=max(points, 0),
+        balance_after=new_balance,
+        reason=reason,
+        source=source,
+        actor=actor.user_id,
+        idempotency_key=key,
+        created_at=now(),
+    )
+    row = (await LoyaltyLedger.insert(entry).returning(*LoyaltyLedger.all_columns()))[0]
+    await record(
+        actor,
+        ACTIONS[kind],
+        PLUGIN,
+        customer_id,
+        after={"entry_id": row["id"], "points": points, "balance": new_balance, "reason": reason,
+               "source": source},
+    )
+    await current().acall(
+        "kehu_loyalty_points_changed", customer_id=customer_id, delta=points, balance=new_balance
+    )
+    return row, new_balance
+
+
+async def _consume(customer_id: int, points: int) -> None:
+    """Use up ``points`` from the customer's award lots, oldest first."""
+    lots = (
+        await LoyaltyLedger.select(LoyaltyLedger.id, LoyaltyLedger.remaining)
+        .where(LoyaltyLedger.customer == customer_id, LoyaltyLedger.remaining > 0)
+        .order_by(LoyaltyLedger.created_at, LoyaltyLedger.id)
+    )
+    for lot in lots:
+        if points <= 0:
+            break
+        take = min(points, lot["remaining"])
+        await LoyaltyLedger.update({LoyaltyLedger.remaining: LoyaltyLedger.remaining - take}).where(
+            LoyaltyLedger.id == lot["id"]
+        )
+        points -= take
+    if points:
+        raise RuntimeError(f"Loyalty lots of customer {customer_id} do not cover the balance")
+
+
+async def award_points(
+    actor: Actor,
+    customer_id: int,
+    points: int,
+    reason: str,
+    *,
+    source: str = "manual",
+    idempotency_key: str | None = None,
+) -> PointsChange:
+    """Give a visible customer ``points``. A repeated ``idempotency_key`` returns the first
+    result without awarding again."""
+    actor.require("loyalty:award")
+    reason = _clean(points, reason, idempotency_key)
+    async with unit_of_work():
+        customer = await get_customer(actor, customer_id)
+        account = await _lock_account(customer_id)
+        done = await _replayed(idempotency_key, customer_id, EntryKind.award, points)
+        if done is not None:
+            return PointsChange(customer, done, account["balance"])
+        entry, new_balance = await _apply(
+            actor, account, EntryKind.award, points, reason=reason, source=source,
+            key=idempotency_key,
+        )
+    return PointsChange(customer, entry, new_balance)
+
+
+async def redeem_points(
+    actor: Actor,
+    customer_id: int,
+    points: int,
+    reason: str,
+    *,
+    source: str = "manual",
+    idempotency_key: str | None = None,
+) -> PointsChange:
+    """Spend ``points`` of a visible customer's balance; more than the balance is a
+    ``ValidationFailed`` (code ``INSUFFICIENT_POINTS``) and changes nothing."""
+    actor.require("loyalty:redeem")
+    reason = _clean(points, reason, idempotency_key)
+    async with unit_of_work():
+        customer = await get_customer(actor, customer_id)
+        account = await _lock_account(customer_id)
+        done = await _replayed(idempotency_key, customer_id, EntryKind.redeem, -points)
+        if done is not None:
+            return PointsChange(customer, done, account["balance"])
+        if points > account["balance"]:
+            raise ValidationFailed(
+                FieldError(
+                    "points",
+                    f"Cannot redeem {points} points: the balance is {account['balance']}",
+                    "INSUFFICIENT_POINTS",
+                )
+            )
+        await _consume(customer_id, points)
+        entry, new_balance = await _apply(
+            actor, account, EntryKind.redeem, -points, reason=reason, source=source,
+            key=idempotency_key,
+        )
+    return PointsChange(customer, entry, new_balance)
+
+
+async def expire_points(older_than: datetime, actor: Actor | None = None) -> tuple[int, int]:
+    """Expire what is left of awards made before ``older_than``, one unit of work per
+    customer. Returns ``(points expired, customers affected)``."""
+    actor = actor or system_actor()
+    actor.require("loyalty:expire")
+    expired = (LoyaltyLedger.remaining > 0) & (LoyaltyLedger.created_at < older_than)
+    rows = await LoyaltyLedger.select(LoyaltyLedger.customer).where(expired).distinct()
+    total = customers = 0
+    for customer_id in sorted({r["customer"] for r in rows}):
+        async with unit_of_work():
+            account = await _lock_account(customer_id)
+            lots = await LoyaltyLedger.select(LoyaltyLedger.id, LoyaltyLedger.remaining).where(
+                expired, LoyaltyLedger.customer == customer_id
+            )
+            points = sum(lot["remaining"] for lot in lots)
+            if not points:
+                continue
+            await LoyaltyLedger.update({LoyaltyLedger.remaining: 0}).where(
+                LoyaltyLedger.id.is_in([lot["id"] for lot in lots])
+            )
+            reason = f"Points awarded before {older_than:%Y-%m-%d} expired"
+            await _apply(actor, account, EntryKind.expire, -points, reason=reason, source="job")
+        total += points
+        customers += 1
+    return total, customers
+
+
+async def merge_accounts(actor: Actor, survivor_id: int, merged_id: int) -> None:
+    """Move the merged customer's ledger and balance to the survivor (runs inside the
+    merge's unit of work, see ``kehu_customers_merged``)."""
+    if not await LoyaltyAccount.exists().where(LoyaltyAccount.customer == merged_id):
+        return
+    survivor = await _lock_account(survivor_id)
+    merged = await _lock_account(merged_id)
+    await LoyaltyLedger.update({LoyaltyLedger.customer: survivor_id}).where(
+        LoyaltyLedger.customer == merged_id
+    )
+    new_balance = survivor["balance"] + merged["balance"]
+    await LoyaltyAccount.update(
+        {
+            LoyaltyAccount.balance: new_balance,
+            LoyaltyAccount.lifetime_points: survivor["lifetime_points"]
+            + merged["lifetime_points"],
+            LoyaltyAccount.version: LoyaltyAccount.version + 1,
+            LoyaltyAccount.updated_at: now(),
+        }
+    ).where(LoyaltyAccount.id == survivor["id"])
+    await LoyaltyAccount.delete().where(LoyaltyAccount.id == merged["id"])
+    await record(
+        actor, "merged", PLUGIN, survivor_id,
+        after={"merged_id": merged_id, "points": merged["balance"], "balance": new_balance},
+    )
+    if merged["balance"]:
+        await current().acall(
+            "kehu_loyalty_points_changed",
+            customer_id=survivor_id,
+            delta=merged["balance"],
+            balance=new_balance,
+        )
+
+
+# -- event handler and demo data ------------------------------------------------------------
+
+
+async def award_for_activity(activity_id: int, data: dict[str, Any]) -> PointsChange | None:
+    """Points for a logged activity (``activity.created``), once per activity."""
+    points = config().points_per_activity
+    customer_id = data.get("customer")
+    if not points or customer_id is None:
+        return None
+    subject = str(data.get("subject") or "activity")
+    return await award_points(
+        system_actor(),
+        customer_id,
+        points,
+        f"Activity: {subject}"[:255],
+        source="activity",
+        idempotency_key=f"activity:{activity_id}",
+    )
+
+
+async def load_demo_data(actor: Actor) -> int:
+    """Welcome bonuses (and a few redemptions) for the first demo customers; does nothing
+    when the ledger has rows already. Returns the number of customers given points."""
+    if await LoyaltyLedger.exists():
+        return 0
+    rows = (
+        await Customer.select(Customer.id)
+        .where(Customer.archived_at.is_null())
+        .order_by(Customer.id)
+        .limit(20)
+    )
+    for i, row in enumerate(rows):
+        await award_points(actor, row["id"], 50 + 25 * (i % 5), "Welcome bonus", source="demo")
+        if i % 3 == 0:
+            await redeem_points(actor, row["id"], 30, "Gift voucher", source="demo")
+    return len(rows)
