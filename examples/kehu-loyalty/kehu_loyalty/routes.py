@@ -7,7 +7,9 @@ turned into HTTP errors here.
 from typing import Any
 
 from litestar import get
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.params import FromPath
 
 from kehu.core.errors import Forbidden, NotFound
 from kehu.core.permissions import Actor
@@ -15,7 +17,9 @@ from kehu_loyalty import services
 
 
 @get("/loyalty/customers/{customer_id:int}", tags=["loyalty"])
-async def customer_points(customer_id: int, actor: Actor) -> dict[str, Any]:
+async def customer_points(
+    customer_id: FromPath[int], actor: NamedDependency[Actor]
+) -> dict[str, Any]:
     """A customer's loyalty balance and latest transactions."""
     try:
         points = await services.balance(actor, customer_id)

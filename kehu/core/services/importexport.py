@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TextIO
 
+from kehu.core.db import bulk_insert
 from kehu.core.errors import FieldError, ValidationFailed
-from kehu.core.events import Event, emit, unit_of_work
+from kehu.core.events import Event, emit, to_jsonable, unit_of_work
 from kehu.core.permissions import Actor
 from kehu.core.services import contacts as contact_service
 from kehu.core.services import customers as customer_service
@@ -217,16 +218,16 @@ async def _existing(values: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
     return found
 
 
-def _audit_rows(actor: Actor, entity: str, rows: list[dict[str, Any]]) -> list[AuditLog]:
+def _audit_rows(actor: Actor, entity: str, rows: list[dict[str, Any]]) -> list[dict]:
     return [
-        AuditLog(
-            actor=actor.user_id,
-            actor_name=actor.username,
-            action="created",
-            entity=entity,
-            entity_id=r["id"],
-            after=json.dumps(r, default=str, ensure_ascii=False),
-        )
+        {
+            "actor": actor.user_id,
+            "actor_name": actor.username,
+            "action": "created",
+            "entity": entity,
+            "entity_id": r["id"],
+            "after": to_jsonable(r),
+        }
         for r in rows
     ]
 
@@ -323,17 +324,26 @@ async def _import_customer_chunk(
         return
     async with unit_of_work():
         if creates:
-            inserted = await Customer.insert(*[Customer(**v) for _, v, _ in creates]).returning(
-                *Customer.all_columns()
+            inserted = await bulk_insert(
+                Customer, [v for _, v, _ in creates], returning=("id", "name")
             )
             tag_rows = [
-                CustomerTag(customer=row["id"], tag=t)
+                {"customer": row["id"], "tag": t}
                 for row, (_, _, tags) in zip(inserted, creates, strict=True)
                 for t in customer_service._clean_tags(tags)
             ]
-            if tag_rows:
-                await CustomerTag.insert(*tag_rows)
-            await AuditLog.insert(*_audit_rows(actor, "customer", inserted))
+            await bulk_insert(CustomerTag, tag_rows)
+            await bulk_insert(
+                AuditLog,
+                _audit_rows(
+                    actor,
+                    "customer",
+                    [
+                        {**values, "id": row["id"], "tags": tags}
+                        for row, (_, values, tags) in zip(inserted, creates, strict=True)
+                    ],
+                ),
+            )
             for row in inserted:
                 emit(
                     Event(
@@ -458,10 +468,15 @@ async def _import_contact_chunk(
         return
     if not dry_run and creates:
         async with unit_of_work():
-            inserted = await Contact.insert(*[Contact(**c) for c in creates]).returning(
-                *Contact.all_columns()
+            inserted = await bulk_insert(Contact, creates, returning=("id", "customer"))
+            await bulk_insert(
+                AuditLog,
+                _audit_rows(
+                    actor,
+                    "contact",
+                    [{**c, "id": row["id"]} for row, c in zip(inserted, creates, strict=True)],
+                ),
             )
-            await AuditLog.insert(*_audit_rows(actor, "contact", inserted))
             for row in inserted:
                 emit(
                     Event(
