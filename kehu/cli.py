@@ -509,6 +509,7 @@ def _run_import(
     chunk_size: int | None,
     as_user: str | None,
     errors_file: Path | None,
+    encoding: str,
     **options: Any,
 ) -> None:
     from kehu.core.services import importexport
@@ -517,7 +518,14 @@ def _run_import(
         "customers": importexport.import_customers,
         "contacts": importexport.import_contacts,
     }[kind]
-    text = file.read_bytes().decode("utf-8-sig", errors="replace")
+    try:
+        text = file.read_bytes().decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        fail(
+            f"{file} is not readable as {encoding} ({exc}); save it as UTF-8 or pass "
+            "--encoding gb18030 (Excel in Chinese locales)"
+        )
+    text = text.removeprefix("\ufeff")
     total = max(text.count("\n") - 1, 0)
 
     async def work(kehu: Kehu) -> Any:
@@ -589,6 +597,12 @@ import_options = [
         type=click.Path(dir_okay=False, path_type=Path),
         help="Write every rejected/skipped row with its reason to this CSV.",
     ),
+    click.option(
+        "--encoding",
+        default="utf-8-sig",
+        show_default=True,
+        help="File encoding, e.g. gb18030 for CSV saved by Excel in Chinese locales.",
+    ),
     as_option,
 ]
 
@@ -617,44 +631,17 @@ def import_group() -> None:
     help="What to do with rows matching an existing customer.",
 )
 @pass_state
-def import_customers(
-    state: CliState,
-    file: Path,
-    mapping: tuple[str, ...],
-    dry_run: bool,
-    chunk_size: int | None,
-    errors_file: Path | None,
-    as_user: str | None,
-    on_duplicate: str,
-) -> None:
+def import_customers(state: CliState, **options: Any) -> None:
     """Import customers (dedup by name, e-mail, phone and tax id)."""
-    _run_import(
-        state,
-        "customers",
-        file,
-        mapping,
-        dry_run,
-        chunk_size,
-        as_user,
-        errors_file,
-        on_duplicate=on_duplicate,
-    )
+    _run_import(state, "customers", **options)
 
 
 @import_group.command("contacts")
 @_with(import_options)
 @pass_state
-def import_contacts(
-    state: CliState,
-    file: Path,
-    mapping: tuple[str, ...],
-    dry_run: bool,
-    chunk_size: int | None,
-    errors_file: Path | None,
-    as_user: str | None,
-) -> None:
+def import_contacts(state: CliState, **options: Any) -> None:
     """Import contacts; each row names its customer (customer or customer_id column)."""
-    _run_import(state, "contacts", file, mapping, dry_run, chunk_size, as_user, errors_file)
+    _run_import(state, "contacts", **options)
 
 
 @main.group("export")

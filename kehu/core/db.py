@@ -1,5 +1,6 @@
 """Engines, table binding, write transactions and query counting."""
 
+import asyncio
 import contextlib
 import contextvars
 import json
@@ -8,11 +9,19 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
+from typing import Any
 
+import aiosqlite
 from piccolo.columns import Column
+from piccolo.columns.combination import WhereRaw
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType, convert_datetime_in
+from piccolo.engine.sqlite import (
+    SQLiteEngine,
+    TransactionType,
+    convert_datetime_in,
+    dict_factory,
+)
 from piccolo.table import Table
 
 from kehu.core.settings import Settings
@@ -51,12 +60,92 @@ def _record(querystring: object) -> None:
         log.statements.append(str(querystring))
 
 
+def _fold(value: str | None) -> str | None:
+    """Unicode case folding for SQLite (its LIKE folds ASCII only)."""
+    return value.casefold() if isinstance(value, str) else value
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def text_search(text: str, columns: list[Column], phone: Column | None = None) -> WhereRaw:
+    """Case-insensitive (Unicode) substring match over ``columns``; wildcards in ``text`` are
+    literal. Phone columns (E.164) match on the digits of ``text`` (3 or more)."""
+    sqlite = is_sqlite(current_engine())
+    text = text.strip()
+    parts, args = [], []
+    for column in columns:
+        name = f'"{column._meta.table._meta.tablename}"."{column._meta.db_column_name}"'
+        if sqlite:
+            parts.append(f"kehu_fold({name}) LIKE {{}} ESCAPE '\\'")
+            args.append(_like_pattern(text.casefold()))
+        else:
+            parts.append(f"{name} ILIKE {{}} ESCAPE '\\'")
+            args.append(_like_pattern(text))
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if phone is not None and len(digits) >= 3:
+        name = f'"{phone._meta.table._meta.tablename}"."{phone._meta.db_column_name}"'
+        parts.append(f"{name} LIKE {{}}")
+        args.append(f"%{digits}%")
+    return WhereRaw("(" + " OR ".join(parts) + ")", *args)
+
+
 class KehuSQLiteEngine(SQLiteEngine):
-    """SQLite with a busy timeout; WAL is switched on by ``prepare_database``."""
+    """SQLite with a busy timeout and a small pool of autocommit connections for statements
+    outside transactions (Piccolo would open a connection, and a thread, per statement).
+    WAL is switched on by ``prepare_database``; transactions still get their own connection."""
+
+    POOL_SIZE = 4
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._idle: list[aiosqlite.Connection] = []
+        self._all: list[aiosqlite.Connection] = []
+        self._slots: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def run_querystring(self, querystring, in_pool: bool = False):
         _record(querystring)
         return await super().run_querystring(querystring, in_pool=in_pool)
+
+    async def _run_in_new_connection(self, query, args=None, query_type="generic", table=None):
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # a new event loop (e.g. another CLI command)
+            self._idle, self._all, self._loop = [], [], loop
+            self._slots = asyncio.Semaphore(self.POOL_SIZE)
+        assert self._slots is not None
+        async with self._slots:
+            connection = self._idle.pop() if self._idle else await self._connect()
+            try:
+                async with connection.execute(query, args or []) as cursor:
+                    return await cursor.fetchall()
+            finally:
+                self._idle.append(connection)
+
+    async def _connect(self) -> aiosqlite.Connection:
+        connection = aiosqlite.connect(**self.connection_kwargs)
+        # a forgotten close() must not keep the interpreter alive at exit
+        connection._thread.daemon = True
+        await connection
+        connection.row_factory = dict_factory
+        await connection.execute("PRAGMA foreign_keys = 1")
+        await connection.create_function("kehu_fold", 1, _fold, deterministic=True)
+        self._all.append(connection)
+        return connection
+
+    async def get_connection(self) -> aiosqlite.Connection:
+        """Connections for transactions: Piccolo's, plus Kehu's SQL functions."""
+        connection = await super().get_connection()
+        await connection.create_function("kehu_fold", 1, _fold, deterministic=True)
+        return connection
+
+    async def close_pool(self) -> None:
+        """Close the pooled connections (their threads keep the process alive otherwise)."""
+        connections, self._all, self._idle, self._loop = self._all, [], [], None
+        for connection in connections:
+            await connection.close()
 
 
 class KehuPostgresEngine(PostgresEngine):

@@ -83,14 +83,22 @@ async def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     *,
+    customer_id: int | None = None,
     event_data: dict[str, Any] | None = None,
 ) -> None:
     """Write the audit row for a change and queue the ``<entity>.<action>`` event.
+    ``customer_id`` (derived for customers and rows with a ``customer`` key) ties the row to
+    a customer, so the history is shown only to those who may see that customer.
     Must run inside ``unit_of_work()``."""
     from kehu.core.tables import AuditLog
 
     if _pending.get() is None:
         raise RuntimeError("record() outside unit_of_work()")
+    if customer_id is None:
+        if entity == "customer":
+            customer_id = entity_id
+        else:
+            customer_id = (after or {}).get("customer") or (before or {}).get("customer")
     await AuditLog.insert(
         AuditLog(
             actor=actor.user_id,
@@ -98,16 +106,12 @@ async def record(
             action=action,
             entity=entity,
             entity_id=entity_id,
+            customer=customer_id,
             before=to_jsonable(before) if before else None,
             after=to_jsonable(after) if after else None,
         )
     )
-    emit(
-        Event(
-            f"{entity}.{action}",
-            entity,
-            entity_id,
-            actor.user_id,
-            to_jsonable(event_data if event_data is not None else (after or {})),
-        )
-    )
+    data = to_jsonable(event_data if event_data is not None else (after or {}))
+    if customer_id is not None:
+        data.setdefault("customer", customer_id)
+    emit(Event(f"{entity}.{action}", entity, entity_id, actor.user_id, data))

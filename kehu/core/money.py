@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from fractions import Fraction
+from functools import total_ordering
 
 from kehu.core.errors import ValidationFailed
 
@@ -94,7 +96,8 @@ def exponent(currency: str) -> int:
     return _EXPONENTS.get(currency, 2)
 
 
-@dataclass(frozen=True, order=True)
+@total_ordering
+@dataclass(frozen=True)
 class Money:
     """An amount in minor units (``minor=12345, currency="CNY"`` is ¥123.45)."""
 
@@ -153,18 +156,24 @@ class Money:
         product = Decimal(self.minor) * Decimal(str(factor))
         return Money(int(product.quantize(Decimal(1), rounding=ROUND_HALF_UP)), self.currency)
 
+    def __lt__(self, other: "Money") -> bool:
+        self._same(other)
+        return self.minor < other.minor
+
     def allocate(self, weights: list[int | Decimal]) -> list["Money"]:
-        """Split by weights so the parts sum exactly to the whole (largest remainder)."""
-        if not weights or any(Decimal(str(w)) < 0 for w in weights):
+        """Split by weights so the parts sum exactly to the whole (largest remainder, exact
+        rational arithmetic; ties go to the earlier part)."""
+        shares = [Fraction(str(w)) for w in weights]
+        if not shares or any(w < 0 for w in shares):
             raise ValueError("weights must be non-empty and non-negative")
-        total = sum(Decimal(str(w)) for w in weights)
+        total = sum(shares)
         if total == 0:
             raise ValueError("weights must not all be zero")
         sign = -1 if self.minor < 0 else 1
         whole = abs(self.minor)
-        exact = [Decimal(whole) * Decimal(str(w)) / total for w in weights]
-        parts = [int(e) for e in exact]
-        order = sorted(range(len(weights)), key=lambda i: (exact[i] - parts[i], -i), reverse=True)
+        exact = [whole * w / total for w in shares]
+        parts = [int(e) for e in exact]  # floor: shares are non-negative
+        order = sorted(range(len(shares)), key=lambda i: (exact[i] - parts[i], -i), reverse=True)
         for i in order[: whole - sum(parts)]:
             parts[i] += 1
         return [Money(sign * p, self.currency) for p in parts]

@@ -35,19 +35,20 @@ def _load(value: Any) -> Any:
     return value
 
 
-def encode_cursor(sort_value: Any, pk: int) -> str:
-    raw = json.dumps([_dump(sort_value), pk], separators=(",", ":"))
+def encode_cursor(sort_name: str, sort_value: Any, pk: int) -> str:
+    """Opaque cursor naming its sort key, so it cannot be replayed against another order."""
+    raw = json.dumps([sort_name, _dump(sort_value), pk], separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[Any, int]:
+def decode_cursor(cursor: str, sort_name: str) -> tuple[Any, int]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        value, pk = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(pk, int):
+        name, value, pk = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if name != sort_name or not isinstance(pk, int) or isinstance(pk, bool):
             raise ValueError
         return _load(value), pk
-    except (ValueError, TypeError, json.JSONDecodeError):
+    except (ValueError, TypeError, UnicodeDecodeError):
         raise ValidationFailed("Invalid cursor", field="after") from None
 
 
@@ -68,10 +69,11 @@ async def keyset_page(
 ) -> Page:
     """Fetch ``first`` rows after the ``after`` cursor, ordered by (sort, pk)."""
     check_first(first, maximum)
+    sort_name, pk_name = sort._meta.name, pk._meta.name
     if after:
-        value, last_pk = decode_cursor(after)
-        if value is None:
-            # NULL sorts are not supported as keys; sort columns are NOT NULL
+        value, last_pk = decode_cursor(after, sort_name)
+        if not isinstance(value, sort.value_type) or isinstance(value, bool):
+            # a forged cursor, or NULL (sort columns are NOT NULL)
             raise ValidationFailed("Invalid cursor", field="after")
         if descending:
             query = query.where((sort < value) | ((sort == value) & (pk < last_pk)))
@@ -81,6 +83,5 @@ async def keyset_page(
     rows = await query
     has_next = len(rows) > first
     rows = rows[:first]
-    sort_name, pk_name = sort._meta.name, pk._meta.name
-    cursors = [encode_cursor(r[sort_name], r[pk_name]) for r in rows]
+    cursors = [encode_cursor(sort_name, r[sort_name], r[pk_name]) for r in rows]
     return Page(rows, has_next, cursors)

@@ -118,7 +118,8 @@ def resolve_plugins(settings: Settings, available: dict[str, Any]) -> list[Loade
                 )
     sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
     for name in sorted(wanted):
-        deps = set(infos[name].depends) | ({"core"} if name != "core" else set())
+        deps = set(infos[name].depends) | set(infos[name].auto_enable_with)
+        deps |= {"core"} if name != "core" else set()
         sorter.add(name, *sorted(deps))
     try:
         order = list(sorter.static_order())
@@ -139,13 +140,14 @@ class Kehu:
         enabled = {p.info.name for p in self.plugins}
         for name in sorted(set(available) - enabled):
             self.pm.set_blocked(name)
-        for plugin in self.plugins:
-            self.pm.register(plugin.module, name=plugin.info.name)
-        self.pm.hook.kehu_add_hookspecs(pm=self.pm)
         try:
+            for plugin in self.plugins:
+                self.pm.register(plugin.module, name=plugin.info.name)
+            self.pm.hook.kehu_add_hookspecs(pm=self.pm)
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:
-            raise PluginError(f"Plugin {exc.plugin!r}: {exc}") from exc
+            name = self.pm.get_name(exc.plugin) or repr(exc.plugin)
+            raise PluginError(f"Plugin {name!r}: {exc}") from exc
         for plugin in self.plugins:
             plugin.hooks = sorted(
                 hc.name
@@ -292,7 +294,10 @@ class Kehu:
         self._started = True
 
     async def stop(self) -> None:
-        if self._started and self.engine.engine_type == "postgres":
+        """Close the database pool (PostgreSQL) or pooled connections (SQLite)."""
+        if self.engine.engine_type == "sqlite":
+            await self.engine.close_pool()
+        elif self._started:
             await self.engine.close_connection_pool()
         self._started = False
 

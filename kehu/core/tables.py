@@ -175,6 +175,7 @@ class AuditLog(Table, tablename="core_audit_log"):
     action = Varchar(length=50)
     entity = Varchar(length=50, index=True)
     entity_id = Integer(null=True, default=None, index=True)
+    customer = Integer(null=True, default=None, index=True)  # for visibility of the history
     before = JSON(null=True, default=None)
     after = JSON(null=True, default=None)
 

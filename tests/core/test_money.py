@@ -72,12 +72,8 @@ def test_allocate_rejects_bad_weights(weights):
         Money(100, "CNY").allocate(weights)
 
 
-@pytest.mark.xfail(
-    reason="BUG: allocate uses 28-digit Decimal division; beyond that precision a share "
-    "rounds up to an integer and the parts no longer sum to the whole",
-    strict=True,
-)
 def test_allocate_exact_for_amounts_beyond_decimal_precision():
+    # shares beyond Decimal's 28 digits must not round up to an integer
     total_weight = 10**12
     whole = total_weight * 10**20 - 1
     parts = Money(whole, "CNY").allocate([1, total_weight - 1])
@@ -207,14 +203,15 @@ def test_currency_mismatch_raises(op):
     assert "CNY" in info.value.message and "USD" in info.value.message
 
 
-@pytest.mark.xfail(
-    reason="BUG: Money is a dataclass with order=True, so <, >, sorted() compare "
-    "(minor, currency) across currencies instead of raising",
-    strict=True,
-)
 def test_comparing_different_currencies_raises():
-    with pytest.raises(ValidationFailed):
-        _ = Money(100, "CNY") < Money(200, "USD")
+    for compare in (
+        lambda: Money(100, "CNY") < Money(200, "USD"),
+        lambda: Money(100, "CNY") >= Money(200, "USD"),
+        lambda: sorted([Money(1, "CNY"), Money(2, "USD")]),
+    ):
+        with pytest.raises(ValidationFailed):
+            compare()
+    assert Money(100, "CNY") != Money(100, "USD")  # equality is still allowed
 
 
 def test_zero_and_ordering():

@@ -31,7 +31,7 @@ class LoyaltyEntry(Node):
     points: int = strawberry.field(description="Signed: redemptions and expiry are negative.")
     balance_after: int
     reason: str
-    source: str = strawberry.field(description="manual, activity, demo, job...")
+    source: str = strawberry.field(description="Origin: api, cli, activity, job, demo, manual.")
     created_at: dt.datetime
 
     @classmethod

@@ -104,8 +104,9 @@ async def get_entry(actor: Actor, entry_id: int) -> dict[str, Any]:
 async def leaderboard(actor: Actor, limit: int = 10) -> list[tuple[dict[str, Any], int]]:
     """The visible, active customers with the most points: ``[(customer row, balance)]``."""
     actor.require("loyalty:read")
-    if not 1 <= limit <= current().settings.page_size_max:
-        raise ValidationFailed(f"first must be 1..{current().settings.page_size_max}", field="first")
+    maximum = current().settings.page_size_max
+    if not 1 <= limit <= maximum:
+        raise ValidationFailed(f"first must be 1..{maximum}", field="first")
     customers = Customer.select(Customer.id).where(Customer.archived_at.is_null())
     scope = customer_scope(actor)
     if scope is not None:
@@ -412,8 +413,8 @@ async def award_for_activity(activity_id: int, data: dict[str, Any]) -> PointsCh
 
 async def load_demo_data(actor: Actor) -> int:
     """Welcome bonuses (and a few redemptions) for the first demo customers; does nothing
-    when the ledger has rows already. Returns the number of customers given points."""
-    if await LoyaltyLedger.exists():
+    when they exist already. Returns the number of customers given points."""
+    if await LoyaltyLedger.exists().where(LoyaltyLedger.source == "demo"):
         return 0
     rows = (
         await Customer.select(Customer.id)

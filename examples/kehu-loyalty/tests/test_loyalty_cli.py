@@ -1,12 +1,20 @@
-"""``kehu loyalty`` commands, run against the contract of the ``kehu`` group: ``obj.kehu`` and
-``obj.run(fn)`` (awaits ``fn(kehu)``). The test's event loop owns the database connections,
-so the command runs in a worker thread and ``run`` submits the coroutine back to that loop."""
+"""``kehu loyalty`` commands.
+
+The in-process tests use the contract of the ``kehu`` group: ``obj.kehu`` and ``obj.run(fn)``
+(awaits ``fn(kehu)``). The test's event loop owns the database connections, so the command runs
+in a worker thread and ``run`` submits the coroutine back to that loop. The last test runs the
+real ``kehu`` executable in a subprocess on a fresh SQLite database.
+"""
 
 import asyncio
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
-
 from kehu_loyalty import services
 from kehu_loyalty.cli import loyalty
 
@@ -51,3 +59,31 @@ async def test_cli_errors_are_one_line(kehu, make_customer):
     assert result.exit_code == 1 and "not found" in result.output
     result = await _invoke(kehu, "award", str(acme["id"]), "5")
     assert result.exit_code == 2 and "--reason" in result.output
+
+
+def _kehu_executable() -> str:
+    beside = Path(sys.executable).with_name("kehu")
+    return str(beside) if beside.exists() else shutil.which("kehu") or "kehu"
+
+
+def test_real_kehu_command(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEHU_")}
+    env["KEHU_DATABASE_URL"] = f"sqlite:///{tmp_path / 'kehu.db'}"
+
+    def kehu(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([_kehu_executable(), *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    assert "loyalty" in kehu("migrate").stdout
+    assert kehu("demo").returncode == 0
+    before = kehu("loyalty", "balance", "1")
+    assert before.returncode == 0, before.stderr
+    points = int(before.stdout.split(": ")[1].split()[0])
+    award = kehu("loyalty", "award", "1", "10", "--reason", "Subprocess")
+    assert award.stdout.strip() == f"Awarded 10 points: customer 1 now has {points + 10}"
+    failed = kehu("loyalty", "redeem", "1", str(points + 11), "--reason", "Too much")
+    assert failed.returncode == 1
+    assert failed.stderr.strip() == (
+        f"Error: Cannot redeem {points + 11} points: the balance is {points + 10}")
+    job = kehu("jobs", "run", "loyalty.expire")
+    assert "expired 0 points" in job.stdout, job.stdout + job.stderr

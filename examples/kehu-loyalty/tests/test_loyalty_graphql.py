@@ -1,10 +1,11 @@
 """Loyalty through GraphQL: mutations, payload errors, batching, visibility, node, timeline."""
 
+from kehu_loyalty import services
+from kehu_loyalty.tables import LoyaltyLedger
+
 from kehu.core.db import count_queries
 from kehu.core.graphql.base import encode_id
 from kehu.core.tables import AuditLog
-from kehu_loyalty import services
-from kehu_loyalty.tables import LoyaltyLedger
 
 AWARD = """mutation($input: LoyaltyPointsInput!) { awardLoyaltyPoints(input: $input) {
   customer { name loyaltyPoints } errors { field message code } } }"""

@@ -3,11 +3,11 @@
 from contextlib import asynccontextmanager
 
 import pytest
+from kehu_loyalty import services
 
 from kehu import Kehu, PluginInfo, hookimpl
 from kehu.core.errors import PluginError
 from kehu.core.settings import Settings
-from kehu_loyalty import services
 
 
 class Listener:
@@ -49,6 +49,17 @@ async def test_listener_receives_point_changes(kehu, system, make_customer):
         await services.award_points(system, acme["id"], 40, "Order")
         await services.redeem_points(system, acme["id"], 15, "Mug")
     assert listener.calls == [(acme["id"], 40, 40), (acme["id"], -15, 25)]
+
+
+async def test_object_registered_on_pm_receives_calls(kehu, system, make_customer):
+    acme = await make_customer()
+    spy = Listener()
+    kehu.pm.register(spy, name="spy")
+    try:
+        await services.award_points(system, acme["id"], 7, "Order")
+    finally:
+        kehu.pm.unregister(spy)
+    assert spy.calls == [(acme["id"], 7, 7)]
 
 
 async def test_failing_listener_rolls_the_award_back(kehu, system, make_customer):

@@ -1,15 +1,16 @@
 """Service rules: oldest points are spent first, expiry job, merges, permissions, demo data."""
 
+import asyncio
 from datetime import timedelta
 
 import pytest
-
-from kehu.core.errors import Forbidden, ValidationFailed
-from kehu.core.services import customers
-from kehu.core.services.common import now
-from kehu.core.tables import AuditLog
 from kehu_loyalty import services
 from kehu_loyalty.tables import LoyaltyAccount, LoyaltyLedger
+
+from kehu.core.errors import Forbidden, ValidationFailed
+from kehu.core.services import activities, customers
+from kehu.core.services.common import now
+from kehu.core.tables import AuditLog
 
 
 async def _backdate(entry_id: int, days: int) -> None:
@@ -54,7 +55,8 @@ async def test_expire_job(kehu, system, make_customer):
     assert await services.balance(system, acme["id"]) == 50
     assert await services.balance(system, beta["id"]) == 0
     entries = await services.ledger(system, acme["id"])
-    assert (entries[0]["kind"], entries[0]["points"], entries[0]["source"]) == ("expire", -70, "job")
+    latest = entries[0]
+    assert (latest["kind"], latest["points"], latest["source"]) == ("expire", -70, "job")
     assert await job.func(kehu) == "expired 0 points of 0 customer(s)"
     assert await AuditLog.count().where(AuditLog.action == "expired") == 2
 
@@ -85,12 +87,13 @@ async def test_permissions(kehu, make_user, make_customer):
 
 async def test_demo_data_is_idempotent(kehu, system, make_customer):
     for name in ("A", "B", "C", "D"):
-        await make_customer(name)
+        customer = await make_customer(name)
+    await activities.log_activity(system, customer["id"], {"subject": "Call"})  # 1 point
     await kehu.acall("kehu_demo_data", actor=system, users={})
-    count = await LoyaltyLedger.count()
-    assert count == 6  # four bonuses, two redemptions
+    demo = LoyaltyLedger.count().where(LoyaltyLedger.source == "demo")
+    assert await demo == 6  # four bonuses, two redemptions
     await kehu.acall("kehu_demo_data", actor=system, users={})
-    assert await LoyaltyLedger.count() == count
+    assert await demo == 6
 
 
 async def test_balance_equals_unspent_lots(kehu, system, make_customer):
@@ -100,3 +103,17 @@ async def test_balance_equals_unspent_lots(kehu, system, make_customer):
     for points in (5, 6, 30):
         await services.redeem_points(system, acme["id"], points, "Gift")
     assert sum(await _remaining(acme["id"])) == await services.balance(system, acme["id"]) == 10
+
+
+async def test_concurrent_changes_neither_overdraw_nor_lose_points(kehu, system, make_customer):
+    acme = await make_customer()
+    awards = [services.award_points(system, acme["id"], 20, "Order") for _ in range(5)]
+    await asyncio.gather(*awards)  # the first ones race to create the account
+    assert await services.balance(system, acme["id"]) == 100
+
+    redeems = [services.redeem_points(system, acme["id"], 30, "Gift") for _ in range(5)]
+    results = await asyncio.gather(*redeems, return_exceptions=True)
+    failed = [r for r in results if isinstance(r, ValidationFailed)]
+    assert len(failed) == 2 and all(e.errors[0].code == "INSUFFICIENT_POINTS" for e in failed)
+    assert await services.balance(system, acme["id"]) == 10
+    assert sum(await _remaining(acme["id"])) == 10

@@ -1,9 +1,9 @@
 """Plugin settings (``[plugin_settings.loyalty]``) reach the event handler and the job."""
 
 import pytest
+from kehu_loyalty import services
 
 from kehu.core.services import activities
-from kehu_loyalty import services
 
 
 @pytest.fixture

@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import strawberry
-from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 
 import kehu.core.graphql.types  # noqa: F401 - registers the core extensible types
 from kehu.core.errors import PluginError
@@ -102,6 +109,8 @@ def build_schema(kehu: Any) -> ComposedSchema:
         lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        lambda: ParserCache(maxsize=512),
+        lambda: ValidationCache(maxsize=512),
     ]
     if not settings.debug:
         schema_extensions.append(lambda: MaskErrors(should_mask_error=should_mask))

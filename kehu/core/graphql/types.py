@@ -13,6 +13,7 @@ from strawberry.scalars import JSON
 
 from kehu.core.graphql.base import (
     Node,
+    PageInfo,
     connection,
     encode_id,
     enum_value,
@@ -226,12 +227,12 @@ class CustomerFields(Node):
 
     @strawberry.field(description="Activities and plugin events, newest first.")
     async def timeline(
-        self, info: strawberry.Info, first: int = 50, before: dt.datetime | None = None
-    ) -> list["TimelineEntry"]:
-        entries = await timeline_service.customer_timeline(
-            info.context.actor, self.pk, before=before, limit=first
+        self, info: strawberry.Info, first: int = 50, after: str | None = None
+    ) -> "TimelineConnection":
+        page = await timeline_service.customer_timeline(
+            info.context.actor, self.pk, first=first, after=after
         )
-        return [TimelineEntry.from_entry(e) for e in entries]
+        return TimelineConnection.of(page)
 
 
 @extensible("Contact")
@@ -380,6 +381,35 @@ class TimelineEntry:
     async def actor(self, info: strawberry.Info) -> UserRef | None:
         return (
             None if self.actor_pk is None else await info.context.loader("user").load(self.actor_pk)
+        )
+
+
+@strawberry.type
+class TimelineEdge:
+    cursor: str
+    node: TimelineEntry
+
+
+@strawberry.type(description="A page of a customer's timeline (no totalCount: it spans plugins).")
+class TimelineConnection:
+    edges: list[TimelineEdge]
+    nodes: list[TimelineEntry]
+    page_info: PageInfo
+
+    @classmethod
+    def of(cls, page: timeline_service.TimelinePage) -> "TimelineConnection":
+        nodes = [TimelineEntry.from_entry(e) for e in page.entries]
+        return cls(
+            edges=[
+                TimelineEdge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)
+            ],
+            nodes=nodes,
+            page_info=PageInfo(
+                has_next_page=page.has_next,
+                has_previous_page=False,
+                start_cursor=page.cursors[0] if page.cursors else None,
+                end_cursor=page.cursors[-1] if page.cursors else None,
+            ),
         )
 
 

@@ -123,9 +123,17 @@ async def update_activity(
     async with unit_of_work():
         before = await get_activity(actor, activity_id)
         values = await _clean(data, before["customer"], partial=True)
+        status = values.get("status", before["status"])
+        if status == ActivityStatus.done.value and before["status"] != status:
+            values["completed_at"] = now()
+            values.setdefault("occurred_at", before["occurred_at"] or values["completed_at"])
+        elif status != ActivityStatus.done.value:
+            values["completed_at"] = None
         after = await _save(activity_id, expected_version, values)
         old, new = diff(before, after)
-        await record(actor, "updated", "activity", activity_id, old, new)
+        await record(
+            actor, "updated", "activity", activity_id, old, new, customer_id=before["customer"]
+        )
     return after
 
 
@@ -174,7 +182,15 @@ async def complete_activity(
             },
         )
         old, new = diff(before, after)
-        await record(actor, "completed", "activity", activity_id, old, new)
+        await record(
+            actor,
+            "completed",
+            "activity",
+            activity_id,
+            old,
+            new,
+            customer_id=before["customer"],
+        )
     return after
 
 

@@ -124,7 +124,9 @@ async def update_contact(
         if values.get("is_primary"):
             await _clear_other_primary(after["customer"], contact_id)
         old, new = diff(before, after)
-        await record(actor, "updated", "contact", contact_id, old, new)
+        await record(
+            actor, "updated", "contact", contact_id, old, new, customer_id=before["customer"]
+        )
     return after
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from piccolo.columns.combination import Where
 
+from kehu.core.db import text_search
 from kehu.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.pagination import Page, keyset_page
@@ -148,15 +149,10 @@ def _filtered(query: Any, actor: Actor, f: CustomerFilter) -> Any:
         conditions.append(Customer.created_at >= f.created_after)
     if f.created_before:
         conditions.append(Customer.created_at < f.created_before)
-    if f.search:
-        text = f.search.replace("%", "").strip()
-        if text:
-            pattern = f"%{text}%"
-            digits = "".join(ch for ch in text if ch.isdigit())
-            match = Customer.name.ilike(pattern) | Customer.email.ilike(pattern)
-            if len(digits) >= 3:
-                match = match | Customer.phone.like(f"%{digits}%")
-            conditions.append(match)
+    if f.search and f.search.strip():
+        conditions.append(
+            text_search(f.search, [Customer.name, Customer.email], phone=Customer.phone)
+        )
     if f.archived is True:
         conditions.append(Customer.archived_at.is_not_null())
     elif f.archived is False:
@@ -493,6 +489,10 @@ async def set_tags(
     """Add/remove tags, or replace the whole set."""
     async with unit_of_work():
         row = await _writable(actor, customer_id)
+        if row["archived_at"] is not None:
+            raise ValidationFailed(
+                "Archived customers cannot be changed; restore first", field="id"
+            )
         old = (await tags_by_customer([customer_id]))[customer_id]
         new = (
             replace
@@ -540,6 +540,10 @@ async def merge_customers(
                 raise ValidationFailed(f"Customer {row['id']} is archived", field=label)
         fill = {k: merged[k] for k in _MERGE_FILL if not survivor[k] and merged[k]}
         fill["custom_fields"] = {**merged["custom_fields"], **survivor["custom_fields"]}
+        if await Contact.exists().where(
+            Contact.customer == survivor_id, Contact.is_primary.eq(True)
+        ):
+            await Contact.update({Contact.is_primary: False}).where(Contact.customer == merged_id)
         moved_contacts = (
             await Contact.update({Contact.customer: survivor_id})
             .where(Contact.customer == merged_id)

@@ -39,6 +39,9 @@ CUSTOMER_ALIASES = {
     "owner": ["owner", "account_manager", "负责人", "客户经理"],
     "team": ["team", "团队"],
     "tags": ["tags", "标签"],
+    "birthday": ["birthday", "生日"],
+    "anniversary": ["anniversary", "纪念日"],
+    "custom_fields": ["custom_fields"],
 }
 CONTACT_ALIASES = {
     "customer": ["customer", "company", "customer_name", "客户", "客户名称"],
@@ -173,6 +176,14 @@ def _customer_values(
     data.setdefault("name", raw.get("name", ""))
     if "marketing_consent" in data:
         data["marketing_consent"] = data["marketing_consent"].strip().lower() in TRUE
+    if "custom_fields" in data:
+        try:
+            data["custom_fields"] = json.loads(data["custom_fields"])
+        except ValueError:
+            errors.append(
+                FieldError("custom_fields", "custom_fields must be a JSON object", "INVALID")
+            )
+            del data["custom_fields"]
     try:
         values = customer_service.clean_customer(data, partial=False)
     except ValidationFailed as exc:
@@ -226,6 +237,7 @@ def _audit_rows(actor: Actor, entity: str, rows: list[dict[str, Any]]) -> list[d
             "action": "created",
             "entity": entity,
             "entity_id": r["id"],
+            "customer": r["id"] if entity == "customer" else r.get("customer"),
             "after": to_jsonable(r),
         }
         for r in rows
@@ -292,32 +304,36 @@ async def _import_customer_chunk(
     existing = await _existing([v for _, v, _ in parsed])
     creates: list[tuple[int, dict[str, Any], list[str]]] = []
     updates: list[tuple[int, int, dict[str, Any]]] = []
+    skipped: list[RowError] = []
+    pending: dict[tuple[str, str], int] = {}  # dedup keys of this chunk, kept if it is written
     for line, values, tags in parsed:
         keys = [(k, values[k]) for k in _DEDUP_KEYS if values.get(k)]
         match = next((existing[k] for k in keys if k in existing), None)
-        in_file = next((seen[k] for k in keys if k in seen), None)
+        in_file = next(
+            (seen.get(k) or pending.get(k) for k in keys if k in seen or k in pending), None
+        )
         if in_file is not None:
-            report.skipped += 1
-            report.skipped_rows.append(
+            skipped.append(
                 RowError(line, None, f"duplicate of line {in_file} in this file", "DUPLICATE")
             )
         elif match is not None and on_duplicate == "error":
             chunk_errors.append(RowError(line, None, f"duplicate of customer {match}", "DUPLICATE"))
         elif match is not None and on_duplicate == "skip":
-            report.skipped += 1
-            report.skipped_rows.append(
-                RowError(line, None, f"duplicate of customer {match}", "DUPLICATE")
-            )
+            skipped.append(RowError(line, None, f"duplicate of customer {match}", "DUPLICATE"))
         elif match is not None:
             updates.append((line, match, values))
         else:
             creates.append((line, values, tags))
         for k in keys:
-            seen.setdefault(k, line)
+            pending.setdefault(k, line)
     if chunk_errors:
         report.errors += chunk_errors
         report.rejected += len(chunk) - len({e.line for e in chunk_errors})
         return
+    for k, line in pending.items():
+        seen.setdefault(k, line)
+    report.skipped += len(skipped)
+    report.skipped_rows += skipped
     if dry_run:
         report.created += len(creates)
         report.updated += len(updates)
@@ -395,15 +411,20 @@ async def import_contacts(
 async def _customer_ids_for(actor: Actor, names: set[str], ids: set[int]) -> dict[str, int]:
     from kehu.core.validation import name_key
 
-    keys = {name_key(n): n for n in names}
+    spellings: dict[str, list[str]] = {}
+    for n in names:
+        spellings.setdefault(name_key(n), []).append(n)
     query = Customer.select(Customer.id, Customer.name_key).where(Customer.archived_at.is_null())
     scope = customer_scope(actor)
     if scope is not None:
         query = query.where(scope)
     found: dict[str, int] = {}
-    if keys:
-        for row in await query.where(Customer.name_key.is_in(list(keys))):
-            found.setdefault(keys[row["name_key"]], row["id"])
+    if spellings:
+        for row in await query.where(Customer.name_key.is_in(list(spellings))).order_by(
+            Customer.id
+        ):
+            for spelling in spellings[row["name_key"]]:
+                found.setdefault(spelling, row["id"])
     if ids:
         visible = await customer_service.visible_customer_ids(actor, list(ids))
         found.update({str(i): i for i in visible})

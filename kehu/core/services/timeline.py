@@ -1,10 +1,12 @@
 """The customer timeline: activities plus entries contributed by plugins."""
 
-import heapq
+import base64
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from kehu.core.errors import ValidationFailed
 from kehu.core.pagination import check_first
 from kehu.core.permissions import Actor
 from kehu.core.runtime import current
@@ -34,7 +36,7 @@ async def activity_entries(
     at = Activity.occurred_at
     query = Activity.select().where(Activity.customer == customer_id, at.is_not_null())
     if before is not None:
-        query = query.where(at < before)
+        query = query.where(at <= before)
     rows = await query.order_by(at, Activity.id, ascending=False).limit(limit)
     return [
         TimelineEntry(
@@ -51,16 +53,53 @@ async def activity_entries(
     ]
 
 
+TIE_SLACK = 50  # entries sharing the cursor's timestamp that paging handles exactly
+
+
+def _key(entry: TimelineEntry) -> tuple:
+    return (entry.at, entry.source, entry.entity or "", entry.entity_id or 0, entry.kind)
+
+
+def encode_timeline_cursor(entry: TimelineEntry) -> str:
+    at, source, entity, entity_id, kind = _key(entry)
+    raw = json.dumps([at.isoformat(), source, entity, entity_id, kind], ensure_ascii=False)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_timeline_cursor(cursor: str) -> tuple:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, source, entity, entity_id, kind = json.loads(raw)
+        return (datetime.fromisoformat(at), str(source), str(entity), int(entity_id), str(kind))
+    except (ValueError, TypeError, UnicodeDecodeError):
+        raise ValidationFailed("Invalid cursor", field="after") from None
+
+
+@dataclass
+class TimelinePage:
+    entries: list[TimelineEntry]
+    cursors: list[str]
+    has_next: bool
+
+
 async def customer_timeline(
-    actor: Actor, customer_id: int, *, before: datetime | None = None, limit: int = 50
-) -> list[TimelineEntry]:
-    """Newest first; each plugin returns at most ``limit`` entries older than ``before`` and the
-    merge keeps the newest ``limit``."""
-    check_first(limit, current().settings.page_size_max)
+    actor: Actor, customer_id: int, *, first: int = 50, after: str | None = None
+) -> TimelinePage:
+    """Entries of every plugin, newest first. Each source is asked for entries at or before
+    the cursor's time; entries already returned (same time, earlier in the order) are
+    dropped, so entries sharing a timestamp are neither skipped nor repeated."""
+    check_first(first, current().settings.page_size_max)
     await get_customer(actor, customer_id)  # visibility
+    cursor = decode_timeline_cursor(after) if after else None
     sources = await current().acall(
-        "kehu_timeline_entries", actor=actor, customer_id=customer_id, before=before, limit=limit
+        "kehu_timeline_entries",
+        actor=actor,
+        customer_id=customer_id,
+        before=cursor[0] if cursor else None,
+        limit=first + 1 + (TIE_SLACK if cursor else 0),
     )
-    streams = [sorted(entries, key=lambda e: e.at, reverse=True) for _, entries in sources]
-    merged = heapq.merge(*streams, key=lambda e: e.at, reverse=True)
-    return [entry for _, entry in zip(range(limit), merged, strict=False)]
+    entries = sorted((e for _, items in sources for e in items), key=_key, reverse=True)
+    if cursor is not None:
+        entries = [e for e in entries if _key(e) < cursor]
+    page = entries[:first]
+    return TimelinePage(page, [encode_timeline_cursor(e) for e in page], len(entries) > first)
