@@ -56,7 +56,7 @@ pass_state = click.make_pass_decorator(CliState)
 
 
 def fail(message: str, code: int = 1) -> None:
-    err_console.print(f"[red]Error:[/red] {message}", highlight=False)
+    err_console.print(f"[red]Error:[/red] {message}", highlight=False, soft_wrap=True)
     raise SystemExit(code)
 
 

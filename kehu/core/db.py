@@ -149,6 +149,15 @@ class KehuSQLiteEngine(SQLiteEngine):
 
 
 class KehuPostgresEngine(PostgresEngine):
+    """PostgreSQL that does not connect at construction (``kehu schema`` and ``--help`` need
+    no database); the pool opens in ``Kehu.start()``."""
+
+    async def check_version(self) -> None:
+        return None
+
+    async def prep_database(self) -> None:
+        return None
+
     async def run_querystring(self, querystring, in_pool: bool = True):
         _record(querystring)
         return await super().run_querystring(querystring, in_pool=in_pool)

@@ -161,8 +161,10 @@ class Kehu:
         self.engine = make_engine(settings)
         self.apps = self._piccolo_apps()
         self._started = False
+        self._permissions: dict[str, set[str]] | None = None
         self.composed: Any = None  # the GraphQL schema, built on first use
         self.activate()
+        self.permissions()  # validates settings.permissions at startup
         self.call("kehu_configure", kehu=self)
 
     def activate(self) -> None:
@@ -256,12 +258,22 @@ class Kehu:
         return [t for _, config in self.apps for t in config.table_classes]
 
     def permissions(self) -> dict[str, set[str]]:
-        """Scope -> roles granted it, merged from every plugin."""
-        merged: dict[str, set[str]] = {}
-        for _, grants in self.call("kehu_permissions"):
-            for scope, roles in grants.items():
-                merged.setdefault(scope, set()).update(roles)
-        return merged
+        """Scope -> roles granted it, merged from every plugin; ``settings.permissions``
+        replaces the grants of the scopes it names."""
+        if self._permissions is None:
+            merged: dict[str, set[str]] = {}
+            for _, grants in self.call("kehu_permissions"):
+                for scope, roles in grants.items():
+                    merged.setdefault(scope, set()).update(roles)
+            for scope, roles in self.settings.permissions.items():
+                if scope not in merged:
+                    raise PluginError(
+                        f"Unknown permission {scope!r} in settings; known: "
+                        f"{', '.join(sorted(merged))}"
+                    )
+                merged[scope] = set(roles)
+            self._permissions = merged
+        return self._permissions
 
     def jobs(self) -> dict[str, Job]:
         jobs: dict[str, Job] = {}

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     default_currency: str = "CNY"
     customer_tiers: list[str] = ["gold", "silver", "bronze"]
     visibility: dict[str, Visibility] = Field(default_factory=lambda: dict(DEFAULT_VISIBILITY))
+    permissions: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Override the roles granted a scope, e.g. "
+        '{"customer:export" = ["admin", "manager", "sales"]}',
+    )
     stale_customer_days: int = 90
     import_chunk_size: int = 500
     plugin_settings: dict[str, dict[str, Any]] = Field(

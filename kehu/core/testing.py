@@ -71,6 +71,7 @@ class _Runtimes:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self.cache: dict[str, Kehu] = {}
+        self.databases: list[str] = []
 
     async def get(self, backend: str, plugins: list[str] | None, overrides: dict) -> Kehu:
         key = f"{backend}:{plugins}:{sorted(overrides.items())}"
@@ -80,7 +81,10 @@ class _Runtimes:
             if backend == "sqlite":
                 url = f"sqlite:///{self.tmp / f'kehu-{digest}.db'}"
             else:
-                url = await _postgres_database(os.environ[POSTGRES_ENV], f"kehu_test_{digest}")
+                # per process: parallel test sessions on one server must not share databases
+                name = f"kehu_test_{digest}_{os.getpid()}"
+                url = await _postgres_database(os.environ[POSTGRES_ENV], name)
+                self.databases.append(name)
             settings = Settings(database_url=url, plugins=plugins, _env_file=None, **overrides)
             kehu = Kehu(settings)
             await kehu.start()
@@ -92,6 +96,15 @@ class _Runtimes:
     async def close(self) -> None:
         for kehu in self.cache.values():
             await kehu.stop()
+        if self.databases:
+            import asyncpg
+
+            conn = await asyncpg.connect(os.environ[POSTGRES_ENV])
+            try:
+                for name in self.databases:
+                    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await conn.close()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -41,9 +41,21 @@ LIST_ACTIVITIES = """query($first: Int!, $after: String, $filter: ActivityFilter
   activities(first: $first, after: $after, filter: $filter) {
     totalCount edges { cursor node { databaseId subject } }
     pageInfo { hasNextPage endCursor } } }"""
-TIMELINE = """query($id: ID!, $first: Int!, $before: DateTime) {
-  customer(id: $id) { timeline(first: $first, before: $before) {
-    at kind title body source entity entityId data actor { username } } } }"""
+TIMELINE = """query($id: ID!, $first: Int!, $after: String) {
+  customer(id: $id) { timeline(first: $first, after: $after) {
+    edges { cursor node { at kind title body source entity entityId data actor { username } } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } } }"""
+
+
+async def timeline_page(gql, user, customer_gid: str, first: int, after: str | None = None):
+    """``(entries, pageInfo)`` of one timeline page."""
+    body = await gql(TIMELINE, {"id": customer_gid, "first": first, "after": after}, user=user)
+    conn = body["data"]["customer"]["timeline"]
+    edges = conn["edges"]
+    info = conn["pageInfo"]
+    if edges:
+        assert (info["startCursor"], info["endCursor"]) == (edges[0]["cursor"], edges[-1]["cursor"])
+    return [e["node"] for e in edges], info
 
 
 def gid(type_name: str, pk: int) -> str:
@@ -514,8 +526,8 @@ async def test_update_activity_to_done_records_completion(setup, gql):
     u = body["data"]["updateActivity"]["activity"]
     assert u["status"] == "DONE"
     assert u["completedAt"] is not None and u["occurredAt"] is not None
-    body = await gql(TIMELINE, {"id": gid("Customer", customer["id"]), "first": 10}, user=rep)
-    assert [e["title"] for e in body["data"]["customer"]["timeline"]] == ["Planned"]
+    entries, _ = await timeline_page(gql, rep, gid("Customer", customer["id"]), 10)
+    assert [e["title"] for e in entries] == ["Planned"]
     # reopening clears the completion
     body = await gql(
         UPDATE_ACTIVITY,
@@ -624,7 +636,7 @@ async def test_recent_activities_and_activities_connection(setup, gql, system):
     assert rest["pageInfo"]["hasNextPage"] is False
 
 
-async def test_timeline_newest_first_with_before_paging(setup, gql, system):
+async def test_timeline_newest_first_with_cursor_paging(setup, gql, system):
     rep, customer, other = setup
     base = datetime(2025, 5, 1, 12, tzinfo=UTC)
     for day in (2, 0, 4, 1, 3):
@@ -641,59 +653,62 @@ async def test_timeline_newest_first_with_before_paging(setup, gql, system):
     await activities.log_activity(rep.actor, other["id"], {"subject": "not mine"})
     cust = gid("Customer", customer["id"])
 
-    body = await gql(TIMELINE, {"id": cust, "first": 50}, user=rep)
-    entries = body["data"]["customer"]["timeline"]
-    core = [e for e in entries if e["source"] == "core"]
-    assert [e["title"] for e in core] == ["d4", "d3", "d2", "d1", "d0"]  # planned excluded
+    entries, info = await timeline_page(gql, rep, cust, 50)
+    assert [e["title"] for e in entries] == ["d4", "d3", "d2", "d1", "d0"]  # planned excluded
+    assert info["hasNextPage"] is False and info["hasPreviousPage"] is False
     ats = [parse(e["at"]) for e in entries]
     assert ats == sorted(ats, reverse=True)
-    first = core[0]
-    assert (first["kind"], first["entity"], first["actor"]) == (
+    assert ats[0] == base + timedelta(days=4)
+    first = entries[0]
+    assert (first["kind"], first["source"], first["entity"], first["actor"]) == (
         "activity.call",
+        "core",
         "activity",
         {"username": rep.username},
     )
     assert first["data"]["status"] == "done"
     assert isinstance(first["entityId"], int)
 
-    body = await gql(TIMELINE, {"id": cust, "first": 2}, user=rep)
-    page1 = [e["title"] for e in body["data"]["customer"]["timeline"]]
-    assert page1 == ["d4", "d3"]
-    before = body["data"]["customer"]["timeline"][-1]["at"]
-    body = await gql(TIMELINE, {"id": cust, "first": 2, "before": before}, user=rep)
-    assert [e["title"] for e in body["data"]["customer"]["timeline"]] == ["d2", "d1"]
-    before = body["data"]["customer"]["timeline"][-1]["at"]
-    body = await gql(TIMELINE, {"id": cust, "first": 2, "before": before}, user=rep)
-    assert [e["title"] for e in body["data"]["customer"]["timeline"]] == ["d0"]
+    pages = []
+    after = None
+    while True:
+        entries, info = await timeline_page(gql, rep, cust, 2, after)
+        pages.append([e["title"] for e in entries])
+        if not info["hasNextPage"]:
+            break
+        after = info["endCursor"]
+    assert pages == [["d4", "d3"], ["d2", "d1"], ["d0"]]
 
     for first in (0, 101):
         body = await gql(TIMELINE, {"id": cust, "first": first}, user=rep, expect_errors=True)
         assert error_codes(body) == ["VALIDATION"]
+    body = await gql(
+        TIMELINE, {"id": cust, "first": 2, "after": "garbage"}, user=rep, expect_errors=True
+    )
+    assert error_codes(body) == ["VALIDATION"]
 
 
-@pytest.mark.xfail(
-    reason="BUG: timeline paging keys on the timestamp alone (at < before), so entries that "
-    "share the boundary entry's timestamp are skipped",
-    strict=True,
-)
 async def test_timeline_paging_does_not_skip_entries_with_equal_timestamps(setup, gql):
     rep, customer, _ = setup
     at = datetime(2025, 5, 1, 9, tzinfo=UTC)
-    for i in range(3):
+    for i in range(5):
         await activities.log_activity(
             rep.actor, customer["id"], {"subject": f"same {i}", "occurred_at": at}
         )
-    await activities.log_activity(
-        rep.actor, customer["id"], {"subject": "later", "occurred_at": at + timedelta(hours=1)}
-    )
+    for subject, delta in (("later", 1), ("earlier", -1)):
+        await activities.log_activity(
+            rep.actor,
+            customer["id"],
+            {"subject": subject, "occurred_at": at + timedelta(hours=delta)},
+        )
     cust = gid("Customer", customer["id"])
     seen: list[str] = []
-    before = None
-    for _ in range(5):
-        body = await gql(TIMELINE, {"id": cust, "first": 2, "before": before}, user=rep)
-        page = body["data"]["customer"]["timeline"]
-        if not page:
+    after = None
+    for _ in range(10):
+        entries, info = await timeline_page(gql, rep, cust, 2, after)
+        seen += [e["title"] for e in entries]
+        if not info["hasNextPage"]:
             break
-        seen += [e["title"] for e in page]
-        before = page[-1]["at"]
-    assert sorted(seen) == ["later", "same 0", "same 1", "same 2"]
+        after = info["endCursor"]
+    assert seen[0] == "later" and seen[-1] == "earlier"
+    assert sorted(seen) == sorted(["later", "earlier"] + [f"same {i}" for i in range(5)])

@@ -187,13 +187,13 @@ async def test_timeline_never_shows_other_customers(world, gql):
     with pytest.raises(NotFound):
         await timeline.customer_timeline(w.sales_b.actor, w.cust_a["id"])
     body = await gql(
-        """query($id: ID!) { customer(id: $id) { timeline { title entityId }
+        """query($id: ID!) { customer(id: $id) { timeline { nodes { title entityId } }
              activities { nodes { subject } } recentActivities { subject } } }""",
         {"id": gid("Customer", w.cust_b["id"])},
         user=w.sales_b,
     )
     data = body["data"]["customer"]
-    assert [e["title"] for e in data["timeline"]] == ["B call"]
+    assert [e["title"] for e in data["timeline"]["nodes"]] == ["B call"]
     assert [a["subject"] for a in data["activities"]["nodes"]] == ["B call"]
     assert [a["subject"] for a in data["recentActivities"]] == ["B call"]
 
@@ -249,7 +249,7 @@ async def test_related_objects_of_invisible_customers_never_leak(world, gql, sys
     await customers.merge_customers(system, w.cust_a["id"], w.cust_b["id"])
     body = await gql(
         """query($id: ID!) { customer(id: $id) { archived mergedInto { id name }
-             contacts { name } activities { totalCount } timeline { title } } }""",
+             contacts { name } activities { totalCount } timeline { nodes { title } } } }""",
         {"id": gid("Customer", w.cust_b["id"])},
         user=w.sales_b,
     )
@@ -259,7 +259,7 @@ async def test_related_objects_of_invisible_customers_never_leak(world, gql, sys
         "mergedInto": None,
         "contacts": [],
         "activities": {"totalCount": 0},
-        "timeline": [],
+        "timeline": {"nodes": []},
     }
     for type_name, pk in (("Contact", w.contact_b["id"]), ("Activity", w.done_b["id"])):
         body = await gql(NODE, {"id": gid(type_name, pk)}, user=w.sales_b)

@@ -3,6 +3,7 @@
 Synchronous tests: every command runs its own event loop (``asyncio.run``)."""
 
 import re
+
 import click
 import pytest
 
@@ -127,9 +128,10 @@ def test_user_and_team_commands(cli):
     cli.ok("user", "update", "alice", "--team", "", "--active")
     assert table_row(cli.ok("user", "list").stdout, "1")[4:] == ["-", "yes"]
     # every change was audited with the system actor
-    assert cli.rows(
-        "SELECT action, entity FROM core_audit_log WHERE actor IS NULL ORDER BY id"
-    ) == [("created", "team")] * 2 + [("created", "user")] * 2 + [("updated", "user")] * 3
+    assert (
+        cli.rows("SELECT action, entity FROM core_audit_log WHERE actor IS NULL ORDER BY id")
+        == [("created", "team")] * 2 + [("created", "user")] * 2 + [("updated", "user")] * 3
+    )
 
 
 def test_user_errors(cli):
@@ -259,6 +261,12 @@ def test_unknown_plugin_exits_2(cli, command):
     reason = cli.fails(*command, code=2, KEHU_PLUGINS="core,nope")
     assert "Unknown plugin(s) nope" in reason
     assert "installed:" in reason
+
+
+def test_long_error_reason_stays_on_one_line(cli):
+    name = "x" * 120
+    reason = cli.fails("apikey", "create", "--user", name, COLUMNS="80")
+    assert reason == f"Error: User {name!r} not found"
 
 
 def test_unknown_plugin_via_option(cli):

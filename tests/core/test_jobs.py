@@ -72,7 +72,7 @@ def test_next_run_every(every, last, expected):
     [
         ("*/15 * * * *", AT, datetime(2026, 3, 10, 10, 15, tzinfo=UTC)),
         ("0 3 * * *", AT, datetime(2026, 3, 11, 3, 0, tzinfo=UTC)),
-        ("0 3 * * *", datetime(2026, 3, 10, 2, 0, tzinfo=UTC), datetime(2026, 3, 10, 3, 0, tzinfo=UTC)),
+        ("0 3 * * *", AT.replace(hour=2, minute=0), AT.replace(hour=3, minute=0)),
         ("0 9 * * 1", AT, datetime(2026, 3, 16, 9, 0, tzinfo=UTC)),  # next Monday
         ("0 0 1 * *", AT, datetime(2026, 4, 1, 0, 0, tzinfo=UTC)),
     ],
@@ -243,9 +243,7 @@ async def test_worker_loop_runs_due_jobs_until_stopped(kehu, monkeypatch):
         return "stopping"
 
     func = Recorder()
-    monkeypatch.setattr(
-        kehu, "jobs", lambda: {"a": make_job("a", func), "b": make_job("b", once)}
-    )
+    monkeypatch.setattr(kehu, "jobs", lambda: {"a": make_job("a", func), "b": make_job("b", once)})
     await asyncio.wait_for(jobs.worker(kehu, stop, poll_seconds=0.05), timeout=10)
     assert len(func.calls) == 1
     assert (await state("b"))["last_status"] == "ok"
@@ -278,7 +276,9 @@ async def test_stale_customer_job_plans_one_review_per_stale_customer(kehu, syst
     stale_quiet = await customer("Quiet Ltd")
     stale_old_activity = await customer("Old Contact Ltd")
     await activities.log_activity(
-        system, stale_old_activity, {"subject": "old call", "occurred_at": now() - timedelta(days=150)}
+        system,
+        stale_old_activity,
+        {"subject": "old call", "occurred_at": now() - timedelta(days=150)},
     )
     active = await customer("Busy Ltd")
     await activities.log_activity(
@@ -294,8 +294,10 @@ async def test_stale_customer_job_plans_one_review_per_stale_customer(kehu, syst
     result = await jobs.run_job(kehu, job)
     assert (result.status, result.summary) == ("ok", "2 stale-customer review task(s) planned")
 
-    tasks = await Activity.select().where(Activity.related_type == STALE_TASK).order_by(
-        Activity.customer
+    tasks = (
+        await Activity.select()
+        .where(Activity.related_type == STALE_TASK)
+        .order_by(Activity.customer)
     )
     assert [t["customer"] for t in tasks] == [stale_quiet, stale_old_activity]
     for task in tasks:

@@ -349,9 +349,7 @@ class Configurable(Plugin):
 def test_plugin_settings_model_defaults_and_values(tmp_path):
     k = build(tmp_path, None, Configurable("loyal"))
     assert k.plugin_settings("loyal") == Configurable.Config()
-    k = build(
-        tmp_path, None, Configurable("loyal"), plugin_settings={"loyal": {"points": "5"}}
-    )
+    k = build(tmp_path, None, Configurable("loyal"), plugin_settings={"loyal": {"points": "5"}})
     assert k.plugin_settings("loyal").points == 5
     assert k.plugin_settings("loyal").label == "pts"
 
@@ -418,7 +416,7 @@ def test_duplicate_job_names(tmp_path):
             return [Job("shared.job", noop, every=timedelta(hours=1))]
 
     k = build(tmp_path, None, Clash("one"), Clash("two"))
-    with pytest.raises(PluginError, match="shared.job"):
+    with pytest.raises(PluginError, match=r"shared\.job"):
         k.jobs()
 
 
@@ -538,7 +536,7 @@ def test_two_plugins_adding_the_same_field(tmp_path):
 
 def test_plugin_field_clashing_with_core_field(tmp_path):
     k = build(tmp_path, None, Extends("shadow", {"Customer": [ShadowsCore]}))
-    with pytest.raises(PluginError, match="Customer.name.*'core'.*'shadow'"):
+    with pytest.raises(PluginError, match=r"Customer\.name.*'core'.*'shadow'"):
         k.graphql()
 
 

@@ -128,5 +128,5 @@ def test_require_text():
     assert require_text("  x  ", "name", 10) == ("x", None)
     assert require_text("", "name", 10)[1].code == "REQUIRED"
     assert require_text(None, "name", 10)[1].code == "REQUIRED"
-    value, error = require_text("x" * 11, "name", 10)
+    _, error = require_text("x" * 11, "name", 10)
     assert error.code == "TOO_LONG" and error.field == "name"

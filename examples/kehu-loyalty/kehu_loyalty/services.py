@@ -125,10 +125,11 @@ async def leaderboard(actor: Actor, limit: int = 10) -> list[tuple[dict[str, Any
 async def timeline_entries(
     customer_id: int, before: datetime | None, limit: int
 ) -> list[TimelineEntry]:
-    """Ledger rows as customer timeline entries (the timeline service checks visibility)."""
+    """Ledger rows as customer timeline entries, newest first, at or before ``before`` (the
+    timeline service checks visibility and drops entries it returned already)."""
     query = LoyaltyLedger.select().where(LoyaltyLedger.customer == customer_id)
     if before is not None:
-        query = query.where(LoyaltyLedger.created_at < before)
+        query = query.where(LoyaltyLedger.created_at <= before)
     rows = await query.order_by(
         LoyaltyLedger.created_at, LoyaltyLedger.id, ascending=False
     ).limit(limit)

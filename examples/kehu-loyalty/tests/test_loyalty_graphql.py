@@ -140,11 +140,11 @@ async def test_node_leaderboard_and_timeline(kehu, make_user, gql, make_customer
     body = await gql(node, {"id": entry_id}, user=sales)
     assert body["data"]["node"] is None
 
-    timeline = """query($id: ID!) { customer(id: $id) { timeline { kind title source
-                  body } } }"""
+    timeline = """query($id: ID!) { customer(id: $id) { timeline { nodes { kind title source
+                  body } } } }"""
     body = await gql(timeline, {"id": _gid(big)}, user=admin)
     assert {"kind": "loyalty.award", "title": "+500 loyalty points", "source": "loyalty",
-            "body": "Large order"} in body["data"]["customer"]["timeline"]
+            "body": "Large order"} in body["data"]["customer"]["timeline"]["nodes"]
 
 
 async def test_rest_route(kehu, make_user, kehu_client, make_customer):

@@ -117,3 +117,23 @@ async def test_concurrent_changes_neither_overdraw_nor_lose_points(kehu, system,
     assert len(failed) == 2 and all(e.errors[0].code == "INSUFFICIENT_POINTS" for e in failed)
     assert await services.balance(system, acme["id"]) == 10
     assert sum(await _remaining(acme["id"])) == 10
+
+
+async def test_timeline_pages_through_every_entry(kehu, system, make_customer):
+    from kehu.core.services.timeline import customer_timeline
+
+    acme = await make_customer()
+    for points in (1, 2, 3):
+        await services.award_points(system, acme["id"], points, f"Order {points}")
+    same = now() - timedelta(hours=1)  # ties on the timestamp must not lose entries
+    await LoyaltyLedger.update({LoyaltyLedger.created_at: same}).where(
+        LoyaltyLedger.customer == acme["id"]
+    )
+    seen, after = [], None
+    while True:
+        page = await customer_timeline(system, acme["id"], first=1, after=after)
+        seen += [e.title for e in page.entries]
+        if not page.has_next:
+            break
+        after = page.cursors[-1]
+    assert sorted(seen) == ["+1 loyalty points", "+2 loyalty points", "+3 loyalty points"]

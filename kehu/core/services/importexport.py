@@ -562,14 +562,13 @@ async def export_customers(
             return
         tags = await customer_service.tags_by_customer([r["id"] for r in rows])
         for r in rows:
-            yield {
-                **{k: r.get(k) for k in EXPORT_COLUMNS if k in r},
+            derived = {
                 "owner": users.get(r["owner"], ""),
                 "team": teams.get(r["team"], ""),
                 "tags": ";".join(tags[r["id"]]),
                 "archived": r["archived_at"] is not None,
-                "custom_fields": r["custom_fields"],
             }
+            yield {k: derived[k] if k in derived else r.get(k) for k in EXPORT_COLUMNS}
         last = rows[-1]["id"]
 
 
