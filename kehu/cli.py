@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -56,7 +57,7 @@ pass_state = click.make_pass_decorator(CliState)
 
 
 def fail(message: str, code: int = 1) -> None:
-    err_console.print(f"[red]Error:[/red] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[red]Error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     raise SystemExit(code)
 
 

@@ -11,12 +11,30 @@ from litestar.status_codes import HTTP_503_SERVICE_UNAVAILABLE
 from strawberry.litestar import make_graphql_controller
 
 from kehu.api.auth import bearer_token, provide_actor
-from kehu.core.errors import Unauthenticated
+from kehu.core.errors import KehuError, Unauthenticated, ValidationFailed
 from kehu.core.graphql.base import KehuContext
 from kehu.core.runtime import Kehu
 from kehu.core.services.users import authenticate
 from kehu.core.settings import Settings
 from kehu.core.tables import Team
+
+_STATUS = {
+    "UNAUTHENTICATED": 401,
+    "FORBIDDEN": 403,
+    "NOT_FOUND": 404,
+    "CONFLICT": 409,
+    "VALIDATION": 400,
+}
+
+
+def kehu_error_response(_: Request[Any, Any, Any], exc: KehuError) -> Response[dict[str, Any]]:
+    """Typed service errors raised in REST routes: 4xx with ``{code, message, field}``."""
+    body: dict[str, Any] = {"code": exc.code, "message": exc.message, "field": exc.field}
+    if isinstance(exc, ValidationFailed):
+        body["errors"] = [
+            {"field": e.field, "message": e.message, "code": e.code} for e in exc.errors
+        ]
+    return Response(body, status_code=_STATUS.get(exc.code, 400))
 
 
 def create_app(
@@ -81,6 +99,7 @@ def create_app(
         on_startup=[kehu.start] if lifespan else [],
         on_shutdown=[kehu.stop] if lifespan else [],
         middleware=middleware,
+        exception_handlers={KehuError: kehu_error_response},
         openapi_config=OpenAPIConfig(title="Kehu", version="0.1.0", path="/schema"),
         debug=kehu.settings.debug,
     )

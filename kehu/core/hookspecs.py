@@ -106,7 +106,8 @@ def kehu_event(event: Any) -> Any:
 
 @hookspec
 def kehu_timeline_entries(actor: Any, customer_id: int, before: Any, limit: int) -> Any:
-    """Return ``TimelineEntry`` items for a customer, newest first, older than ``before``."""
+    """Return the newest ``limit`` ``TimelineEntry`` items for a customer at or before
+    ``before`` (inclusive; ``None`` = now)."""
 
 
 @hookspec

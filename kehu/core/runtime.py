@@ -19,6 +19,7 @@ from typing import Any
 import pluggy
 from piccolo.conf.apps import AppConfig
 from piccolo.table import Table
+from pydantic import ValidationError
 
 from kehu.core import hookspecs, piccolo_conf
 from kehu.core.db import bind_tables, make_engine, prepare_database
@@ -233,8 +234,11 @@ class Kehu:
             raw = self.settings.plugin_settings.get(name, {})
             try:
                 config[name] = model.model_validate(raw)
-            except Exception as exc:
-                raise PluginError(f"Invalid [plugin_settings.{name}]: {exc}") from exc
+            except ValidationError as exc:
+                problems = "; ".join(
+                    f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+                )
+                raise PluginError(f"Invalid [plugin_settings.{name}]: {problems}") from exc
         return config
 
     def plugin_settings(self, name: str) -> Any:

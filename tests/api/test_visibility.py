@@ -463,12 +463,6 @@ async def test_sales_cannot_hand_customers_to_others(world, gql):
     assert await snapshot() == before
 
 
-@pytest.mark.xfail(
-    reason="BUG: createCustomer checks customer:reassign for a foreign ownerId but not for a "
-    "foreign teamId, so a sales rep can file a customer under another team (updateCustomer "
-    "forbids the same change)",
-    strict=True,
-)
 async def test_sales_cannot_file_a_customer_under_another_team(world, gql):
     w = world
     body = await gql(

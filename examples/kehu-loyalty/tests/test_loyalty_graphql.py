@@ -160,4 +160,5 @@ async def test_rest_route(kehu, make_user, kehu_client, make_customer):
     assert response.json()["ledger"][0]["reason"] == "Hello"
     response = await kehu_client.get(url, headers={"Authorization": f"Bearer {sales.key}"})
     assert response.status_code == 404
+    assert response.json()["code"] == "NOT_FOUND"  # Kehu's typed errors map to HTTP
     assert (await kehu_client.get(url)).status_code == 401

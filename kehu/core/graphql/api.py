@@ -36,6 +36,7 @@ from kehu.core.graphql.types import (
     composed,
 )
 from kehu.core.pagination import keyset_page
+from kehu.core.permissions import system_actor
 from kehu.core.services import activities, audit, contacts, customers, users
 
 
@@ -120,10 +121,18 @@ class ActivityFilter:
         )
 
 
-def _customer_conn(actor: Any, page: Any, f: customers.CustomerFilter) -> Any:
-    return make_connection(
-        "Customer", page, composed("Customer").from_row, lambda: customers.count_customers(actor, f)
+def _customer_conn(info: strawberry.Info, page: Any, f: customers.CustomerFilter) -> Any:
+    actor = info.context.actor
+    conn = make_connection(
+        "Customer",
+        page,
+        composed("Customer").from_row,
+        lambda: customers.count_customers(actor, f),
     )
+    loader = info.context.loader("customer")
+    for node in conn.nodes:  # nested fields pointing back at these customers cost no query
+        loader.prime(node.pk, node)
+    return conn
 
 
 @strawberry.type
@@ -168,7 +177,7 @@ class CoreQuery:
             first=first,
             after=after,
         )
-        return _customer_conn(actor, page, f)
+        return _customer_conn(info, page, f)
 
     @strawberry.field(description="Existing customers that would duplicate this data.")
     async def customer_duplicates(
@@ -659,8 +668,9 @@ class CoreMutation:
                 or None,
                 include_open_activities=input.include_open_activities,
             )
-            rows = await customers.customers_by_ids(actor, ids)
-            return [_c(rows[i]) for i in ids if i in rows]
+            # the actor saw them before the move; they may now belong to another team
+            rows = await customers.customers_by_ids(system_actor(), ids)
+            return [_c(rows[i]) for i in ids]
 
         return await payload(ReassignCustomersPayload, "customers", work)
 

@@ -23,7 +23,9 @@ def clean_contact(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
         out["name"], err = require_text(data.get("name"), "name", 200)
         errors += [err] if err else []
     if "title" in data:
-        out["title"] = (data["title"] or "").strip()[:100]
+        out["title"] = (data["title"] or "").strip()
+        if len(out["title"]) > 100:
+            errors.append(FieldError("title", "title is longer than 100 characters", "TOO_LONG"))
     if "notes" in data:
         out["notes"] = data["notes"] or ""
     if "buying_role" in data:

@@ -313,13 +313,20 @@ async def find_duplicates(
     return found
 
 
-def _dup_error(dups: list[Duplicate]) -> ValidationFailed:
+async def _dup_error(actor: Actor, dups: list[Duplicate]) -> ValidationFailed:
+    """DUPLICATE error; the other record is named only if ``actor`` may see it."""
     first = dups[0]
+    visible = await visible_customer_ids(actor, [first.customer_id])
+    what = (
+        f"customer {first.customer_id} ({first.name})"
+        if visible
+        else "a customer of another owner (ask a manager to hand it over)"
+    )
     return ValidationFailed(
         FieldError(
-            first.reasons[0] if first.reasons[0] != "name" else "name",
-            f"Possible duplicate of customer {first.customer_id} ({first.name}) by "
-            f"{', '.join(first.reasons)}; pass allowDuplicate to create anyway",
+            first.reasons[0],
+            f"Possible duplicate of {what} by {', '.join(first.reasons)}; pass "
+            "allowDuplicate to create anyway",
             "DUPLICATE",
         )
     )
@@ -336,7 +343,9 @@ async def create_customer(
     values = clean_customer(data, partial=False)
     if values.get("owner") is None and not actor.is_system:
         values["owner"] = actor.user_id
-    if values.get("owner") not in (None, actor.user_id):
+    if values.get("owner") not in (None, actor.user_id) or (
+        values.get("team") not in (None, actor.team_id)
+    ):
         actor.require("customer:reassign")
     errors: list[FieldError] = []
     await _check_refs(values, errors)
@@ -347,7 +356,7 @@ async def create_customer(
         if not allow_duplicate:
             dups = await find_duplicates(values)
             if dups:
-                raise _dup_error(dups)
+                raise await _dup_error(actor, dups)
         row = (await Customer.insert(Customer(**values)).returning(*Customer.all_columns()))[0]
         if tags:
             await _write_tags(row["id"], tags)
@@ -386,7 +395,7 @@ async def update_customer(
             probe = {k: v for k, v in probe.items() if v != before.get(k)}
             dups = await find_duplicates(probe, exclude_id=customer_id) if probe else []
             if dups:
-                raise _dup_error(dups)
+                raise await _dup_error(actor, dups)
         after = await _versioned_update(customer_id, expected_version, values)
         old, new = diff(before, after)
         await record(actor, "updated", "customer", customer_id, old, new)
@@ -437,6 +446,9 @@ async def restore_customer(actor: Actor, customer_id: int, expected_version: int
                 f"Customer was merged into {before['merged_into']} and cannot be restored",
                 field="id",
             )
+        dups = await find_duplicates(before, exclude_id=customer_id)
+        if dups:
+            raise await _dup_error(actor, dups)
         after = await _versioned_update(customer_id, expected_version, {"archived_at": None})
         await record(
             actor,
