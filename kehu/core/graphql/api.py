@@ -12,10 +12,10 @@ from kehu.core.graphql.base import (
     Node,
     UserError,
     decode_id,
+    given,
     make_connection,
     payload,
     pk_of,
-    unset_to_dict,
 )
 from kehu.core.graphql.types import (
     ActivityConnection,
@@ -294,35 +294,31 @@ class CoreQuery:
 
 # -- mutations ---------------------------------------------------------------------------
 
-_CUSTOMER_FIELDS = {
-    "name": "name",
-    "kind": "kind",
-    "industry": "industry",
-    "region": "region",
-    "size": "size",
-    "source": "source",
-    "tier": "tier",
-    "lifecycle_stage": "lifecycle_stage",
-    "email": "email",
-    "phone": "phone",
-    "tax_id": "tax_id",
-    "website": "website",
-    "address": "address",
-    "credit_rating": "credit_rating",
-    "marketing_consent": "marketing_consent",
-    "birthday": "birthday",
-    "anniversary": "anniversary",
-    "custom_fields": "custom_fields",
-}
 U = strawberry.UNSET
-
-
-def _enum_values(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.value if isinstance(v, Enum) else v) for k, v in data.items()}
+_CUSTOMER_FIELDS = (
+    "name",
+    "kind",
+    "industry",
+    "region",
+    "size",
+    "source",
+    "tier",
+    "lifecycle_stage",
+    "email",
+    "phone",
+    "tax_id",
+    "website",
+    "address",
+    "credit_rating",
+    "marketing_consent",
+    "birthday",
+    "anniversary",
+    "custom_fields",
+)
 
 
 def _customer_data(obj: Any) -> dict[str, Any]:
-    data = _enum_values(unset_to_dict(obj, _CUSTOMER_FIELDS))
+    data = given(obj, _CUSTOMER_FIELDS)
     if obj.owner_id is not U:
         data["owner"] = pk_of(obj.owner_id, "User", "ownerId")
     if obj.team_id is not U:
@@ -330,9 +326,8 @@ def _customer_data(obj: Any) -> dict[str, Any]:
     return data
 
 
-@strawberry.input
-class CreateCustomerInput:
-    name: str
+@strawberry.input(description="Customer fields; those left out are not changed.")
+class CustomerFieldsInput:
     kind: CustomerKindEnum | None = U
     industry: str | None = U
     region: str | None = U
@@ -355,34 +350,20 @@ class CreateCustomerInput:
     custom_fields: JSON | None = U
     owner_id: strawberry.ID | None = U
     team_id: strawberry.ID | None = U
+
+
+@strawberry.input
+class CreateCustomerInput(CustomerFieldsInput):
+    name: str
     tags: list[str] | None = None
     allow_duplicate: bool = False
 
 
 @strawberry.input
-class UpdateCustomerInput:
+class UpdateCustomerInput(CustomerFieldsInput):
     id: strawberry.ID
     expected_version: int
     name: str | None = U
-    kind: CustomerKindEnum | None = U
-    industry: str | None = U
-    region: str | None = U
-    size: str | None = U
-    source: str | None = U
-    tier: str | None = U
-    lifecycle_stage: LifecycleStageEnum | None = U
-    email: str | None = U
-    phone: str | None = U
-    tax_id: str | None = U
-    website: str | None = U
-    address: str | None = U
-    credit_rating: str | None = U
-    marketing_consent: bool | None = U
-    birthday: dt.date | None = U
-    anniversary: dt.date | None = U
-    custom_fields: JSON | None = U
-    owner_id: strawberry.ID | None = U
-    team_id: strawberry.ID | None = U
 
 
 @strawberry.input
@@ -428,21 +409,11 @@ class ReassignCustomersPayload:
     errors: list[UserError]
 
 
-_CONTACT_FIELDS = {
-    "name": "name",
-    "title": "title",
-    "buying_role": "buying_role",
-    "email": "email",
-    "phone": "phone",
-    "is_primary": "is_primary",
-    "notes": "notes",
-}
+_CONTACT_FIELDS = ("name", "title", "buying_role", "email", "phone", "is_primary", "notes")
 
 
-@strawberry.input
-class CreateContactInput:
-    customer_id: strawberry.ID
-    name: str
+@strawberry.input(description="Contact fields; those left out are not changed.")
+class ContactFieldsInput:
     title: str | None = U
     buying_role: BuyingRoleEnum | None = U
     email: str | None = U
@@ -452,16 +423,16 @@ class CreateContactInput:
 
 
 @strawberry.input
-class UpdateContactInput:
+class CreateContactInput(ContactFieldsInput):
+    customer_id: strawberry.ID
+    name: str
+
+
+@strawberry.input
+class UpdateContactInput(ContactFieldsInput):
     id: strawberry.ID
     expected_version: int
     name: str | None = U
-    title: str | None = U
-    buying_role: BuyingRoleEnum | None = U
-    email: str | None = U
-    phone: str | None = U
-    is_primary: bool | None = U
-    notes: str | None = U
 
 
 @strawberry.input
@@ -481,22 +452,22 @@ class DeletePayload:
     errors: list[UserError]
 
 
-_ACTIVITY_FIELDS = {
-    "kind": "kind",
-    "status": "status",
-    "subject": "subject",
-    "body": "body",
-    "occurred_at": "occurred_at",
-    "due_at": "due_at",
-    "outcome": "outcome",
-    "next_action_at": "next_action_at",
-    "related_type": "related_type",
-    "related_id": "related_id",
-}
+_ACTIVITY_FIELDS = (
+    "kind",
+    "status",
+    "subject",
+    "body",
+    "occurred_at",
+    "due_at",
+    "outcome",
+    "next_action_at",
+    "related_type",
+    "related_id",
+)
 
 
 def _activity_data(obj: Any) -> dict[str, Any]:
-    data = _enum_values(unset_to_dict(obj, _ACTIVITY_FIELDS))
+    data = given(obj, _ACTIVITY_FIELDS)
     if obj.contact_id is not U:
         data["contact"] = pk_of(obj.contact_id, "Contact", "contactId")
     if obj.owner_id is not U:
@@ -504,10 +475,8 @@ def _activity_data(obj: Any) -> dict[str, Any]:
     return data
 
 
-@strawberry.input
-class LogActivityInput:
-    customer_id: strawberry.ID
-    subject: str
+@strawberry.input(description="Activity fields; those left out are not changed.")
+class ActivityFieldsInput:
     kind: ActivityKindEnum | None = U
     status: ActivityStatusEnum | None = strawberry.field(
         default=U, description="DONE (default) logs what happened; PLANNED schedules a task."
@@ -526,21 +495,16 @@ class LogActivityInput:
 
 
 @strawberry.input
-class UpdateActivityInput:
+class LogActivityInput(ActivityFieldsInput):
+    customer_id: strawberry.ID
+    subject: str
+
+
+@strawberry.input
+class UpdateActivityInput(ActivityFieldsInput):
     id: strawberry.ID
     expected_version: int
     subject: str | None = U
-    kind: ActivityKindEnum | None = U
-    status: ActivityStatusEnum | None = U
-    body: str | None = U
-    occurred_at: dt.datetime | None = U
-    due_at: dt.datetime | None = U
-    outcome: str | None = U
-    next_action_at: dt.datetime | None = U
-    contact_id: strawberry.ID | None = U
-    owner_id: strawberry.ID | None = U
-    related_type: str | None = U
-    related_id: int | None = U
 
 
 @strawberry.input
@@ -679,7 +643,7 @@ class CoreMutation:
         self, info: strawberry.Info, input: CreateContactInput
     ) -> ContactPayload:
         async def work() -> Any:
-            data = _enum_values(unset_to_dict(input, _CONTACT_FIELDS))
+            data = given(input, _CONTACT_FIELDS)
             row = await contacts.create_contact(
                 info.context.actor, pk_of(input.customer_id, "Customer", "customerId"), data
             )
@@ -692,7 +656,7 @@ class CoreMutation:
         self, info: strawberry.Info, input: UpdateContactInput
     ) -> ContactPayload:
         async def work() -> Any:
-            data = _enum_values(unset_to_dict(input, _CONTACT_FIELDS))
+            data = given(input, _CONTACT_FIELDS)
             row = await contacts.update_contact(
                 info.context.actor, pk_of(input.id, "Contact"), input.expected_version, data
             )

@@ -236,13 +236,14 @@ def should_mask(error: Any) -> bool:
     return original is not None and not isinstance(original, KehuError)
 
 
-def unset_to_dict(obj: Any, mapping: dict[str, str]) -> dict[str, Any]:
-    """Input fields that were given (not ``UNSET``), renamed ``{graphql_attr: service_key}``."""
-    return {
-        key: getattr(obj, attr)
-        for attr, key in mapping.items()
-        if getattr(obj, attr) is not strawberry.UNSET
-    }
+def given(obj: Any, fields: tuple[str, ...]) -> dict[str, Any]:
+    """The input fields that were given (not ``UNSET``), enum members as their values."""
+    out = {}
+    for name in fields:
+        value = getattr(obj, name)
+        if value is not strawberry.UNSET:
+            out[name] = value.value if isinstance(value, Enum) else value
+    return out
 
 
 __all__ = [
@@ -261,6 +262,7 @@ __all__ = [
     "dt",
     "encode_id",
     "enum_value",
+    "given",
     "gql_enum",
     "make_connection",
     "payload",
