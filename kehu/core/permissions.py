@@ -1,6 +1,7 @@
 """Actors, roles, scopes and record visibility. Checked in services, never in resolvers."""
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from kehu.core.errors import Forbidden
 
@@ -57,6 +58,18 @@ def make_actor(
 ) -> Actor:
     scopes = frozenset(scope for scope, roles in permissions.items() if role in roles)
     return Actor(user_id, username, role, team_id, scopes, visibility.get(role, "own"))
+
+
+def owner_team_scope(actor: Actor, owner: Any, team: Any) -> Any:
+    """Where-clause for records with an owner and a team column, by the actor's visibility:
+    ``own`` → owned by the actor; ``team`` → owned or of the actor's team; ``all`` → ``None``.
+    Plugins use it for their own owned records (opportunities, tickets...)."""
+    if actor.visibility == "all" or actor.is_system:
+        return None
+    own = owner == actor.user_id
+    if actor.visibility == "team" and actor.team_id is not None:
+        return own | (team == actor.team_id)
+    return own
 
 
 def system_actor() -> Actor:

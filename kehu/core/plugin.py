@@ -80,3 +80,10 @@ async def kehu_demo_data(actor, users):
     from kehu.core.demo import load_core_demo
 
     await load_core_demo(actor, users)
+
+
+@hookimpl
+def kehu_graphql_types() -> list[type]:
+    from kehu.core.graphql.base import Money, MoneyInput
+
+    return [Money, MoneyInput]  # the shared money convention, present in every schema

@@ -11,7 +11,7 @@ from kehu.core.db import text_search
 from kehu.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.pagination import Page, keyset_page
-from kehu.core.permissions import Actor
+from kehu.core.permissions import Actor, owner_team_scope
 from kehu.core.runtime import current
 from kehu.core.services.common import (
     as_date,
@@ -68,12 +68,7 @@ ORDER_COLUMNS = {
 
 def customer_scope(actor: Actor) -> Where | None:
     """Where-clause of the customers ``actor`` may see (``None`` = all)."""
-    if actor.visibility == "all" or actor.is_system:
-        return None
-    own = Customer.owner == actor.user_id
-    if actor.visibility == "team" and actor.team_id is not None:
-        return own | (Customer.team == actor.team_id)
-    return own
+    return owner_team_scope(actor, Customer.owner, Customer.team)
 
 
 def _visible(query: Any, actor: Actor) -> Any:
