@@ -2,7 +2,6 @@
 errors, connections, the request context and DataLoaders."""
 
 import base64
-import datetime as dt
 import inspect
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -13,9 +12,8 @@ import msgspec
 import strawberry
 from strawberry.dataloader import DataLoader
 from strawberry.litestar import BaseContext
-from strawberry.scalars import JSON
 
-from kehu.core.errors import Forbidden, KehuError, NotFound, Unauthenticated, ValidationFailed
+from kehu.core.errors import KehuError, Unauthenticated, ValidationFailed
 from kehu.core.money import Money as MoneyValue
 from kehu.core.pagination import Page
 from kehu.core.permissions import Actor
@@ -247,24 +245,23 @@ def given(obj: Any, fields: tuple[str, ...]) -> dict[str, Any]:
 
 
 __all__ = [
-    "JSON",
-    "Forbidden",
+    "EXTENSIBLE",
     "KehuContext",
     "Money",
     "MoneyInput",
     "Node",
-    "NotFound",
     "PageInfo",
     "UserError",
     "actor",
     "connection",
     "decode_id",
-    "dt",
     "encode_id",
     "enum_value",
+    "extensible",
     "given",
     "gql_enum",
     "make_connection",
     "payload",
     "pk_of",
+    "should_mask",
 ]
