@@ -282,3 +282,18 @@ async def bulk_insert(
         else:
             out += [dict(r) for r in await transaction.connection.fetch(sql, *params)]
     return out
+
+
+class StatisticsRefresher:
+    """Refresh PostgreSQL planner statistics while a bulk load grows a table (each time the
+    written row count doubles): without them the planner keeps the "empty table" plan and the
+    dedup lookups of a large import turn into sequential scans."""
+
+    def __init__(self, table: type[Table], first: int = 2000) -> None:
+        self.table = table
+        self.next = first
+
+    async def after(self, written: int) -> None:
+        if written >= self.next and not is_sqlite(current_engine()):
+            await current_engine().run_ddl(f'ANALYZE "{self.table._meta.tablename}"')
+            self.next = written * 2

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TextIO
 
-from kehu.core.db import bulk_insert
+from kehu.core.db import StatisticsRefresher, bulk_insert
 from kehu.core.errors import FieldError, ValidationFailed
 from kehu.core.events import Event, emit, to_jsonable, unit_of_work
 from kehu.core.permissions import Actor
@@ -268,10 +268,12 @@ async def import_customers(
     lookups = await _Lookups.load()
     report = ImportReport(dry_run=dry_run)
     seen: dict[tuple[str, str], int] = {}
+    statistics = StatisticsRefresher(Customer)
     for chunk in _chunks(rows, chunk_size):
         await _import_customer_chunk(
             actor, chunk, columns, lookups, report, seen, dry_run, on_duplicate
         )
+        await statistics.after(report.created)
         if progress:
             progress(len(chunk))
     return report
@@ -401,8 +403,10 @@ async def import_contacts(
             field="map",
         )
     report = ImportReport(dry_run=dry_run)
+    statistics = StatisticsRefresher(Contact)
     for chunk in _chunks(rows, chunk_size):
         await _import_contact_chunk(actor, chunk, columns, report, dry_run)
+        await statistics.after(report.created)
         if progress:
             progress(len(chunk))
     return report

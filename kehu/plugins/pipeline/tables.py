@@ -117,9 +117,7 @@ class Lead(Table, tablename="pipeline_lead"):
     disqualify_reason = Varchar(length=255, default="")
     owner = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null, index=True)
     team = ForeignKey(references=Team, null=True, on_delete=OnDelete.set_null, index=True)
-    customer = ForeignKey(
-        references=Customer, null=True, on_delete=OnDelete.set_null, index=True
-    )
+    customer = ForeignKey(references=Customer, null=True, on_delete=OnDelete.set_null, index=True)
     contact = ForeignKey(references=Contact, null=True, on_delete=OnDelete.set_null)
     opportunity_id = Integer(null=True, default=None)
     converted_at = Timestamptz(null=True, default=None)

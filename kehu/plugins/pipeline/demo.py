@@ -1,0 +1,98 @@
+"""Demo data: two pipelines with opportunities spread over their stages, with backdated
+stage history, owned by the demo sales reps. Idempotent: does nothing when the demo pipeline
+exists already."""
+
+from datetime import timedelta
+from typing import Any
+
+from kehu.core.money import Money
+from kehu.core.permissions import Actor
+from kehu.core.services.common import now
+from kehu.core.tables import Customer, User
+from kehu.plugins.pipeline import services
+from kehu.plugins.pipeline import tables as t
+
+DEMO_PIPELINE = "Standard sales 标准销售流程"
+APPROVAL_PIPELINE = "Key accounts 大客户审批流程"
+
+# (stage index reached, outcome, amount in CNY, owner)
+DEALS = [
+    (0, None, 80_000, "zhangwei"),
+    (1, None, 120_000, "liuyang"),
+    (2, None, 260_000, "chenjing"),
+    (3, None, 450_000, "zhangwei"),
+    (4, None, 300_000, "liuyang"),
+    (4, "won", 180_000, "chenjing"),
+    (2, "lost", 90_000, "zhangwei"),
+    (3, "won", 520_000, "liuyang"),
+    (1, None, 60_000, "chenjing"),
+    (4, "lost", 210_000, "chenjing"),
+]
+
+
+async def _actor_for(username: str) -> Actor:
+    from kehu.core.services import users
+
+    row = await User.select().where(User.username == username).first()
+    return users.actor_for(row)
+
+
+async def load_demo_data(actor: Actor, user_ids: dict[str, Any]) -> int:
+    if await t.Pipeline.exists().where(t.Pipeline.name == DEMO_PIPELINE):
+        return 0
+    linear = await services.create_pipeline(actor, DEMO_PIPELINE, template="linear",
+                                            is_default=True)
+    await services.create_pipeline(actor, APPROVAL_PIPELINE, template="linear_with_approval")
+    stages = [s for s in (await services.stages_by_pipeline([linear["id"]]))[linear["id"]]
+              if not s["is_closed"]]
+    reps = [u for u in ("zhangwei", "liuyang", "chenjing") if u in user_ids]
+    if not reps:
+        return 0
+    created = 0
+    for i, (reach, outcome, amount, owner) in enumerate(DEALS):
+        owner = owner if owner in user_ids else reps[0]
+        rep = await _actor_for(owner)
+        customer = await Customer.select(Customer.id, Customer.name).where(
+            Customer.owner == user_ids[owner], Customer.archived_at.is_null()).order_by(
+            Customer.id).offset(i // 3).first()
+        if customer is None:
+            continue
+        opp = await services.create_opportunity(rep, {
+            "name": f"{customer['name']} 项目 #{i + 1}", "customer": customer["id"],
+            "pipeline": linear["id"], "amount": Money(amount * 100, "CNY"),
+            "expected_close_date": (now() + timedelta(days=15 * (i + 1))).date(),
+            "source": "demo"})
+        await services.add_need(rep, opp["id"], "提升销售流程效率 Streamline the sales process",
+                                4, 3, 5)
+        for stage in stages[1: reach + 1]:
+            opp = await services.move_stage(rep, opp["id"], stage["id"])
+        if outcome == "won" and reach == len(stages) - 1:
+            opp = await services.win_opportunity(rep, opp["id"])
+        elif outcome is not None:
+            opp = await services.lose_opportunity(rep, opp["id"], "competitor"
+                                                  if i % 2 else "price")
+        await _backdate(opp["id"], days=10 * (len(DEALS) - i) + 5)
+        created += 1
+    return created
+
+
+async def _backdate(opportunity_id: int, days: int) -> None:
+    """Spread the history over the past so time-in-stage and cycle time mean something."""
+    h = t.StageChange
+    rows = await h.select().where(h.opportunity == opportunity_id).order_by(h.id)
+    start = now() - timedelta(days=days)
+    step = timedelta(days=max(1, days // (len(rows) + 1)))
+    for n, row in enumerate(rows):
+        at = start + step * n
+        values: dict[Any, Any] = {h.at: at}
+        if row["left_at"] is not None:
+            values[h.left_at] = at + step
+            values[h.seconds] = int(step.total_seconds())
+        await h.update(values).where(h.id == row["id"])
+    o = t.Opportunity
+    opp = await o.select().where(o.id == opportunity_id).first()
+    values = {o.created_at: start, o.stage_entered_at: start + step * (len(rows) - 1)}
+    if opp["closed_at"] is not None:
+        values[o.closed_at] = start + step * (len(rows) - 1)
+        values[o.cycle_seconds] = int((step * (len(rows) - 1)).total_seconds())
+    await o.update(values).where(o.id == opportunity_id)
