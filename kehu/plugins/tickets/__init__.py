@@ -1,0 +1,1 @@
+"""Service tickets: complaints, SLA clocks, escalation, satisfaction, churn warning."""
