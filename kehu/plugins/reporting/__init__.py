@@ -1,0 +1,1 @@
+"""Reporting: a metric registry fed by every plugin, exports, charts and dashboards."""

@@ -1,0 +1,56 @@
+"""``GET /reports/{metric}``: a metric as CSV, JSON or an SVG chart (API key required)."""
+
+from datetime import datetime
+
+from litestar import Response, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
+
+from kehu.core.errors import ValidationFailed
+from kehu.core.permissions import Actor
+from kehu.plugins.reporting import charts, services
+
+MEDIA = {"csv": "text/csv; charset=utf-8", "json": "application/json", "svg": "image/svg+xml"}
+
+
+def _filters(items: list[str] | None) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ValidationFailed(f"filter expects name=value, got {item!r}", field="filter")
+        out[name] = value
+    return out
+
+
+@get("/reports/{name:str}", tags=["reporting"])
+async def report(
+    name: FromPath[str],
+    actor: NamedDependency[Actor],
+    format: FromQuery[str] = "csv",
+    dimensions: FromQuery[str] = "",
+    filter: FromQuery[list[str] | None] = None,
+    start: FromQuery[datetime | None] = None,
+    end: FromQuery[datetime | None] = None,
+    granularity: FromQuery[str] = "month",
+) -> Response[str]:
+    """A metric: ``?format=csv|json|svg&dimensions=tier,region&filter=region=East
+    &start=2026-01-01T00:00:00Z&end=...&granularity=month``."""
+    if format not in MEDIA:
+        raise ValidationFailed("format must be csv, json or svg", field="format")
+    dims = tuple(d for d in dimensions.split(",") if d)
+    metric, rows = await services.run_metric(
+        actor,
+        name,
+        dimensions=dims,
+        filters=_filters(filter),
+        start=start,
+        end=end,
+        granularity=granularity,
+    )
+    body = (
+        charts.render(metric, rows, dims)
+        if format == "svg"
+        else services.export(metric, rows, format)
+    )
+    return Response(body, media_type=MEDIA[format])
