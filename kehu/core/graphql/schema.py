@@ -61,11 +61,30 @@ def _merge(name: str, parts: list[tuple[str, type]], base: type | None = None) -
             owners[field] = plugin
     bases = ((base,) if base else ()) + tuple(m for _, m in parts)
     module = base.__module__ if base else __name__
-    return strawberry.type(type(name, bases, {"__module__": module}), name=name)
+    description = base.__strawberry_definition__.description if base else None
+    return strawberry.type(type(name, bases, {"__module__": module}), name=name,
+                           description=description)
 
 
 def _per_plugin(kehu: Any, hook: str) -> list[tuple[str, type]]:
     return [(plugin, item) for plugin, items in kehu.call(hook) for item in items]
+
+
+def _enabled_extensible(kehu: Any) -> dict[str, type]:
+    """The extensible bases of core and of the enabled plugins. A plugin's base is registered
+    when its module is imported and stays in ``EXTENSIBLE`` for the process, so a runtime in
+    which that plugin is disabled must not compose it."""
+    modules, prefixes = set(), ["kehu.core."]
+    for plugin in kehu.plugins:
+        module = getattr(plugin.module, "__name__", None)
+        if module:
+            modules.add(module)
+            prefixes.append((module.rpartition(".")[0] or module) + ".")
+    return {
+        name: base
+        for name, base in EXTENSIBLE.items()
+        if base.__module__ in modules or base.__module__.startswith(tuple(prefixes))
+    }
 
 
 def build_schema(kehu: Any) -> ComposedSchema:
@@ -73,16 +92,18 @@ def build_schema(kehu: Any) -> ComposedSchema:
     extensions: dict[str, list[tuple[str, type]]] = {}
     for plugin, by_type in kehu.call("kehu_graphql_type_extensions"):
         for type_name, mixins in by_type.items():
-            if type_name not in EXTENSIBLE:
-                raise PluginError(
-                    f"Plugin {plugin!r} extends unknown type {type_name!r}; "
-                    f"extensible: {', '.join(sorted(EXTENSIBLE))}"
-                )
             extensions.setdefault(type_name, []).extend((plugin, m) for m in mixins)
+    extensible = _enabled_extensible(kehu)  # after the hooks imported the plugins' types
+    for type_name, parts in extensions.items():
+        if type_name not in extensible:
+            raise PluginError(
+                f"Plugin {parts[0][0]!r} extends unknown type {type_name!r}; "
+                f"extensible: {', '.join(sorted(extensible))}"
+            )
 
     composed = {
         name: _merge(name, extensions.get(name, []), base)
-        for name, base in list(EXTENSIBLE.items())
+        for name, base in list(extensible.items())
     }
     _install(composed)
     node_types: dict[str, Any] = dict(composed)

@@ -6,12 +6,14 @@ No ``from __future__ import annotations`` here: the types are built dynamically.
 """
 
 import datetime as dt
+import sys
 from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
 
 from kehu.core.graphql.base import (
+    EXTENSIBLE,
     Node,
     PageInfo,
     connection,
@@ -41,8 +43,9 @@ ActivityStatusEnum = gql_enum(ActivityStatus, "ActivityStatus")
 
 
 def composed(name: str) -> Any:
-    """The final composed type ``name`` (after ``build_schema``)."""
-    return globals()[name]
+    """The final composed type ``name`` (core's or a plugin's extensible type), as built by
+    ``build_schema`` and set on the module of its ``@extensible`` base."""
+    return getattr(sys.modules[EXTENSIBLE[name].__module__], name)
 
 
 @extensible("Team")

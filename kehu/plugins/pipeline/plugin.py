@@ -1,0 +1,164 @@
+"""The pipeline plugin's hook implementations: the ``kehu`` entry point names this module.
+
+GraphQL and click modules are imported inside the hooks that need them, so loading the
+plugin for a migration, a job or the CLI stays cheap.
+"""
+
+from datetime import timedelta
+from typing import Any
+
+from kehu import Event, Job, Kehu, PluginInfo, hookimpl
+from kehu.core.money import Money
+from kehu.core.permissions import EVERYONE
+from kehu.core.runtime import current
+from kehu.plugins.pipeline import __version__, hookspecs, services
+from kehu.plugins.pipeline.settings import PipelineSettings
+
+NAME = "pipeline"
+
+
+@hookimpl
+def kehu_plugin_info() -> PluginInfo:
+    return PluginInfo(NAME, __version__,
+                      "Pipelines, leads, opportunities, stage history, forecast")
+
+
+@hookimpl
+def kehu_add_hookspecs(pm: Any) -> None:
+    pm.add_hookspecs(hookspecs)
+
+
+@hookimpl
+def kehu_settings_model() -> type:
+    return PipelineSettings
+
+
+@hookimpl
+def kehu_piccolo_app() -> str:
+    return "kehu.plugins.pipeline.piccolo_app"
+
+
+@hookimpl
+def kehu_permissions() -> dict[str, set[str]]:
+    sellers = {"admin", "manager", "sales"}
+    return {
+        "pipeline:read": EVERYONE,
+        "pipeline:manage": {"admin", "manager"},
+        "opportunity:read": EVERYONE,
+        "opportunity:write": sellers,
+        "opportunity:assign": {"admin", "manager"},
+        "opportunity:approve": {"admin", "manager"},
+        "opportunity:delete": {"admin", "manager"},
+        "lead:read": EVERYONE,
+        "lead:write": sellers,
+        "lead:convert": sellers,
+        "forecast:read": {"admin", "manager", "sales", "finance"},
+    }
+
+
+@hookimpl
+def kehu_graphql_type_extensions() -> dict[str, list[type]]:
+    from kehu.plugins.pipeline.graphql import CustomerPipeline
+
+    return {"Customer": [CustomerPipeline]}
+
+
+@hookimpl
+def kehu_graphql_types() -> list[type]:
+    from kehu.plugins.pipeline.graphql import NODE_TYPES
+
+    return NODE_TYPES
+
+
+@hookimpl
+def kehu_graphql_queries() -> list[type]:
+    from kehu.plugins.pipeline.graphql import PipelineQuery
+
+    return [PipelineQuery]
+
+
+@hookimpl
+def kehu_graphql_mutations() -> list[type]:
+    from kehu.plugins.pipeline.graphql import PipelineMutation
+
+    return [PipelineMutation]
+
+
+@hookimpl
+def kehu_graphql_dataloaders() -> dict[str, Any]:
+    from kehu.plugins.pipeline.graphql import LOADERS
+
+    return LOADERS
+
+
+@hookimpl
+def kehu_cli_commands() -> list[Any]:
+    from kehu.plugins.pipeline.cli import pipeline
+
+    return [pipeline]
+
+
+async def snapshot_job(kehu: Kehu) -> str:
+    snap = await services.take_forecast_snapshot()
+    return f"forecast snapshot {snap['id']} for {snap['period_start']}..{snap['period_end']}"
+
+
+async def stale_job(kehu: Kehu) -> str:
+    return f"{await services.remind_stale_deals()} stale deal reminder(s)"
+
+
+@hookimpl
+def kehu_jobs() -> list[Job]:
+    every = current().plugin_settings(NAME).forecast_snapshot_every_days
+    return [
+        Job("pipeline.forecast_snapshot", snapshot_job, every=timedelta(days=every),
+            description="Snapshot the weighted forecast of the current quarter"),
+        Job("pipeline.stale_deals", stale_job, every=timedelta(days=1),
+            description="Remind owners of deals without a move or activity for N days"),
+    ]
+
+
+@hookimpl
+async def kehu_event(event: Event) -> None:
+    """Publish stage changes, wins and losses to other plugins, after commit."""
+    if event.entity != "opportunity" or event.entity_id is None:
+        return
+    data = event.data
+    kehu = current()
+    if event.name == "opportunity.stage_changed":
+        await kehu.acall("kehu_opportunity_stage_changed", opportunity_id=event.entity_id,
+                         customer_id=data["customer"], from_stage=data.get("from_stage"),
+                         to_stage=data["to_stage"], actor_id=event.actor_id)
+    elif event.name == "opportunity.won":
+        await kehu.acall("kehu_opportunity_won", opportunity_id=event.entity_id,
+                         customer_id=data["customer"],
+                         amount=Money(int(data["amount_minor"]), data["currency"]),
+                         owner_id=data.get("owner"))
+    elif event.name == "opportunity.lost":
+        await kehu.acall("kehu_opportunity_lost", opportunity_id=event.entity_id,
+                         customer_id=data["customer"], reason=data.get("reason") or "",
+                         owner_id=data.get("owner"))
+
+
+@hookimpl
+async def kehu_timeline_entries(actor: Any, customer_id: int, before: Any, limit: int
+                                ) -> list[Any]:
+    return await services.timeline_entries(actor, customer_id, before, limit)
+
+
+@hookimpl
+async def kehu_customers_merged(actor: Any, survivor_id: int, merged_id: int) -> None:
+    await services.merge_customers(actor, survivor_id, merged_id)
+
+
+@hookimpl
+async def kehu_customers_reassigned(actor: Any, customer_ids: list[int],
+                                    from_user_id: int | None, to_user_id: int) -> None:
+    await services.reassign_customers(actor, customer_ids, from_user_id, to_user_id)
+
+
+@hookimpl
+async def kehu_demo_data(actor: Any, users: dict[str, Any]) -> None:
+    from kehu.plugins.pipeline.demo import load_demo_data
+
+    await load_demo_data(actor, users)
