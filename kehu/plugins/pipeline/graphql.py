@@ -983,6 +983,19 @@ class PipelineStageInput:
 
 
 @strawberry.input
+class SetPipelineStageInput(PipelineStageInput):
+    id: strawberry.ID | None = strawberry.field(
+        default=None, description="An existing stage; omit to add a stage.")
+
+
+@strawberry.input
+class SetPipelineStagesInput:
+    pipeline_id: strawberry.ID
+    expected_version: int
+    stages: list[SetPipelineStageInput]
+
+
+@strawberry.input
 class CreatePipelineInput:
     name: str
     template: str | None = strawberry.field(
@@ -1318,6 +1331,23 @@ class PipelineMutation:
             row = await services.update_pipeline(
                 info.context.actor, pk_of(input.id, "Pipeline"), input.expected_version, data
             )
+            return Pipeline.from_row(row)
+
+        return await payload(PipelinePayload, "pipeline", work)
+
+    @strawberry.mutation(
+        description="Replace the stage list: add (no id), rename/reorder/edit (with id), remove "
+        "(leave out; refused while in use) — pipeline:manage."
+    )
+    async def set_pipeline_stages(
+        self, info: strawberry.Info, input: SetPipelineStagesInput
+    ) -> PipelinePayload:
+        async def work() -> Pipeline:
+            stages = [(pk_of(s.id, "PipelineStage", "stages") if s.id else None, s.to_spec())
+                      for s in input.stages]
+            row = await services.set_stages(
+                info.context.actor, pk_of(input.pipeline_id, "Pipeline", "pipelineId"),
+                input.expected_version, stages)
             return Pipeline.from_row(row)
 
         return await payload(PipelinePayload, "pipeline", work)

@@ -337,20 +337,91 @@ async def update_stage(actor: Actor, stage_id: int, data: dict[str, Any]) -> dic
                 if sibling["id"] != stage_id and sibling["back_to"] != new["back_to"]:
                     await t.Stage.update({t.Stage.back_to: new["back_to"]}).where(
                         t.Stage.id == sibling["id"])
-        if "probability" in values and not row["is_closed"]:
-            await t.Opportunity.update({
-                t.Opportunity.probability: row["probability"],
-                t.Opportunity.weighted_basis: t.Opportunity.amount_minor * row["probability"],
-            }).where(t.Opportunity.stage == stage_id, t.Opportunity.status == OPEN,
-                     t.Opportunity.probability_overridden.eq(False))
-        if "forecast_category" in values and not row["is_closed"]:
-            await t.Opportunity.update({
-                t.Opportunity.forecast_category: row["forecast_category"]
-            }).where(t.Opportunity.stage == stage_id, t.Opportunity.status == OPEN,
-                     t.Opportunity.category_overridden.eq(False))
+        if {"probability", "forecast_category"} & set(values):
+            await _propagate_stage(row)
         await record(actor, "stage_updated", "pipeline", before["pipeline"],
                      {k: before[k] for k in values}, {"stage_id": stage_id, **values})
     return _stage_row(row)
+
+
+async def set_stages(
+    actor: Actor, pipeline_id: int, expected_version: int,
+    stages: list[tuple[int | None, StageSpec]],
+) -> dict[str, Any]:
+    """Replace a pipeline's stage list in one go: stages given with their id keep their
+    identity (rename, reorder, edit), stages without an id are added, stages left out are
+    removed — refused with STAGE_IN_USE while an opportunity or its history refers to them."""
+    actor.require("pipeline:manage")
+    specs = [spec for _, spec in stages]
+    async with unit_of_work():
+        pipeline = await get_pipeline(actor, pipeline_id)
+        _check_stage_specs(specs, pipeline["transition_policy"])
+        current = {s["id"]: s for s in (await stages_by_pipeline([pipeline_id]))[pipeline_id]}
+        given = [i for i, _ in stages if i is not None]
+        foreign = [i for i in given if i not in current]
+        if foreign or len(set(given)) != len(given):
+            raise ValidationFailed(FieldError(
+                "stages", f"Stage {foreign[0] if foreign else given[0]} is not in this pipeline "
+                "or given twice", "INVALID"))
+        removed = [s for i, s in current.items() if i not in set(given)]
+        if removed:
+            ids = [s["id"] for s in removed]
+            used = await t.Opportunity.exists().where(t.Opportunity.stage.is_in(ids)) or (
+                await t.StageChange.exists().where(
+                    t.StageChange.to_stage.is_in(ids) | t.StageChange.from_stage.is_in(ids)))
+            if used:
+                raise ValidationFailed(FieldError(
+                    "stages", f"Stage(s) {', '.join(s['name'] for s in removed)} hold "
+                    "opportunities or their history; move them first", "STAGE_IN_USE"))
+            await t.Stage.delete().where(t.Stage.id.is_in(ids))
+        for position, (stage_id, spec) in enumerate(stages, start=1):
+            values = {
+                "name": spec.name.strip(), "position": position,
+                "probability": spec.probability, "forecast_category": spec.forecast_category,
+                "is_closed": spec.is_closed, "is_won": spec.is_won,
+                "is_approval": spec.is_approval, "required_fields": list(spec.required_fields),
+                "back_to": list(spec.back_to),
+            }
+            if stage_id is None:
+                await t.Stage.insert(t.Stage(pipeline=pipeline_id, **values))
+                continue
+            before = current[stage_id]
+            flags_change = (before["is_closed"], before["is_won"]) != (spec.is_closed,
+                                                                        spec.is_won)
+            if flags_change and await t.Opportunity.exists().where(
+                    t.Opportunity.stage == stage_id):
+                raise ValidationFailed(FieldError(
+                    "stages", f"{before['name']}: closed/won flags cannot change while "
+                    "opportunities are in it", "STAGE_IN_USE"))
+            row = (await t.Stage.update(values).where(t.Stage.id == stage_id).returning(
+                *t.Stage.all_columns()))[0]
+            await _propagate_stage(row)
+        rows = await t.Pipeline.update({t.Pipeline.version: t.Pipeline.version + 1,
+                                        t.Pipeline.updated_at: now()}).where(
+            t.Pipeline.id == pipeline_id, t.Pipeline.version == expected_version
+        ).returning(*t.Pipeline.all_columns())
+        if not rows:
+            raise Conflict(f"Pipeline {pipeline_id} was changed by someone else "
+                           f"(expected version {expected_version}); reload and retry")
+        await record(actor, "stages_set", "pipeline", pipeline_id,
+                     {"stages": [s["name"] for s in current.values()]},
+                     {"stages": [s.name for s in specs]})
+    return rows[0]
+
+
+async def _propagate_stage(row: dict[str, Any]) -> None:
+    """Open opportunities in a stage follow its probability and forecast category unless
+    they override them."""
+    if row["is_closed"]:
+        return
+    await t.Opportunity.update({
+        t.Opportunity.probability: row["probability"],
+        t.Opportunity.weighted_basis: t.Opportunity.amount_minor * row["probability"],
+    }).where(t.Opportunity.stage == row["id"], t.Opportunity.status == OPEN,
+             t.Opportunity.probability_overridden.eq(False))
+    await t.Opportunity.update({t.Opportunity.forecast_category: row["forecast_category"]}).where(
+        t.Opportunity.stage == row["id"], t.Opportunity.status == OPEN,
+        t.Opportunity.category_overridden.eq(False))
 
 
 # -- opportunities: reading -----------------------------------------------------------------
