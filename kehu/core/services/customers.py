@@ -366,7 +366,7 @@ async def _writable(actor: Actor, customer_id: int, scope: str = "customer:write
 
 
 async def update_customer(
-    actor: Actor, customer_id: int, expected_version: int, data: dict[str, Any]
+    actor: Actor, customer_id: int, expected_version: int | None, data: dict[str, Any]
 ) -> dict[str, Any]:
     values = clean_customer(data, partial=True)
     async with unit_of_work():

@@ -1,0 +1,24 @@
+"""Hooks the tickets plugin publishes (registered by ``kehu_add_hookspecs``).
+
+Implement them with ``@hookimpl(optionalhook=True)``: tickets may be disabled.
+"""
+
+from typing import Any
+
+from kehu import hookspec
+
+
+@hookspec
+def kehu_ticket_sla_policy(customer_ids: list[int]) -> Any:
+    """SLA entitlement: return ``{customer_id: policy_name}`` for customers whose tickets follow
+    a named SLA policy (e.g. the one their contract carries) instead of ``default``. Customers
+    left out use ``default``; unknown names fall back to the settings' targets. Called for a
+    batch of customers whenever SLA clocks are computed; keep it to one query. May be async."""
+
+
+@hookspec
+def kehu_churn_signals(customer_ids: list[int], now: Any) -> Any:
+    """Churn early warning: return ``list[kehu.plugins.tickets.services.churn.Signal]`` for
+    these customers at ``now`` (each with ``customer_id``, ``source``, ``reason``, ``weight``
+    (points, 0–100) and ``score`` (severity 0–1)). A customer's risk is the sum of
+    ``weight * score``, capped at 100. Batch your queries. May be async."""
