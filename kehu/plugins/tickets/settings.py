@@ -51,6 +51,11 @@ class TicketsSettings(BaseModel):
         description="Default policy targets per priority (a policy row overrides them)",
     )
     calendar: CalendarSettings = Field(default_factory=CalendarSettings)
+    policy_calendars: dict[str, CalendarSettings] = Field(
+        default_factory=dict,
+        description="Policy name → its own calendar (e.g. a 24×7 VIP policy); others use "
+        "`calendar`",
+    )
     complaint_categories: list[str] = Field(default_factory=lambda: list(DEFAULT_CATEGORIES))
     assignment: dict[str, Literal["round_robin", "least_open", "manual"]] = Field(
         default_factory=dict, description="Team name → auto-assignment strategy"
@@ -81,12 +86,23 @@ class TicketsSettings(BaseModel):
     @field_validator("calendar")
     @classmethod
     def _valid_calendar(cls, value: CalendarSettings) -> CalendarSettings:
-        from kehu.plugins.tickets.sla import BusinessCalendar
-
-        try:
-            BusinessCalendar.from_config(
-                value.timezone, value.weekly, value.holidays, value.workdays
-            )
-        except (KeyError, ValueError) as exc:  # ZoneInfoNotFoundError is a KeyError
-            raise ValueError(f"Invalid business calendar: {exc}") from None
+        _check_calendar(value)
         return value
+
+    @field_validator("policy_calendars")
+    @classmethod
+    def _valid_policy_calendars(
+        cls, value: dict[str, CalendarSettings]
+    ) -> dict[str, CalendarSettings]:
+        for calendar in value.values():
+            _check_calendar(calendar)
+        return value
+
+
+def _check_calendar(value: CalendarSettings) -> None:
+    from kehu.plugins.tickets.sla import BusinessCalendar
+
+    try:
+        BusinessCalendar.from_config(value.timezone, value.weekly, value.holidays, value.workdays)
+    except (KeyError, ValueError) as exc:  # ZoneInfoNotFoundError is a KeyError
+        raise ValueError(f"Invalid business calendar: {exc}") from None

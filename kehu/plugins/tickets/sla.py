@@ -15,6 +15,7 @@ Interval = tuple[datetime, datetime]
 HORIZON = timedelta(days=3 * 366)  # a deadline further away than this is a calendar error
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MIDNIGHT = time(0)  # as a closing time: the end of the day ("24:00" in settings)
 
 
 def _aware(value: datetime) -> datetime:
@@ -39,7 +40,7 @@ class BusinessCalendar:
         ZoneInfo(self.timezone)  # raises for an unknown zone
         for spans in [*self.hours.values(), *self.workdays.values()]:
             for start, end in spans:
-                if not start < end:
+                if not (start < end or end == MIDNIGHT):
                     raise ValueError(f"Business hours {start}-{end}: start must be before end")
         if not any(self.hours.values()) and not self.workdays:
             raise ValueError("A business calendar needs some working hours")
@@ -57,8 +58,9 @@ class BusinessCalendar:
         def spans(items: list[str]) -> tuple[tuple[time, time], ...]:
             out = []
             for item in items:
-                start, _, end = item.partition("-")
-                out.append((time.fromisoformat(start.strip()), time.fromisoformat(end.strip())))
+                start, _, end = (part.strip() for part in item.partition("-"))
+                close = MIDNIGHT if end == "24:00" else time.fromisoformat(end)
+                out.append((time.fromisoformat(start), close))
             return tuple(sorted(out))
 
         unknown = set(weekly) - set(WEEKDAYS)
@@ -87,7 +89,8 @@ class BusinessCalendar:
         while True:
             for open_, close in self._day_spans(day):
                 a = datetime.combine(day, open_, tzinfo=zone).astimezone(UTC)
-                b = datetime.combine(day, close, tzinfo=zone).astimezone(UTC)
+                end_day = day + timedelta(days=1) if close == MIDNIGHT else day
+                b = datetime.combine(end_day, close, tzinfo=zone).astimezone(UTC)
                 if b > start:
                     yield max(a, start), b
             day += timedelta(days=1)

@@ -132,6 +132,16 @@ def test_policy_change_recomputes_from_the_same_history() -> None:
     assert normal.due_at == sh(2026, 11, 23, 18)
 
 
+def test_round_the_clock_calendar() -> None:
+    always = BusinessCalendar.from_config(
+        "Asia/Shanghai",
+        {d: ["00:00-24:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+    )
+    start = sh(2026, 11, 28, 23)  # Saturday 23:00
+    assert always.add(start, 3 * H) == sh(2026, 11, 29, 2)
+    assert always.elapsed(start, sh(2026, 11, 30, 23)) == 48 * H
+
+
 def test_calendar_validation() -> None:
     with pytest.raises(ValueError, match="Unknown weekday"):
         BusinessCalendar.from_config("Asia/Shanghai", {"monday": ["09:00-18:00"]})
@@ -157,8 +167,11 @@ instants = st.datetimes(
     min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(UTC)
 )
 durations = st.integers(min_value=1, max_value=200 * 60).map(lambda m: timedelta(minutes=m))
+ALWAYS = BusinessCalendar.from_config(
+    "Europe/Berlin", {d: ["00:00-24:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+)
 calendars = st.sampled_from(
-    [OFFICE, LUNCH, NATIONAL_DAY, BusinessCalendar(timezone="Europe/Berlin")]
+    [OFFICE, LUNCH, NATIONAL_DAY, BusinessCalendar(timezone="Europe/Berlin"), ALWAYS]
 )
 
 

@@ -204,3 +204,34 @@ async def test_resolved_without_reply_stops_first_response_clock(kehu, make_user
     assert s.first_response.met_at == MON + 2 * H
     assert s.first_response.elapsed == 2 * H and s.first_response.breached  # 1h target
     assert await escalation.sla_check(MON + timedelta(days=10), dry_run=True) == []
+
+
+class TestPolicyCalendar:
+    """A policy can run on its own calendar: gold customers get a 24×7 clock."""
+
+    @pytest.fixture
+    def kehu_settings_overrides(self) -> dict:
+        every_day = {d: ["00:00-24:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat",
+                                                     "sun")}
+        return {"plugin_settings": {"tickets": {"policy_calendars": {
+            "gold": {"timezone": "Asia/Shanghai", "weekly": every_day}}}}}
+
+    async def test_gold_policy_counts_nights_and_weekends(self, kehu, make_user, make_customer):
+        admin = await make_user("admin")
+        acme, plain = await make_customer("ACME"), await make_customer("Plain")
+        await slas.set_policy(admin.actor, "gold", "urgent", 60, 480)
+        friday_evening = MON + 4 * 24 * H + 9 * H  # Friday 19:00, after office hours
+        plugin = Entitlement(acme["id"])
+        kehu.pm.register(plugin, name="entitlement")
+        try:
+            gold = await tickets.create_ticket(admin.actor, acme["id"], {
+                "subject": "x", "channel": "phone", "priority": "urgent"}, now=friday_evening)
+            other = await tickets.create_ticket(admin.actor, plain["id"], {
+                "subject": "y", "channel": "phone", "priority": "urgent"}, now=friday_evening)
+            rows = await Ticket.select().where(Ticket.id.is_in([gold["id"], other["id"]]))
+            found = await slas.sla_of(rows, friday_evening)
+        finally:
+            kehu.pm.unregister(plugin)
+        assert found[gold["id"]].first_response.due_at == friday_evening + H
+        # the default calendar waits for Monday 09:00 + 1h
+        assert found[other["id"]].first_response.due_at == MON + 7 * 24 * H

@@ -27,9 +27,12 @@ def _calendar(frozen: str) -> BusinessCalendar:
     return BusinessCalendar.from_config(c.timezone, c.weekly, c.holidays, c.workdays)
 
 
-def calendar() -> BusinessCalendar:
-    """The business calendar of the settings (``[plugin_settings.tickets.calendar]``)."""
-    return _calendar(config().calendar.model_dump_json())
+def calendar(policy: str | None = None) -> BusinessCalendar:
+    """The business calendar of ``policy`` (``policy_calendars``) or the default one
+    (``[plugin_settings.tickets.calendar]``)."""
+    settings = config()
+    chosen = settings.policy_calendars.get(policy or "", settings.calendar)
+    return _calendar(chosen.model_dump_json())
 
 
 def at(value: datetime | None) -> datetime:

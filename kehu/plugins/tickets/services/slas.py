@@ -147,7 +147,7 @@ def clocks_for(
 ) -> TicketSla:
     """The two SLA clocks of one ticket at ``now`` (pure)."""
     steps = [(h["at"], h["to_status"]) for h in history] or [(ticket["created_at"], "new")]
-    cal = calendar()
+    cal = calendar(targets.policy)
     started = ticket["created_at"]
     resolved = None
     if ticket["status"] in (Status.resolved, Status.closed):
