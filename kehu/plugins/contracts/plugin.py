@@ -1,0 +1,213 @@
+"""The contracts plugin's hook implementations: the ``kehu`` entry point names this module.
+
+GraphQL and click modules are imported inside the hooks that need them, so loading the plugin
+for a migration, a job or the CLI stays cheap.
+"""
+
+from datetime import timedelta
+from typing import Any
+
+from kehu import Event, Job, Kehu, PluginInfo, hookimpl
+from kehu.core.money import Money
+from kehu.core.permissions import EVERYONE
+from kehu.plugins.contracts import __version__, hookspecs, receivables, services
+from kehu.plugins.contracts.settings import ContractsSettings
+
+NAME = "contracts"
+
+
+@hookimpl
+def kehu_plugin_info() -> PluginInfo:
+    return PluginInfo(
+        NAME,
+        __version__,
+        "Contracts and receivables: lifecycle, approvals, credit, payments, aging, dunning",
+    )
+
+
+@hookimpl
+def kehu_add_hookspecs(pm: Any) -> None:
+    pm.add_hookspecs(hookspecs)
+
+
+@hookimpl
+def kehu_settings_model() -> type:
+    return ContractsSettings
+
+
+@hookimpl
+def kehu_piccolo_app() -> str:
+    return "kehu.plugins.contracts.piccolo_app"
+
+
+@hookimpl
+def kehu_permissions() -> dict[str, set[str]]:
+    return {
+        "contract:read": EVERYONE,
+        "contract:write": {"admin", "manager", "sales"},
+        "contract:approve": {"admin", "manager", "finance"},
+        "contract:sign": {"admin", "manager", "sales", "finance"},
+        "credit:read": {"admin", "manager", "sales", "finance"},
+        "credit:manage": {"admin", "finance"},
+        "credit:override": {"admin", "finance"},
+        "invoice:write": {"admin", "finance"},
+        "payment:write": {"admin", "finance"},
+        "receivable:read": {"admin", "manager", "sales", "finance"},
+        "receivable:dunning": {"admin"},
+    }
+
+
+@hookimpl
+def kehu_graphql_type_extensions() -> dict[str, list[type]]:
+    from kehu.plugins.contracts.graphql import CustomerContracts
+
+    return {"Customer": [CustomerContracts]}
+
+
+@hookimpl
+def kehu_graphql_types() -> list[type]:
+    from kehu.plugins.contracts.graphql import NODE_TYPES
+
+    return NODE_TYPES
+
+
+@hookimpl
+def kehu_graphql_queries() -> list[type]:
+    from kehu.plugins.contracts.graphql import ContractsQuery
+
+    return [ContractsQuery]
+
+
+@hookimpl
+def kehu_graphql_mutations() -> list[type]:
+    from kehu.plugins.contracts.graphql import ContractsMutation
+
+    return [ContractsMutation]
+
+
+@hookimpl
+def kehu_graphql_dataloaders() -> dict[str, Any]:
+    from kehu.plugins.contracts.graphql import LOADERS
+
+    return LOADERS
+
+
+@hookimpl
+def kehu_cli_commands() -> list[Any]:
+    from kehu.plugins.contracts.cli import contracts
+
+    return [contracts]
+
+
+@hookimpl(optionalhook=True)
+def kehu_report_metrics() -> list[Any]:
+    """Receivables metrics for the reporting plugin (if enabled)."""
+    from kehu.plugins.contracts.report_metrics import report_metrics
+
+    return report_metrics()
+
+
+async def dunning_job(kehu: Kehu) -> str | None:
+    """Run the dunning ladder for today."""
+    actions = await receivables.run_dunning()
+    return f"{len(actions)} dunning step(s)"
+
+
+@hookimpl
+def kehu_jobs() -> list[Job]:
+    return [
+        Job(
+            "contracts.dunning",
+            dunning_job,
+            every=timedelta(days=1),
+            description="Dunning ladder: reminders, collection and legal steps as activities",
+        )
+    ]
+
+
+def _money(data: dict[str, Any], key: str = "amount_minor") -> Money:
+    return Money(int(data[key]), data["currency"])
+
+
+@hookimpl
+async def kehu_event(event: Event) -> None:
+    """Translate committed domain events into the published ``kehu_contract_*`` hooks."""
+    from kehu.core.runtime import current
+
+    d = event.data
+    kehu = current()
+    if event.name == "contract.transitioned" and d.get("status") == "signed":
+        await kehu.acall(
+            "kehu_contract_signed",
+            contract_id=event.entity_id,
+            customer_id=d["customer"],
+            number=d["number"],
+            total=_money(d, "total_minor"),
+        )
+    elif event.name == "invoice.issued":
+        await kehu.acall(
+            "kehu_invoice_issued",
+            invoice_id=event.entity_id,
+            contract_id=d["contract"],
+            customer_id=d["customer"],
+            amount=_money(d),
+        )
+    elif event.name == "payment.received":
+        await kehu.acall(
+            "kehu_payment_received",
+            payment_id=event.entity_id,
+            customer_id=d["customer"],
+            amount=_money(d),
+            method=d["method"],
+        )
+    elif event.name == "payment.allocated":
+        await kehu.acall(
+            "kehu_payment_allocated",
+            payment_id=event.entity_id,
+            installment_id=d["installment"],
+            contract_id=d["contract"],
+            customer_id=d["customer"],
+            amount=_money(d),
+        )
+    elif event.name == "payment.refunded":
+        await kehu.acall(
+            "kehu_refund_issued",
+            payment_id=event.entity_id,
+            customer_id=d["customer"],
+            amount=_money(d),
+        )
+    elif event.name == "installment.dunned" and d.get("days_overdue", 0) > 0:
+        await kehu.acall(
+            "kehu_receivable_overdue",
+            installment_id=event.entity_id,
+            customer_id=d["customer"],
+            step=d["step"],
+            days_overdue=d["days_overdue"],
+            open_amount=_money(d, "open_minor"),
+        )
+
+
+@hookimpl
+async def kehu_timeline_entries(customer_id: int, before: Any, limit: int) -> list[Any]:
+    from kehu.plugins.contracts.timeline import timeline_entries
+
+    return await timeline_entries(customer_id, before, limit)
+
+
+@hookimpl
+async def kehu_customers_merged(actor: Any, survivor_id: int, merged_id: int) -> None:
+    await receivables.merge_customers(actor, survivor_id, merged_id)
+
+
+@hookimpl
+async def kehu_customers_reassigned(
+    actor: Any, customer_ids: list[int], from_user_id: int | None, to_user_id: int
+) -> None:
+    await services.reassign_contracts(actor, customer_ids, from_user_id, to_user_id)
+
+
+@hookimpl
+async def kehu_demo_data(actor: Any, users: dict[str, Any]) -> None:
+    from kehu.plugins.contracts.demo import load_demo_data
+
+    await load_demo_data(actor, users)

@@ -1,0 +1,1254 @@
+"""Receivables (应收账款): payment schedules, invoices, payments and their allocation to
+installments, credit notes, refunds, write-offs, aging, dunning, bad-debt provision,
+reconciliation statements and collection metrics.
+
+Every amount is an integer of minor units next to an ISO 4217 code (``kehu.core.money.Money``).
+An installment's open amount is ``amount − paid − credited``; allocations and credits lock the
+installment row first (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE``
+serialises writers), so no installment can ever be over-allocated, even by concurrent requests.
+"""
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from kehu.core.errors import FieldError, Forbidden, NotFound, ValidationFailed
+from kehu.core.events import record, unit_of_work
+from kehu.core.money import Money
+from kehu.core.permissions import Actor, system_actor
+from kehu.core.services.common import raise_if
+from kehu.core.services.customers import get_customer
+from kehu.core.tables import Customer
+from kehu.plugins.contracts.services import (
+    RECEIVABLE_STATES,
+    S,
+    config,
+    get_contract,
+    lock,
+    next_number,
+    raw_scope,
+    sql_date,
+    today,
+)
+from kehu.plugins.contracts.tables import (
+    Allocation,
+    Contract,
+    Credit,
+    CreditKind,
+    DunningStep,
+    Installment,
+    Invoice,
+    Payment,
+    PaymentMethod,
+)
+
+_STATES_SQL = ", ".join(f"'{s.value}'" for s in RECEIVABLE_STATES)
+
+# -- payment terms and schedules ----------------------------------------------------------------
+
+_TERM = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%?\s*(?:@\s*(\d+)\s*d?)?\s*$")
+
+
+def parse_terms(terms: str) -> list[tuple[Decimal, int]]:
+    """``"30/70"`` → ``[(30, 0), (70, 30)]``; ``"30@0/60@30/10@90"`` gives the day offsets
+    explicitly (days after signing). Without offsets, installments are 30 days apart.
+    Percentages must sum to 100."""
+    parts = [p for p in (terms or "").split("/")]
+    out: list[tuple[Decimal, int]] = []
+    for i, part in enumerate(parts):
+        m = _TERM.match(part)
+        if not m:
+            raise ValidationFailed(
+                FieldError(
+                    "paymentTerms",
+                    f"Cannot read payment terms {terms!r} (e.g. 30/70 or 30@0/70@60)",
+                    "INVALID_TERMS",
+                )
+            )
+        pct = Decimal(m.group(1))
+        days = int(m.group(2)) if m.group(2) is not None else 30 * i
+        out.append((pct, days))
+    if sum(p for p, _ in out) != 100 or any(p <= 0 for p, _ in out):
+        raise ValidationFailed(
+            FieldError(
+                "paymentTerms",
+                "Payment term percentages must be positive and sum to 100",
+                "INVALID_TERMS",
+            )
+        )
+    return out
+
+
+def schedule_from_terms(total: Money, terms: str, base: date) -> list[tuple[date, Money]]:
+    """Split ``total`` by the terms' percentages with ``Money.allocate`` (parts sum exactly)."""
+    parsed = parse_terms(terms)
+    parts = total.allocate([p for p, _ in parsed])
+    return [(base + timedelta(days=d), m) for (_, d), m in zip(parsed, parts, strict=True)]
+
+
+async def _replace_schedule(
+    actor: Actor, contract: dict[str, Any], items: list[tuple[date, Money]], source: str
+) -> list[dict[str, Any]]:
+    if await Installment.exists().where(
+        Installment.contract == contract["id"],
+        (Installment.paid_minor > 0) | (Installment.credited_minor > 0),
+    ):
+        raise ValidationFailed(
+            FieldError(
+                "schedule", "The schedule has payments or credits already", "SCHEDULE_LOCKED"
+            )
+        )
+    await Installment.delete().where(Installment.contract == contract["id"])
+    rows = []
+    for seq, (due, amount) in enumerate(sorted(items, key=lambda x: x[0]), start=1):
+        rows.append(
+            Installment(
+                contract=contract["id"],
+                customer=contract["customer"],
+                seq=seq,
+                due_date=due,
+                amount_minor=amount.minor,
+                currency=amount.currency,
+                label=f"{contract['number']}/{seq}",
+            )
+        )
+    if rows:
+        await Installment.insert(*rows)
+    out = (
+        await Installment.select()
+        .where(Installment.contract == contract["id"])
+        .order_by(Installment.seq)
+    )
+    await record(
+        actor,
+        "scheduled",
+        "contract",
+        contract["id"],
+        after={
+            "customer": contract["customer"],
+            "source": source,
+            "installments": [(i["due_date"], i["amount_minor"]) for i in out],
+        },
+    )
+    return out
+
+
+async def write_schedule_from_terms(
+    actor: Actor, contract: dict[str, Any], base: date
+) -> list[dict[str, Any]]:
+    total = Money(contract["total_minor"], contract["currency"])
+    items = schedule_from_terms(total, contract["payment_terms"], base)
+    return await _replace_schedule(actor, contract, items, "terms")
+
+
+_SCHEDULABLE = (S.approved, S.signed, S.in_execution, S.disputed)
+
+
+async def generate_schedule(
+    actor: Actor, contract_id: int, base: date | None = None
+) -> list[dict[str, Any]]:
+    """(Re)generate the installments from the contract's payment terms."""
+    _require_schedule_rights(actor)
+    async with unit_of_work():
+        contract = await get_contract(actor, contract_id, for_update=True)
+        _check_schedulable(contract)
+        if not contract["payment_terms"]:
+            raise ValidationFailed(
+                FieldError("paymentTerms", "The contract has no payment terms", "REQUIRED")
+            )
+        base = base or contract["signed_on"] or contract["start_date"] or today()
+        return await write_schedule_from_terms(actor, contract, base)
+
+
+def _require_schedule_rights(actor: Actor) -> None:
+    """Sales (``contract:write``) and finance (``payment:write``) maintain schedules."""
+    if not (actor.can("contract:write") or actor.can("payment:write")):
+        raise Forbidden(f"Role {actor.role!r} lacks permission 'contract:write'")
+
+
+def _check_schedulable(contract: dict[str, Any]) -> None:
+    if contract["status"] not in _SCHEDULABLE:
+        raise ValidationFailed(
+            FieldError(
+                "status", f"A {contract['status']} contract cannot get a schedule", "INVALID_STATE"
+            )
+        )
+
+
+async def set_schedule(
+    actor: Actor, contract_id: int, items: list[tuple[date, Money]]
+) -> list[dict[str, Any]]:
+    """Enter the installments by hand; they must sum exactly to the contract total."""
+    _require_schedule_rights(actor)
+    async with unit_of_work():
+        contract = await get_contract(actor, contract_id, for_update=True)
+        _check_schedulable(contract)
+        errors = []
+        for i, (_, amount) in enumerate(items):
+            if amount.currency != contract["currency"]:
+                errors.append(
+                    FieldError(f"installments[{i}].amount", "Wrong currency", "CURRENCY_MISMATCH")
+                )
+            elif amount.minor <= 0:
+                errors.append(FieldError(f"installments[{i}].amount", "amount must be positive"))
+        raise_if(errors)
+        total = sum(a.minor for _, a in items)
+        if total != contract["total_minor"]:
+            raise ValidationFailed(
+                FieldError(
+                    "installments",
+                    f"Installments sum to {Money(total, contract['currency'])}, the "
+                    "contract total is "
+                    f"{Money(contract['total_minor'], contract['currency'])}",
+                    "SCHEDULE_MISMATCH",
+                )
+            )
+        return await _replace_schedule(actor, contract, items, "manual")
+
+
+def open_minor(row: dict[str, Any]) -> int:
+    return row["amount_minor"] - row["paid_minor"] - row["credited_minor"]
+
+
+async def installments_by_contract(ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    out: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    if ids:
+        rows = (
+            await Installment.select()
+            .where(Installment.contract.is_in(list(set(ids))))
+            .order_by(Installment.contract, Installment.seq)
+        )
+        for r in rows:
+            out[r["contract"]].append(r)
+    return out
+
+
+async def _visible_installment(actor: Actor, installment_id: int) -> tuple[dict, dict]:
+    row = await Installment.select().where(Installment.id == installment_id).first()
+    if row is None:
+        raise NotFound(f"Installment {installment_id} not found")
+    try:
+        contract = await get_contract(actor, row["contract"])
+    except NotFound:
+        raise NotFound(f"Installment {installment_id} not found") from None
+    return row, contract
+
+
+# -- invoices ------------------------------------------------------------------------------
+
+
+async def issue_invoice(
+    actor: Actor,
+    contract_id: int,
+    *,
+    installment_id: int | None = None,
+    amount: Money | None = None,
+    issued_on: date | None = None,
+) -> dict[str, Any]:
+    """Invoice (开票) an installment (its amount by default) or an amount of a signed contract;
+    the invoices of a contract never exceed its total."""
+    actor.require("invoice:write")
+    async with unit_of_work():
+        contract = await get_contract(actor, contract_id, for_update=True)
+        if contract["status"] not in RECEIVABLE_STATES or contract["status"] == S.terminated:
+            raise ValidationFailed(
+                FieldError("contractId", "Only signed contracts are invoiced", "INVALID_STATE")
+            )
+        if installment_id is not None:
+            inst = await Installment.select().where(Installment.id == installment_id).first()
+            if inst is None or inst["contract"] != contract_id:
+                raise ValidationFailed(
+                    FieldError(
+                        "installmentId", "Installment is not part of this contract", "NOT_FOUND"
+                    )
+                )
+            amount = amount or Money(inst["amount_minor"], inst["currency"])
+        if amount is None or amount.minor <= 0:
+            raise ValidationFailed(FieldError("amount", "amount must be positive"))
+        if amount.currency != contract["currency"]:
+            raise ValidationFailed(FieldError("amount", "Wrong currency", "CURRENCY_MISMATCH"))
+        invoiced = await Invoice.raw(
+            "SELECT COALESCE(SUM(amount_minor), 0) AS s FROM contracts_invoice WHERE contract = {}",
+            contract_id,
+        )
+        if int(invoiced[0]["s"]) + amount.minor > contract["total_minor"]:
+            raise ValidationFailed(
+                FieldError("amount", "Invoices would exceed the contract total", "OVER_INVOICED")
+            )
+        issued_on = issued_on or today()
+        row = (
+            await Invoice.insert(
+                Invoice(
+                    number=await next_number(config().invoice_prefix, issued_on),
+                    contract=contract_id,
+                    customer=contract["customer"],
+                    installment=installment_id,
+                    amount_minor=amount.minor,
+                    currency=amount.currency,
+                    issued_on=issued_on,
+                    created_by=actor.user_id,
+                )
+            ).returning(*Invoice.all_columns())
+        )[0]
+        await record(actor, "issued", "invoice", row["id"], after=row)
+    return row
+
+
+async def invoices_by_contract(ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    out: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    if ids:
+        rows = (
+            await Invoice.select()
+            .where(Invoice.contract.is_in(list(set(ids))))
+            .order_by(Invoice.issued_on, Invoice.id)
+        )
+        for row in rows:
+            out[row["contract"]].append(row)
+    return out
+
+
+async def get_invoice(actor: Actor, invoice_id: int) -> dict[str, Any]:
+    """An invoice of a contract ``actor`` may see, or ``NotFound``."""
+    row = await Invoice.select().where(Invoice.id == invoice_id).first()
+    if row is None:
+        raise NotFound(f"Invoice {invoice_id} not found")
+    try:
+        await get_contract(actor, row["contract"])
+    except NotFound:
+        raise NotFound(f"Invoice {invoice_id} not found") from None
+    return row
+
+
+# -- payments and allocation ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    payment: dict[str, Any]
+    allocations: list[dict[str, Any]] = field(default_factory=list)
+    replayed: bool = False
+
+
+def _request_hash(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+
+async def _allocate(
+    actor: Actor, payment: dict[str, Any], allocations: list[tuple[int, Money]]
+) -> list[dict[str, Any]]:
+    """Apply parts of a (locked) payment to installments; each installment is locked and
+    checked: an allocation never exceeds its open amount (``OVER_ALLOCATION``) and the parts
+    never exceed the payment's unallocated remainder (``EXCEEDS_PAYMENT``)."""
+    errors: list[FieldError] = []
+    ids = [i for i, _ in allocations]
+    if len(set(ids)) != len(ids):
+        raise ValidationFailed(
+            FieldError("allocations", "An installment appears twice", "DUPLICATE_INSTALLMENT")
+        )
+    if not ids:
+        return []
+    rows = await lock(
+        Installment.select().where(Installment.id.is_in(sorted(ids))).order_by(Installment.id)
+    )
+    found = {r["id"]: r for r in rows}
+    contracts = {
+        r["id"]: r
+        for r in await Contract.select(Contract.id, Contract.status).where(
+            Contract.id.is_in(list({r["contract"] for r in rows} or {0}))
+        )
+    }
+    free = payment["amount_minor"] - payment["allocated_minor"] - payment["refunded_minor"]
+    total = 0
+    for n, (inst_id, amount) in enumerate(allocations):
+        where = f"allocations[{n}]"
+        inst = found.get(inst_id)
+        if inst is None or inst["customer"] != payment["customer"]:
+            errors.append(
+                FieldError(
+                    f"{where}.installmentId", "Installment not found for this customer", "NOT_FOUND"
+                )
+            )
+            continue
+        if contracts[inst["contract"]]["status"] not in RECEIVABLE_STATES:
+            errors.append(
+                FieldError(
+                    f"{where}.installmentId",
+                    "The installment's contract is not signed",
+                    "INVALID_STATE",
+                )
+            )
+        if amount.currency != inst["currency"] or amount.currency != payment["currency"]:
+            errors.append(FieldError(f"{where}.amount", "Wrong currency", "CURRENCY_MISMATCH"))
+            continue
+        if amount.minor <= 0:
+            errors.append(FieldError(f"{where}.amount", "amount must be positive"))
+            continue
+        if amount.minor > open_minor(inst):
+            errors.append(
+                FieldError(
+                    f"{where}.amount",
+                    f"{amount} exceeds the open amount "
+                    f"{Money(open_minor(inst), inst['currency'])} of installment {inst['label']}",
+                    "OVER_ALLOCATION",
+                )
+            )
+        total += amount.minor
+    if total > free:
+        errors.append(
+            FieldError(
+                "allocations",
+                f"Allocations of {Money(total, payment['currency'])} exceed the payment's "
+                f"unallocated {Money(free, payment['currency'])}",
+                "EXCEEDS_PAYMENT",
+            )
+        )
+    raise_if(errors)
+    out = []
+    for inst_id, amount in allocations:
+        await Installment.update(
+            {Installment.paid_minor: Installment.paid_minor + amount.minor}
+        ).where(Installment.id == inst_id)
+        row = (
+            await Allocation.insert(
+                Allocation(
+                    payment=payment["id"],
+                    installment=inst_id,
+                    amount_minor=amount.minor,
+                    applied_on=payment["received_on"],
+                )
+            ).returning(*Allocation.all_columns())
+        )[0]
+        out.append(row)
+        await record(
+            actor,
+            "allocated",
+            "payment",
+            payment["id"],
+            after={
+                "customer": payment["customer"],
+                "installment": inst_id,
+                "contract": found[inst_id]["contract"],
+                "allocation": row["id"],
+                "amount_minor": amount.minor,
+                "currency": amount.currency,
+                "open_after_minor": open_minor(found[inst_id]) - amount.minor,
+            },
+        )
+    await Payment.update({Payment.allocated_minor: Payment.allocated_minor + total}).where(
+        Payment.id == payment["id"]
+    )
+    payment["allocated_minor"] += total
+    return out
+
+
+async def _replay(key: str, digest: str) -> PaymentResult | None:
+    row = await Payment.select().where(Payment.idempotency_key == key).first()
+    if row is None:
+        return None
+    if row["request_hash"] != digest:
+        raise ValidationFailed(
+            FieldError(
+                "idempotencyKey",
+                "idempotencyKey was already used for a different request",
+                "IDEMPOTENCY_KEY_REUSED",
+            )
+        )
+    allocations = (
+        await Allocation.select().where(Allocation.payment == row["id"]).order_by(Allocation.id)
+    )
+    return PaymentResult(row, allocations, replayed=True)
+
+
+def _is_unique_violation(exc: Exception) -> bool:
+    text = f"{type(exc).__name__} {exc}".lower()
+    return "unique" in text or "duplicate" in text
+
+
+async def record_payment(
+    actor: Actor,
+    customer_id: int,
+    amount: Money,
+    *,
+    method: str = PaymentMethod.bank_transfer.value,
+    received_on: date | None = None,
+    reference: str = "",
+    contract_id: int | None = None,
+    allocations: list[tuple[int, Money]] | None = None,
+    idempotency_key: str | None = None,
+) -> PaymentResult:
+    """Record a received payment (回款) and allocate it to installments (partial and over
+    several installments allowed; the rest stays unallocated on account). A repeated
+    ``idempotency_key`` returns the first payment without recording it again."""
+    actor.require("payment:write")
+    allocations = allocations or []
+    errors: list[FieldError] = []
+    if amount.minor <= 0:
+        errors.append(FieldError("amount", "amount must be positive"))
+    method = getattr(method, "value", method)
+    if method not in {m.value for m in PaymentMethod}:
+        errors.append(FieldError("method", "Unknown payment method", "INVALID_CHOICE"))
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 100:
+        errors.append(FieldError("idempotencyKey", "idempotencyKey must be 1..100 characters"))
+    if len(reference or "") > 100:
+        errors.append(FieldError("reference", "reference is longer than 100 characters"))
+    raise_if(errors)
+    received_on = received_on or today()
+    digest = _request_hash(
+        customer_id,
+        amount.minor,
+        amount.currency,
+        method,
+        received_on,
+        reference,
+        contract_id,
+        [(i, a.minor) for i, a in allocations],
+    )
+    try:
+        async with unit_of_work():
+            await get_customer(actor, customer_id)
+            if idempotency_key is not None:
+                done = await _replay(idempotency_key, digest)
+                if done is not None:
+                    return done
+            if contract_id is not None:
+                contract = await get_contract(actor, contract_id)
+                if contract["customer"] != customer_id:
+                    raise ValidationFailed(
+                        FieldError("contractId", "Contract of another customer", "NOT_FOUND")
+                    )
+            payment = (
+                await Payment.insert(
+                    Payment(
+                        customer=customer_id,
+                        contract=contract_id,
+                        amount_minor=amount.minor,
+                        currency=amount.currency,
+                        method=method,
+                        received_on=received_on,
+                        reference=reference or "",
+                        idempotency_key=idempotency_key,
+                        request_hash=digest,
+                        created_by=actor.user_id,
+                    )
+                ).returning(*Payment.all_columns())
+            )[0]
+            await record(actor, "received", "payment", payment["id"], after=payment)
+            rows = await _allocate(actor, payment, allocations)
+    except Exception as exc:
+        # a concurrent request with the same key committed first (PostgreSQL unique index)
+        if (
+            idempotency_key is None
+            or isinstance(exc, ValidationFailed)
+            or not (_is_unique_violation(exc))
+        ):
+            raise
+        done = await _replay(idempotency_key, digest)
+        if done is None:
+            raise
+        return done
+    return PaymentResult(payment, rows)
+
+
+async def get_payment(actor: Actor, payment_id: int) -> dict[str, Any]:
+    actor.require("contract:read")
+    row = await Payment.select().where(Payment.id == payment_id).first()
+    if row is None:
+        raise NotFound(f"Payment {payment_id} not found")
+    try:
+        await get_customer(actor, row["customer"])
+    except NotFound:
+        raise NotFound(f"Payment {payment_id} not found") from None
+    return row
+
+
+async def allocate_payment(
+    actor: Actor, payment_id: int, allocations: list[tuple[int, Money]]
+) -> PaymentResult:
+    """Allocate a payment's unallocated remainder to installments."""
+    actor.require("payment:write")
+    async with unit_of_work():
+        await get_payment(actor, payment_id)
+        payment = await lock(Payment.select().where(Payment.id == payment_id)).first()
+        rows = await _allocate(actor, payment, allocations)
+    return PaymentResult(payment, rows)
+
+
+async def allocations_by_payment(ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    out: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    if ids:
+        for r in await Allocation.select().where(Allocation.payment.is_in(list(set(ids)))):
+            out[r["payment"]].append(r)
+    return out
+
+
+async def payments_by_customer(
+    actor: Actor, customer_id: int, limit: int = 50
+) -> list[dict[str, Any]]:
+    actor.require("contract:read")
+    await get_customer(actor, customer_id)
+    return (
+        await Payment.select()
+        .where(Payment.customer == customer_id)
+        .order_by(Payment.received_on, Payment.id, ascending=False)
+        .limit(limit)
+    )
+
+
+# -- credits, refunds, write-offs -----------------------------------------------------------
+
+
+async def _credit_installment(
+    actor: Actor,
+    kind: CreditKind,
+    installment_id: int,
+    amount: Money | None,
+    reason: str,
+    issued_on: date | None,
+) -> dict[str, Any]:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(FieldError("reason", "reason is required", "REQUIRED"))
+    async with unit_of_work():
+        await _visible_installment(actor, installment_id)
+        inst = await lock(Installment.select().where(Installment.id == installment_id)).first()
+        amount = amount or Money(open_minor(inst), inst["currency"])
+        if amount.currency != inst["currency"]:
+            raise ValidationFailed(FieldError("amount", "Wrong currency", "CURRENCY_MISMATCH"))
+        if amount.minor <= 0:
+            raise ValidationFailed(FieldError("amount", "Nothing to credit", "INVALID"))
+        if amount.minor > open_minor(inst):
+            raise ValidationFailed(
+                FieldError(
+                    "amount",
+                    f"{amount} exceeds the open amount {Money(open_minor(inst), inst['currency'])}",
+                    "OVER_ALLOCATION",
+                )
+            )
+        await Installment.update(
+            {Installment.credited_minor: Installment.credited_minor + amount.minor}
+        ).where(Installment.id == installment_id)
+        row = (
+            await Credit.insert(
+                Credit(
+                    kind=kind.value,
+                    customer=inst["customer"],
+                    installment=installment_id,
+                    amount_minor=amount.minor,
+                    currency=amount.currency,
+                    issued_on=issued_on or today(),
+                    reason=reason,
+                    created_by=actor.user_id,
+                )
+            ).returning(*Credit.all_columns())
+        )[0]
+        await record(
+            actor, kind.value, "credit", row["id"], after={**row, "contract": inst["contract"]}
+        )
+    return row
+
+
+async def issue_credit_note(
+    actor: Actor,
+    installment_id: int,
+    amount: Money,
+    reason: str,
+    issued_on: date | None = None,
+) -> dict[str, Any]:
+    """A credit note (红字发票/折让) reducing an installment's open amount."""
+    actor.require("payment:write")
+    return await _credit_installment(
+        actor, CreditKind.credit_note, installment_id, amount, reason, issued_on
+    )
+
+
+async def write_off(
+    actor: Actor,
+    installment_id: int,
+    reason: str,
+    amount: Money | None = None,
+    issued_on: date | None = None,
+) -> dict[str, Any]:
+    """Write off (核销坏账) an installment's open amount (all of it by default)."""
+    actor.require("payment:write")
+    return await _credit_installment(
+        actor, CreditKind.write_off, installment_id, amount, reason, issued_on
+    )
+
+
+async def refund_payment(
+    actor: Actor, payment_id: int, amount: Money, reason: str, issued_on: date | None = None
+) -> dict[str, Any]:
+    """Pay back part of a payment's unallocated remainder (an overpayment or prepayment)."""
+    actor.require("payment:write")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(FieldError("reason", "reason is required", "REQUIRED"))
+    async with unit_of_work():
+        await get_payment(actor, payment_id)
+        payment = await lock(Payment.select().where(Payment.id == payment_id)).first()
+        free = payment["amount_minor"] - payment["allocated_minor"] - payment["refunded_minor"]
+        if amount.currency != payment["currency"]:
+            raise ValidationFailed(FieldError("amount", "Wrong currency", "CURRENCY_MISMATCH"))
+        if not 0 < amount.minor <= free:
+            raise ValidationFailed(
+                FieldError(
+                    "amount",
+                    f"A refund must be positive and at most the unallocated "
+                    f"{Money(free, payment['currency'])}",
+                    "EXCEEDS_PAYMENT",
+                )
+            )
+        await Payment.update({Payment.refunded_minor: Payment.refunded_minor + amount.minor}).where(
+            Payment.id == payment_id
+        )
+        row = (
+            await Credit.insert(
+                Credit(
+                    kind=CreditKind.refund.value,
+                    customer=payment["customer"],
+                    payment=payment_id,
+                    amount_minor=amount.minor,
+                    currency=amount.currency,
+                    issued_on=issued_on or today(),
+                    reason=reason,
+                    created_by=actor.user_id,
+                )
+            ).returning(*Credit.all_columns())
+        )[0]
+        await record(actor, "refunded", "payment", payment_id, after={**row, "credit": row["id"]})
+    return row
+
+
+# -- aging --------------------------------------------------------------------------------------
+
+GROUPS = {"customer": "i.customer", "owner": "k.owner", "team": "k.team", "none": "0"}
+
+
+def _bucket_case(as_of: date, bounds: list[int], names: list[str]) -> tuple[str, list]:
+    sql, params = "CASE WHEN i.due_date >= {} THEN {} ", [sql_date(as_of), names[0]]
+    for high, name in zip(bounds, names[1:], strict=False):
+        sql += "WHEN i.due_date >= {} THEN {} "
+        params += [sql_date(as_of - timedelta(days=high)), name]
+    sql += "ELSE {} END"
+    params.append(names[-1])
+    return sql, params
+
+
+def _open_as_of_sql(as_of: date) -> tuple[str, list]:
+    """Open amount of installment ``i`` as of a date: payments applied and credits issued
+    after it are not yet counted."""
+    return (
+        "i.amount_minor - COALESCE((SELECT SUM(a.amount_minor) FROM contracts_allocation a "
+        "WHERE a.installment = i.id AND a.applied_on <= {}), 0) - COALESCE((SELECT "
+        "SUM(c.amount_minor) FROM contracts_credit c WHERE c.installment = i.id AND "
+        "c.issued_on <= {}), 0)",
+        [sql_date(as_of), sql_date(as_of)],
+    )
+
+
+@dataclass(frozen=True)
+class AgingRow:
+    group: int | None
+    currency: str
+    buckets: dict[str, int]  # bucket name → minor units
+
+    @property
+    def total(self) -> int:
+        return sum(self.buckets.values())
+
+
+async def aging(
+    actor: Actor,
+    as_of: date | None = None,
+    *,
+    group_by: str = "customer",
+    customer_id: int | None = None,
+    buckets: list[int] | None = None,
+) -> list[AgingRow]:
+    """Open receivables by days past due (by due date) as of a date, grouped by customer,
+    owner, team or ``none``; computed in one SQL aggregate. The buckets partition the open
+    amount exactly (each installment falls in exactly one)."""
+    actor.require("receivable:read")
+    as_of = as_of or today()
+    if group_by not in GROUPS:
+        raise ValidationFailed(
+            FieldError("groupBy", "groupBy must be customer, owner, team or none", "INVALID_CHOICE")
+        )
+    bounds = buckets if buckets is not None else config().aging_buckets
+    if bounds != sorted(set(bounds)) or any(b <= 0 for b in bounds):
+        raise ValidationFailed(FieldError("buckets", "buckets must be increasing positive days"))
+    names = bucket_names(bounds)
+    case_sql, case_params = _bucket_case(as_of, bounds, names)
+    open_sql, open_params = _open_as_of_sql(as_of)
+    scope_sql, scope_params = raw_scope(actor)
+    extra, extra_params = "", []
+    if customer_id is not None:
+        extra, extra_params = " AND i.customer = {}", [customer_id]
+    rows = await Installment.raw(
+        "SELECT grp, currency, bucket, SUM(open) AS amount FROM ("
+        f"SELECT {GROUPS[group_by]} AS grp, i.currency AS currency, {case_sql} AS bucket, "
+        f"{open_sql} AS open FROM contracts_installment i "
+        "JOIN contracts_contract k ON k.id = i.contract "
+        "JOIN core_customer cu ON cu.id = i.customer "
+        f"WHERE k.status IN ({_STATES_SQL}) AND k.signed_on <= {{}} AND {scope_sql}{extra}"
+        ") t WHERE open > 0 GROUP BY grp, currency, bucket",
+        *case_params,
+        *open_params,
+        sql_date(as_of),
+        *scope_params,
+        *extra_params,
+    )
+    out: dict[tuple, dict[str, int]] = {}
+    for r in rows:
+        key = (r["grp"] if group_by != "none" else None, r["currency"])
+        out.setdefault(key, dict.fromkeys(names, 0))[r["bucket"]] += int(r["amount"])
+    return [
+        AgingRow(g, c, b)
+        for (g, c), b in sorted(out.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1]))
+    ]
+
+
+def bucket_names(bounds: list[int]) -> list[str]:
+    names, low = ["current"], 1
+    for high in bounds:
+        names.append(f"{low}-{high}")
+        low = high + 1
+    names.append(f"{bounds[-1]}+" if bounds else "overdue")
+    return names
+
+
+# -- bad-debt provision ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProvisionLine:
+    customer_id: int
+    rating: str
+    currency: str
+    open_by_bucket: dict[str, int]
+    provision: int  # minor units, rounded half up per customer
+
+
+async def bad_debt_provision(actor: Actor, as_of: date | None = None) -> list[ProvisionLine]:
+    """坏账准备: per customer Σ open × rate(bucket, credit rating), rounded half up to the
+    minor unit once per customer. Rates come from ``provision_rates`` (missing = 0)."""
+    from kehu.plugins.contracts.services import credit_profiles
+
+    actor.require("receivable:read")
+    rows = await aging(actor, as_of, group_by="customer")
+    profiles = await credit_profiles([r.group for r in rows if r.group is not None])
+    cfg = config()
+    out = []
+    for r in rows:
+        rating = profiles[r.group]["rating"] if r.group in profiles else cfg.default_rating
+        rates = cfg.provision_rates.get(rating, {})
+        exact = sum(Decimal(minor) * Decimal(rates.get(b, 0)) for b, minor in r.buckets.items())
+        out.append(
+            ProvisionLine(
+                r.group,
+                rating,
+                r.currency,
+                r.buckets,
+                int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP)),
+            )
+        )
+    return out
+
+
+# -- statements ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    on: date
+    kind: str  # invoice, payment, refund, credit_note, write_off
+    reference: str
+    debit: int
+    credit: int
+    balance: int
+
+
+@dataclass(frozen=True)
+class Statement:
+    customer_id: int
+    currency: str
+    date_from: date
+    date_to: date
+    opening: int
+    invoices: int
+    payments: int
+    credits: int
+    closing: int
+    lines: list[StatementLine]
+
+
+async def statement(
+    actor: Actor, customer_id: int, date_from: date, date_to: date, currency: str | None = None
+) -> Statement:
+    """对账单: balance = invoices − payments (net of refunds) − credits (credit notes and
+    write-offs). ``closing = opening + invoices − payments − credits`` always holds."""
+    actor.require("receivable:read")
+    if date_to < date_from:
+        raise ValidationFailed(FieldError("to", "to is before from", "INVALID_RANGE"))
+    await get_customer(actor, customer_id)
+    if currency is None:
+        last = (
+            await Contract.select(Contract.currency)
+            .where(Contract.customer == customer_id)
+            .order_by(Contract.id, ascending=False)
+            .first()
+        )
+        currency = last["currency"] if last else config().default_currency
+    docs: list[tuple[date, int, str, str, int]] = []  # (on, order, kind, ref, signed amount)
+    for r in await Invoice.select().where(
+        Invoice.customer == customer_id, Invoice.currency == currency, Invoice.issued_on <= date_to
+    ):
+        docs.append((r["issued_on"], r["id"], "invoice", r["number"], r["amount_minor"]))
+    for r in await Payment.select().where(
+        Payment.customer == customer_id,
+        Payment.currency == currency,
+        Payment.received_on <= date_to,
+    ):
+        ref = r["reference"] or f"payment {r['id']}"
+        docs.append((r["received_on"], r["id"], "payment", ref, -r["amount_minor"]))
+    for r in await Credit.select().where(
+        Credit.customer == customer_id, Credit.currency == currency, Credit.issued_on <= date_to
+    ):
+        sign = 1 if r["kind"] == CreditKind.refund else -1
+        docs.append(
+            (r["issued_on"], r["id"], r["kind"], r["reason"][:60], sign * r["amount_minor"])
+        )
+    docs.sort(key=lambda d: (d[0], d[2], d[1]))
+    opening = sum(d[4] for d in docs if d[0] < date_from)
+    invoices = payments = credits = 0
+    balance = opening
+    lines = []
+    for on, _, kind, ref, amount in docs:
+        if on < date_from:
+            continue
+        if kind == "invoice":
+            invoices += amount
+        elif kind in ("payment", "refund"):
+            payments -= amount
+        else:
+            credits -= amount
+        balance += amount
+        lines.append(StatementLine(on, kind, ref, max(amount, 0), max(-amount, 0), balance))
+    return Statement(
+        customer_id,
+        currency,
+        date_from,
+        date_to,
+        opening,
+        invoices,
+        payments,
+        credits,
+        opening + invoices - payments - credits,
+        lines,
+    )
+
+
+# -- dunning ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DunningAction:
+    installment_id: int
+    contract_number: str
+    customer_id: int
+    customer_name: str
+    owner_id: int | None
+    step: str
+    days_overdue: int
+    open_minor: int
+    currency: str
+    activity_id: int | None = None
+
+
+async def run_dunning(
+    as_of: date | None = None, *, dry_run: bool = False, actor: Actor | None = None
+) -> list[DunningAction]:
+    """The dunning ladder (催款): for every open installment of a signed contract, the highest
+    rung whose day threshold has passed (days past due; negative = before due) is done once:
+    an activity for the account manager (the customer's owner, else the contract's) and a
+    ``dunning_step`` row, so a step is never repeated for the same installment. Lower rungs
+    that were skipped (e.g. the job did not run) are not done afterwards. Overdue steps call
+    ``kehu_receivable_overdue`` after commit."""
+    from kehu.core.services.activities import log_activity
+
+    actor = actor or system_actor()
+    actor.require("receivable:dunning")
+    as_of = as_of or today()
+    ladder = sorted(config().dunning_ladder, key=lambda r: r.days)
+    if not ladder:
+        return []
+    earliest = as_of - timedelta(days=ladder[0].days)
+    rows = await Installment.raw(
+        "SELECT i.id, i.due_date, i.amount_minor, i.paid_minor, i.credited_minor, i.currency, "
+        "i.customer, k.number, k.owner AS k_owner, cu.owner AS cu_owner, cu.name AS cu_name "
+        "FROM contracts_installment i JOIN contracts_contract k ON k.id = i.contract "
+        "JOIN core_customer cu ON cu.id = i.customer "
+        f"WHERE k.status IN ({_STATES_SQL}) AND k.status <> 'terminated' "
+        "AND i.paid_minor + i.credited_minor < i.amount_minor AND i.due_date <= {} "
+        "ORDER BY i.due_date, i.id",
+        sql_date(earliest),
+    )
+    ids = [r["id"] for r in rows]
+    done = set()
+    if ids:
+        done = {
+            (d["installment"], d["step"])
+            for d in await DunningStep.select(DunningStep.installment, DunningStep.step).where(
+                DunningStep.installment.is_in(ids)
+            )
+        }
+    actions = []
+    for r in rows:
+        due = (
+            r["due_date"] if isinstance(r["due_date"], date) else date.fromisoformat(r["due_date"])
+        )
+        days = (as_of - due).days
+        rung = [x for x in ladder if days >= x.days]
+        if not rung:
+            continue
+        step = rung[-1].step
+        if step.startswith("pre_due") and days > 0:
+            continue
+        if (r["id"], step) in done:
+            continue
+        actions.append(
+            DunningAction(
+                r["id"],
+                r["number"],
+                r["customer"],
+                r["cu_name"],
+                r["cu_owner"] or r["k_owner"],
+                step,
+                days,
+                r["amount_minor"] - r["paid_minor"] - r["credited_minor"],
+                r["currency"],
+            )
+        )
+    if dry_run:
+        return actions
+    out = []
+    for a in actions:
+        async with unit_of_work():
+            key = f"{a.installment_id}:{a.step}"
+            if await DunningStep.exists().where(DunningStep.key == key):
+                continue
+            claimed = await DunningStep.insert(
+                DunningStep(installment=a.installment_id, step=a.step, key=key, run_on=as_of)
+            ).returning(DunningStep.id)
+            money = Money(a.open_minor, a.currency)
+            when = "before due" if a.days_overdue < 0 else "overdue"
+            activity = await log_activity(
+                actor,
+                a.customer_id,
+                {
+                    "kind": "task",
+                    "status": "planned",
+                    "subject": f"Dunning {a.step}: {a.contract_number} {money} "
+                    f"({abs(a.days_overdue)} days {when})"[:255],
+                    "body": f"Installment {a.installment_id} of contract {a.contract_number}: "
+                    f"{money} open, due {a.days_overdue} days ago.",
+                    "due_at": datetime.combine(as_of, datetime.min.time(), tzinfo=UTC),
+                    "owner": a.owner_id,
+                    "related_type": "contracts_installment",
+                    "related_id": a.installment_id,
+                },
+            )
+            await DunningStep.update({DunningStep.activity: activity["id"]}).where(
+                DunningStep.id == claimed[0]["id"]
+            )
+            await record(
+                actor,
+                "dunned",
+                "installment",
+                a.installment_id,
+                after={
+                    "customer": a.customer_id,
+                    "step": a.step,
+                    "days_overdue": a.days_overdue,
+                    "open_minor": a.open_minor,
+                    "currency": a.currency,
+                    "contract_number": a.contract_number,
+                    "activity": activity["id"],
+                },
+            )
+        out.append(DunningAction(**{**a.__dict__, "activity_id": activity["id"]}))
+    return out
+
+
+# -- metrics --------------------------------------------------------------------------------
+
+
+async def _scalar(sql: str, *params: Any) -> int:
+    rows = await Installment.raw(sql, *params)
+    return int(rows[0]["v"] or 0) if rows else 0
+
+
+def _ratio(num: int, den: int) -> Decimal | None:
+    if not den:
+        return None
+    return (Decimal(num) / Decimal(den)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class CollectionRate:
+    due: Money
+    collected: Money
+    rate: Decimal | None
+
+
+async def collection_rate(
+    actor: Actor, date_from: date, date_to: date, currency: str | None = None
+) -> CollectionRate:
+    """回款率 = collected / due: installments due in the period, and what was paid on them
+    (allocations applied up to ``date_to``)."""
+    actor.require("receivable:read")
+    currency = currency or config().default_currency
+    scope_sql, scope_params = raw_scope(actor)
+    base = (
+        "FROM contracts_installment i JOIN contracts_contract k ON k.id = i.contract "
+        "JOIN core_customer cu ON cu.id = i.customer "
+        f"WHERE k.status IN ({_STATES_SQL}) AND i.currency = {{}} AND i.due_date >= {{}} "
+        f"AND i.due_date <= {{}} AND {scope_sql}"
+    )
+    params = [currency, sql_date(date_from), sql_date(date_to), *scope_params]
+    due = await _scalar(f"SELECT SUM(i.amount_minor) AS v {base}", *params)
+    collected = await _scalar(
+        "SELECT SUM(a.amount_minor) AS v FROM contracts_allocation a WHERE a.applied_on <= {} "
+        f"AND a.installment IN (SELECT i.id {base})",
+        sql_date(date_to),
+        *params,
+    )
+    return CollectionRate(Money(due, currency), Money(collected, currency), _ratio(collected, due))
+
+
+async def overdue_amount(
+    actor: Actor, as_of: date | None = None, currency: str | None = None
+) -> Money:
+    """Open amount of installments past due as of a date."""
+    currency = currency or config().default_currency
+    rows = await aging(actor, as_of, group_by="none")
+    return Money(
+        sum(
+            v
+            for r in rows
+            if r.currency == currency
+            for b, v in r.buckets.items()
+            if b != "current"
+        ),
+        currency,
+    )
+
+
+async def open_amount(
+    actor: Actor, as_of: date | None = None, currency: str | None = None
+) -> Money:
+    currency = currency or config().default_currency
+    rows = await aging(actor, as_of, group_by="none")
+    return Money(sum(r.total for r in rows if r.currency == currency), currency)
+
+
+async def dso(
+    actor: Actor, date_from: date, date_to: date, currency: str | None = None
+) -> Decimal | None:
+    """Days sales outstanding = open receivables at ``date_to`` / invoiced in the period ×
+    days in the period (``None`` without invoices)."""
+    actor.require("receivable:read")
+    currency = currency or config().default_currency
+    scope_sql, scope_params = raw_scope(actor)
+    invoiced = await _scalar(
+        "SELECT SUM(v.amount_minor) AS v FROM contracts_invoice v "
+        "JOIN contracts_contract k ON k.id = v.contract JOIN core_customer cu ON "
+        f"cu.id = v.customer WHERE v.currency = {{}} AND v.issued_on >= {{}} AND "
+        f"v.issued_on <= {{}} AND {scope_sql}",
+        currency,
+        sql_date(date_from),
+        sql_date(date_to),
+        *scope_params,
+    )
+    if not invoiced:
+        return None
+    receivable = await open_amount(actor, date_to, currency)
+    days = (date_to - date_from).days + 1
+    return (Decimal(receivable.minor) * days / Decimal(invoiced)).quantize(
+        Decimal("0.1"), rounding=ROUND_HALF_UP
+    )
+
+
+@dataclass(frozen=True)
+class SigningRate:
+    submitted: int
+    signed: int
+    rate: Decimal | None
+
+
+async def signing_rate(actor: Actor, date_from: date, date_to: date) -> SigningRate:
+    """Contracts signed / contracts submitted for approval in the period."""
+    actor.require("contract:read")
+    from kehu.plugins.contracts.services import contract_scope
+
+    start = datetime.combine(date_from, datetime.min.time(), tzinfo=UTC)
+    end = datetime.combine(date_to + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    scope = contract_scope(actor)
+
+    def counted(column: Any) -> Any:
+        query = Contract.count().where(column >= start, column < end)
+        return query if scope is None else query.where(scope)
+
+    submitted = await counted(Contract.submitted_at)
+    signed = await counted(Contract.signed_at)
+    return SigningRate(submitted, signed, _ratio(signed, submitted))
+
+
+# -- customer summaries (GraphQL batches) --------------------------------------------------------
+
+
+async def receivable_summaries(customer_ids: list[int]) -> dict[int, Any]:
+    """Open, overdue and credit figures per (already visible) customer in a few queries."""
+    from kehu.plugins.contracts.services import credit_statuses
+
+    return await credit_statuses(customer_ids)
+
+
+async def merge_customers(actor: Actor, survivor_id: int, merged_id: int) -> None:
+    """Re-point contracts and receivables from the merged customer to the survivor (runs in the
+    merge's unit of work); the survivor keeps its credit profile (else takes the merged one)."""
+    from kehu.plugins.contracts.tables import CreditProfile
+
+    for table in (Contract, Installment, Invoice, Payment, Credit):
+        await table.update({table.customer: survivor_id}).where(table.customer == merged_id)
+    if await CreditProfile.exists().where(CreditProfile.customer == survivor_id):
+        await CreditProfile.delete().where(CreditProfile.customer == merged_id)
+    else:
+        await CreditProfile.update({CreditProfile.customer: survivor_id}).where(
+            CreditProfile.customer == merged_id
+        )
+    await record(
+        actor, "merged", "contract", None, after={"customer": survivor_id, "merged_id": merged_id}
+    )
+
+
+async def group_names(group_by: str, ids: list[int]) -> dict[int, str]:
+    """Display names of aging groups: customer names, usernames or team names."""
+    from kehu.core.tables import Team, User
+
+    ids = [i for i in ids if i is not None]
+    if not ids:
+        return {}
+    table, column = {
+        "customer": (Customer, Customer.name),
+        "owner": (User, User.username),
+        "team": (Team, Team.name),
+    }.get(group_by, (None, None))
+    if table is None:
+        return {}
+    rows = await table.select(table.id, column).where(table.id.is_in(ids))
+    return {r["id"]: r[column._meta.name] for r in rows}

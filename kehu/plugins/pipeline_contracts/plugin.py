@@ -1,0 +1,67 @@
+"""Hooks of the pipeline ↔ contracts bridge (auto-enabled with both plugins)."""
+
+import contextlib
+from typing import Any
+
+from kehu import PluginInfo, __version__, hookimpl
+
+NAME = "pipeline_contracts"
+
+
+@hookimpl
+def kehu_plugin_info() -> PluginInfo:
+    return PluginInfo(
+        NAME,
+        __version__,
+        "Won opportunities draft contracts; contracts show their source opportunity",
+        depends=("pipeline", "contracts"),
+        auto_enable_with=("pipeline", "contracts"),
+    )
+
+
+@hookimpl
+def kehu_settings_model() -> type:
+    from kehu.plugins.pipeline_contracts.services import BridgeSettings
+
+    return BridgeSettings
+
+
+@hookimpl
+def kehu_piccolo_app() -> str:
+    return "kehu.plugins.pipeline_contracts.piccolo_app"
+
+
+@hookimpl
+def kehu_graphql_type_extensions() -> dict[str, list[type]]:
+    from kehu.plugins.pipeline_contracts.graphql import (
+        ContractSourceOpportunity,
+        OpportunityContracts,
+    )
+
+    return {"Opportunity": [OpportunityContracts], "Contract": [ContractSourceOpportunity]}
+
+
+@hookimpl
+def kehu_graphql_mutations() -> list[type]:
+    from kehu.plugins.pipeline_contracts.graphql import BridgeMutation
+
+    return [BridgeMutation]
+
+
+@hookimpl
+def kehu_graphql_dataloaders() -> dict[str, Any]:
+    from kehu.plugins.pipeline_contracts.graphql import LOADERS
+
+    return LOADERS
+
+
+@hookimpl
+async def kehu_opportunity_won(opportunity_id: int) -> None:
+    """Optionally draft the contract as soon as the deal is won (as the system)."""
+    from kehu.core.errors import ValidationFailed
+    from kehu.core.permissions import system_actor
+    from kehu.plugins.pipeline_contracts import services
+
+    if services.settings().draft_contract_on_won:
+        with contextlib.suppress(ValidationFailed):  # already drafted by hand
+            await services.draft_contract(system_actor(), opportunity_id)

@@ -1,0 +1,113 @@
+"""Draft contracts from won opportunities, and the links between the two."""
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from kehu.core.errors import FieldError, ValidationFailed
+from kehu.core.events import record, unit_of_work
+from kehu.core.money import Money
+from kehu.core.permissions import Actor
+from kehu.core.runtime import current
+from kehu.plugins.contracts import services as contracts
+from kehu.plugins.pipeline import services as pipeline
+from kehu.plugins.pipeline_contracts.tables import ContractSource
+
+
+class BridgeSettings(BaseModel):
+    """``[plugin_settings.pipeline_contracts]``."""
+
+    model_config = {"extra": "forbid"}
+    draft_contract_on_won: bool = False  # draft one automatically when a deal is won
+
+
+def settings() -> BridgeSettings:
+    return current().plugin_settings("pipeline_contracts")
+
+
+async def draft_contract(actor: Actor, opportunity_id: int) -> dict[str, Any]:
+    """A draft contract for a won opportunity: its customer, owner, currency and line items
+    (or one line with the deal amount). One contract per opportunity."""
+    async with unit_of_work():
+        opp = await pipeline.get_opportunity(actor, opportunity_id)
+        if opp["status"] != "won":
+            raise ValidationFailed(
+                FieldError(
+                    "opportunityId",
+                    f"Opportunity {opportunity_id} is {opp['status']}, not won",
+                    "OPPORTUNITY_NOT_WON",
+                )
+            )
+        existing = (
+            await ContractSource.select(ContractSource.contract)
+            .where(ContractSource.opportunity == opportunity_id)
+            .first()
+        )
+        if existing is not None:
+            raise ValidationFailed(
+                FieldError(
+                    "opportunityId",
+                    f"Opportunity {opportunity_id} already has contract {existing['contract']}",
+                    "DUPLICATE",
+                )
+            )
+        items = (await pipeline.line_items_of([opportunity_id]))[opportunity_id]
+        lines = [
+            {
+                "product": i["product"],
+                "quantity": i["quantity"],
+                "unit_price": Money(i["unit_price_minor"], i["currency"]),
+            }
+            for i in items
+        ]
+        if not lines:
+            lines = [
+                {
+                    "product": opp["name"],
+                    "quantity": 1,
+                    "unit_price": Money(opp["amount_minor"], opp["currency"]),
+                }
+            ]
+        contract = await contracts.create_contract(
+            actor,
+            opp["customer"],
+            {
+                "title": opp["name"],
+                "currency": opp["currency"],
+                "lines": lines,
+                "owner": opp["owner"],
+            },
+        )
+        await ContractSource.insert(
+            ContractSource(contract=contract["id"], opportunity=opportunity_id)
+        )
+        await record(
+            actor,
+            "drafted_from_opportunity",
+            "contract",
+            contract["id"],
+            after={"opportunity": opportunity_id},
+            customer_id=opp["customer"],
+        )
+    return contract
+
+
+async def source_opportunities(contract_ids: list[int]) -> dict[int, int]:
+    """``{contract id: opportunity id}``."""
+    if not contract_ids:
+        return {}
+    rows = await ContractSource.select().where(ContractSource.contract.is_in(contract_ids))
+    return {r["contract"]: r["opportunity"] for r in rows}
+
+
+async def contracts_of(actor: Actor, opportunity_ids: list[int]) -> dict[int, list[dict]]:
+    """Contracts drafted from each opportunity that ``actor`` may see."""
+    out: dict[int, list[dict]] = {i: [] for i in opportunity_ids}
+    if not opportunity_ids:
+        return out
+    links = await ContractSource.select().where(ContractSource.opportunity.is_in(opportunity_ids))
+    visible = await contracts.contracts_by_ids(actor, [r["contract"] for r in links])
+    for link in links:
+        if link["contract"] in visible:
+            out[link["opportunity"]].append(visible[link["contract"]])
+    return out
