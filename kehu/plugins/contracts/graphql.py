@@ -395,6 +395,7 @@ class ContractFields(Node):
     breach_liability: str
     acceptance_terms: str
     after_sales_terms: str
+    sla_policy: str
     start_date: dt.date | None
     end_date: dt.date | None
     renewal_date: dt.date | None
@@ -425,6 +426,7 @@ class ContractFields(Node):
             breach_liability=r["breach_liability"],
             acceptance_terms=r["acceptance_terms"],
             after_sales_terms=r["after_sales_terms"],
+            sla_policy=r["sla_policy"],
             start_date=r["start_date"],
             end_date=r["end_date"],
             renewal_date=r["renewal_date"],
@@ -884,6 +886,10 @@ class ContractFieldsInput:
     breach_liability: str | None = strawberry.UNSET
     acceptance_terms: str | None = strawberry.UNSET
     after_sales_terms: str | None = strawberry.UNSET
+    sla_policy: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The tickets SLA policy this contract entitles its customer to (e.g. gold)",
+    )
     start_date: dt.date | None = strawberry.UNSET
     end_date: dt.date | None = strawberry.UNSET
     renewal_date: dt.date | None = strawberry.UNSET
@@ -900,6 +906,7 @@ class ContractFieldsInput:
             "breach_liability",
             "acceptance_terms",
             "after_sales_terms",
+            "sla_policy",
             "start_date",
             "end_date",
             "renewal_date",

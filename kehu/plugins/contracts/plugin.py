@@ -211,3 +211,19 @@ async def kehu_demo_data(actor: Any, users: dict[str, Any]) -> None:
     from kehu.plugins.contracts.demo import load_demo_data
 
     await load_demo_data(actor, users)
+
+
+@hookimpl(optionalhook=True)
+async def kehu_ticket_sla_policy(customer_ids: list[int]) -> dict[int, str]:
+    """Tickets (when enabled): a signed contract's ``sla_policy`` entitles its customer."""
+    from kehu.plugins.contracts.integrations import sla_policies
+
+    return await sla_policies(customer_ids)
+
+
+@hookimpl(optionalhook=True)
+async def kehu_churn_signals(customer_ids: list[int], now: Any) -> list[Any]:
+    """Tickets' churn warning (when enabled): overdue receivables and renewals due."""
+    from kehu.plugins.contracts.integrations import churn_signals
+
+    return await churn_signals(customer_ids, now)

@@ -66,6 +66,7 @@ TEXT_FIELDS = {
     "breach_liability": 20000,
     "acceptance_terms": 20000,
     "after_sales_terms": 20000,
+    "sla_policy": 50,
 }
 DATE_FIELDS = ("delivery_deadline", "start_date", "end_date", "renewal_date")
 EDITABLE = {*TEXT_FIELDS, *DATE_FIELDS, "payment_method", "currency", "owner", "lines"}

@@ -75,6 +75,15 @@ class ContractsSettings(BaseModel):
     high_risk_ratings: list[str] = Field(default_factory=lambda: ["D"])
     default_rating: str = "B"
     provision_rates: dict[str, dict[str, Decimal]] = Field(default_factory=_default_rates)
+    churn_overdue_weight: int = Field(
+        25, ge=0, le=100, description="Churn points for receivables 60+ days overdue"
+    )
+    churn_renewal_weight: int = Field(
+        15, ge=0, le=100, description="Churn points for a renewal due soon"
+    )
+    churn_renewal_days: int = Field(
+        60, ge=1, description="A renewal within this many days is a churn signal"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> "ContractsSettings":

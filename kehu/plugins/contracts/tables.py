@@ -85,6 +85,7 @@ class Contract(Table, tablename="contracts_contract"):
     breach_liability = Text(default="")
     acceptance_terms = Text(default="")
     after_sales_terms = Text(default="")
+    sla_policy = Varchar(length=50, default="")  # service entitlement (tickets SLA policy)
     start_date = Date(null=True, default=None)
     end_date = Date(null=True, default=None)
     renewal_date = Date(null=True, default=None)
