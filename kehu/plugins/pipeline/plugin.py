@@ -162,3 +162,11 @@ async def kehu_demo_data(actor: Any, users: dict[str, Any]) -> None:
     from kehu.plugins.pipeline.demo import load_demo_data
 
     await load_demo_data(actor, users)
+
+
+@hookimpl(optionalhook=True)
+def kehu_report_metrics() -> list:
+    """Funnel, win rate and deal cycle for the reporting plugin (if enabled)."""
+    from kehu.plugins.pipeline.report_metrics import report_metrics
+
+    return report_metrics()
