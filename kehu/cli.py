@@ -165,19 +165,21 @@ def demo(state: CliState, print_key: bool) -> None:
     from kehu.core.services import users
     from kehu.core.tables import User
 
-    async def work(kehu: Kehu) -> str | None:
+    async def work(kehu: Kehu) -> tuple[bool, str | None]:
         fresh = not await User.exists().where(User.username == "admin")
         await load_demo(kehu, system_actor())
         if fresh and print_key:
-            return (await users.create_api_key(system_actor(), "admin", "demo"))[1]
-        return None
+            return fresh, (await users.create_api_key(system_actor(), "admin", "demo"))[1]
+        return fresh, None
 
-    key = state.run(work)
+    fresh, key = state.run(work)
+    console.print("Demo data loaded." if fresh else "Demo data present (plugins' demo data "
+                  "topped up).")
     if key:
-        console.print("Demo data loaded. Admin API key (shown once, keep it):")
+        console.print("Admin API key (shown once, keep it):")
         console.print(f"  [bold]{key}[/bold]", highlight=False)
-    else:
-        console.print("Demo data present. New key: kehu apikey create --user admin")
+    elif not fresh:
+        console.print("New key: kehu apikey create --user admin")
 
 
 @main.command()
