@@ -12,7 +12,10 @@ from kehu.core.runtime import Kehu, current
 from kehu.core.settings import Settings
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
-PLUGIN_SETS = {"core": ["core"]}
+PLUGIN_SETS = {
+    "core": ["core"],
+    "builtin": ["pipeline", "contracts", "tickets", "reporting"],
+}
 
 
 @pytest.mark.parametrize("name", sorted(PLUGIN_SETS))
