@@ -14,7 +14,7 @@ from kehu.core.settings import Settings
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 PLUGIN_SETS = {
     "core": ["core"],
-    "builtin": ["pipeline", "contracts", "tickets", "reporting"],
+    "builtin": ["pipeline", "contracts", "tickets", "reporting", "incentives"],
 }
 
 

@@ -1,0 +1,162 @@
+"""The incentives plugin's hook implementations: the ``kehu`` entry point names this module.
+
+Contracts' hooks are implemented with ``optionalhook=True``: without contracts, commissions
+can only be based on won amounts. GraphQL and click are imported inside the hooks.
+"""
+
+from typing import Any
+
+from kehu import Event, PluginInfo, hookimpl
+from kehu.core.money import Money
+from kehu.core.runtime import current
+from kehu.plugins.incentives import __version__, hookspecs
+from kehu.plugins.incentives.services import triggers
+from kehu.plugins.incentives.settings import IncentivesSettings
+
+NAME = "incentives"
+
+
+@hookimpl
+def kehu_plugin_info() -> PluginInfo:
+    return PluginInfo(NAME, __version__,
+                      "Targets, attainment, commission plans and ledger, incentives, scorecards",
+                      depends=("pipeline",))
+
+
+@hookimpl
+def kehu_add_hookspecs(pm: Any) -> None:
+    pm.add_hookspecs(hookspecs)
+
+
+@hookimpl
+def kehu_settings_model() -> type:
+    return IncentivesSettings
+
+
+@hookimpl
+def kehu_piccolo_app() -> str:
+    return "kehu.plugins.incentives.piccolo_app"
+
+
+@hookimpl
+def kehu_permissions() -> dict[str, set[str]]:
+    return {
+        "incentive:read": {"admin", "manager", "sales", "support", "finance"},
+        "incentive:manage": {"admin", "manager"},
+        "incentive:propose": {"admin", "manager"},
+        "incentive:approve": {"admin", "manager"},
+        "commission:read": {"admin", "manager", "sales", "support", "finance"},
+        "commission:read_all": {"admin", "manager", "finance"},
+        "commission:payout": {"admin", "finance"},
+    }
+
+
+@hookimpl
+def kehu_graphql_types() -> list[type]:
+    from kehu.plugins.incentives.graphql import TYPES
+
+    return TYPES
+
+
+@hookimpl
+def kehu_graphql_queries() -> list[type]:
+    from kehu.plugins.incentives.graphql import IncentivesQuery
+
+    return [IncentivesQuery]
+
+
+@hookimpl
+def kehu_graphql_mutations() -> list[type]:
+    from kehu.plugins.incentives.graphql import IncentivesMutation
+
+    return [IncentivesMutation]
+
+
+@hookimpl
+def kehu_cli_commands() -> list[Any]:
+    from kehu.plugins.incentives.cli import incentives
+
+    return [incentives]
+
+
+@hookimpl
+async def kehu_demo_data(actor: Any, users: dict[str, Any]) -> None:
+    from kehu.plugins.incentives.demo import load_demo_data
+
+    await load_demo_data(actor, users)
+
+
+@hookimpl(optionalhook=True)
+def kehu_report_metrics() -> list[Any]:
+    """Target attainment and commission metrics for the reporting plugin (if enabled)."""
+    from kehu.plugins.incentives.report_metrics import report_metrics
+
+    return report_metrics()
+
+
+@hookimpl(optionalhook=True)
+async def kehu_opportunity_won(opportunity_id: int, customer_id: int, amount: Any,
+                               owner_id: int | None) -> None:
+    await triggers.recompute_days([])
+
+
+@hookimpl(optionalhook=True)
+async def kehu_opportunity_stage_changed(opportunity_id: int, customer_id: int,
+                                         from_stage: str | None, to_stage: str,
+                                         actor_id: int | None) -> None:
+    """A reopened deal stops earning: recompute the current period (older periods on
+    ``recomputeCommissions``)."""
+    from kehu.plugins.pipeline.tables import Opportunity, Stage
+
+    if from_stage is None:
+        return
+    row = await Opportunity.select(Opportunity.status, Opportunity.pipeline).where(
+        Opportunity.id == opportunity_id).first()
+    if row is None or row["status"] != "open":
+        return
+    reopened = await Stage.exists().where(Stage.pipeline == row["pipeline"],
+                                          Stage.name == from_stage, Stage.is_won.eq(True))
+    if reopened:  # only leaving the won stage changes commissions
+        await triggers.recompute_days([])
+
+
+@hookimpl(optionalhook=True)
+async def kehu_invoice_issued(invoice_id: int, contract_id: int, customer_id: int,
+                              amount: Any) -> None:
+    await triggers.on_invoice(invoice_id)
+
+
+@hookimpl(optionalhook=True)
+async def kehu_payment_received(payment_id: int, customer_id: int, amount: Any,
+                                method: str) -> None:
+    await triggers.on_payment(payment_id)
+
+
+@hookimpl(optionalhook=True)
+async def kehu_payment_allocated(payment_id: int, installment_id: int, contract_id: int,
+                                 customer_id: int, amount: Any) -> None:
+    await triggers.on_payment(payment_id)
+
+
+@hookimpl(optionalhook=True)
+async def kehu_refund_issued(payment_id: int, customer_id: int, amount: Any) -> None:
+    await triggers.on_refund(payment_id)
+
+
+@hookimpl
+async def kehu_event(event: Event) -> None:
+    """Credit notes (no contracts hook) trigger recomputation; payout runs and approvals are
+    published as ``kehu_commission_period_locked`` / ``kehu_incentive_approved``."""
+    d = event.data
+    if event.name == "credit.credit_note" and event.entity_id is not None:
+        await triggers.on_credit(event.entity_id)
+    elif event.name == "commission_period.paid_out":
+        total = Money(int(d["total_minor"]), d["currency"]) if d.get("currency") else None
+        await current().acall("kehu_commission_period_locked", period=d["period"], total=total,
+                              lines=int(d["lines"]))
+    elif event.name == "incentive_event.approved" and event.entity_id is not None:
+        amount = (Money(int(d["amount_minor"]), d["currency"])
+                  if d.get("amount_minor") is not None else None)
+        await current().acall("kehu_incentive_approved", event_id=event.entity_id,
+                               user_id=d["user"], kind=d["kind"], subtype=d["subtype"],
+                               amount=amount, period=d["period"])
