@@ -12,7 +12,17 @@ from typing import Annotated, Any
 import strawberry
 
 from kehu.core.errors import Forbidden
-from kehu.core.graphql.base import Money, MoneyInput, UserError, encode_id, gql_enum, payload, pk_of
+from kehu.core.graphql.base import (
+    Money,
+    MoneyInput,
+    UserError,
+    connection,
+    encode_id,
+    gql_enum,
+    make_connection,
+    payload,
+    pk_of,
+)
 from kehu.core.money import Money as MoneyValue
 from kehu.plugins.incentives import tables as t
 from kehu.plugins.incentives.services import events, ledger, plans, scorecards, statements
@@ -278,6 +288,10 @@ def _pk(gid: str | None, kind: str, field: str) -> int | None:
     return pk_of(gid, kind, field) if gid else None
 
 
+CommissionLineConnection = connection("CommissionLine", CommissionLineType)
+IncentiveEventConnection = connection("IncentiveEvent", IncentiveEventType)
+
+
 @strawberry.type
 class IncentivesQuery:
     @strawberry.field(description="Metrics usable for targets with the enabled plugins.")
@@ -313,14 +327,15 @@ class IncentivesQuery:
             incentive_events=[IncentiveEventType.of(e) for e in st.events],
             totals=totals, total=Money.of(st.totals["total"]))
 
-    @strawberry.field(description="Ledger lines of a settlement period (yours, or anyone's "
-                                   "with commission:read_all).")
+    @strawberry.field(description="Ledger lines of a settlement period, newest first (yours, "
+                                   "or anyone's with commission:read_all).")
     async def commission_lines(self, info: strawberry.Info, period: str,
-                               user_id: strawberry.ID | None = None, first: int = 100
-                               ) -> list[CommissionLineType]:
-        rows = await statements.lines(info.context.actor, period,
-                                      _pk(user_id, "User", "userId"), first)
-        return [CommissionLineType.of(r) for r in rows]
+                               user_id: strawberry.ID | None = None, first: int = 20,
+                               after: str | None = None) -> CommissionLineConnection:
+        page, count = await statements.lines(info.context.actor, period,
+                                             _pk(user_id, "User", "userId"), first=first,
+                                             after=after)
+        return make_connection("CommissionLine", page, CommissionLineType.of, count)
 
     @strawberry.field(description="Ranking by a metric; others' commission only for managers.")
     async def incentive_leaderboard(self, info: strawberry.Info, period: str, metric: str,
@@ -331,15 +346,16 @@ class IncentivesQuery:
             actual=_scale(metric, s.actual.number, s.actual.currency),
             attainment=s.attainment, commission=Money.of(s.commission)) for s in rows]
 
-    @strawberry.field
+    @strawberry.field(description="Incentive events you may see, newest first.")
     async def incentive_events(self, info: strawberry.Info, period: str | None = None,
                                user_id: strawberry.ID | None = None,
-                               status: EventStatusEnum | None = None
-                               ) -> list[IncentiveEventType]:
-        rows = await events.list_events(info.context.actor, period=period,
-                                        user_id=_pk(user_id, "User", "userId"),
-                                        status=status.value if status else None)
-        return [IncentiveEventType.of(r) for r in rows]
+                               status: EventStatusEnum | None = None, first: int = 20,
+                               after: str | None = None) -> IncentiveEventConnection:
+        page, count = await events.list_events(info.context.actor, period=period,
+                                               user_id=_pk(user_id, "User", "userId"),
+                                               status=status.value if status else None,
+                                               first=first, after=after)
+        return make_connection("IncentiveEvent", page, IncentiveEventType.of, count)
 
     @strawberry.field(description="Weighted KPI scorecard of a rep or support agent.")
     async def scorecard(self, info: strawberry.Info, period: str,

@@ -198,12 +198,12 @@ async def test_commission_lines_visibility(kehu, gql, make_user, won_deal, make_
     await won_deal(b, "20.00", closed_on=Q3)
     await ledger.recompute(system, "2026-Q3")
     query = """query($u: ID) { commissionLines(period: "2026-Q3", userId: $u) {
-        amount { amount } user { username } } }"""
-    mine = (await gql(query, user=a))["data"]["commissionLines"]
+        totalCount nodes { amount { amount } user { username } } } }"""
+    mine = (await gql(query, user=a))["data"]["commissionLines"]["nodes"]
     assert mine == [{"amount": {"amount": "1.00"}, "user": {"username": a.username}}]
     body = await gql(query, {"u": b.gid}, user=a, expect_errors=True)
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    assert len((await gql(query, user=manager))["data"]["commissionLines"]) == 2
+    assert (await gql(query, user=manager))["data"]["commissionLines"]["totalCount"] == 2
 
 
 async def test_end_plan_and_delete_target(kehu, gql, make_user, won_deal, system):

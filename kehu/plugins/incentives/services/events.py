@@ -8,7 +8,9 @@ from typing import Any
 from kehu.core.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.money import Money
+from kehu.core.pagination import Page, keyset_page
 from kehu.core.permissions import Actor
+from kehu.core.runtime import current
 from kehu.core.services.common import now, raise_if
 from kehu.core.tables import User
 from kehu.plugins.incentives.services import periods
@@ -21,10 +23,6 @@ SUBTYPES = {
     "penalty": {"pay_cut", "reassignment", "warning"},
 }
 NEEDS_AMOUNT = {"bonus", "allowance"}
-
-
-def visible(actor: Actor, row: dict[str, Any]) -> bool:
-    return actor.can("commission:read_all") or row["user"] == actor.user_id
 
 
 async def propose(actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
@@ -102,13 +100,28 @@ async def decide(actor: Actor, event_id: int, approve: bool, note: str = "") -> 
 
 
 async def list_events(actor: Actor, *, period: str | None = None, user_id: int | None = None,
-                      status: str | None = None) -> list[dict[str, Any]]:
+                      status: str | None = None, first: int = 20, after: str | None = None,
+                      ) -> tuple[Page, Any]:
+    """Incentive events you may see (your own, or all with ``commission:read_all``), newest
+    first: a keyset page (``first`` ≤ 100) and a counter."""
     actor.require("incentive:read")
-    query = IncentiveEvent.select().order_by(IncentiveEvent.id)
+    conditions = []
+    if not actor.can("commission:read_all"):
+        conditions.append(IncentiveEvent.user == actor.user_id)
     if period:
-        query = query.where(IncentiveEvent.period == periods.parse(period).key)
+        conditions.append(IncentiveEvent.period == periods.parse(period).key)
     if user_id is not None:
-        query = query.where(IncentiveEvent.user == user_id)
+        conditions.append(IncentiveEvent.user == user_id)
     if status:
-        query = query.where(IncentiveEvent.status == status)
-    return [r for r in await query if visible(actor, r)]
+        conditions.append(IncentiveEvent.status == status)
+    query, count = IncentiveEvent.select(), IncentiveEvent.count()
+    for condition in conditions:
+        query, count = query.where(condition), count.where(condition)
+    page = await keyset_page(query, sort=IncentiveEvent.id, pk=IncentiveEvent.id,
+                             descending=True, first=first, after=after,
+                             maximum=current().settings.page_size_max)
+
+    async def counter() -> int:
+        return await count
+
+    return page, counter

@@ -9,7 +9,9 @@ from typing import Any
 
 from kehu.core.errors import Forbidden, NotFound
 from kehu.core.money import Money
+from kehu.core.pagination import Page, keyset_page
 from kehu.core.permissions import Actor
+from kehu.core.runtime import current
 from kehu.core.tables import User
 from kehu.plugins.incentives.services import periods
 from kehu.plugins.incentives.services.actuals import Value, actuals
@@ -64,21 +66,30 @@ async def statement(actor: Actor, user_id: int, period_key: str) -> Statement:
                      totals, currency)
 
 
-async def lines(actor: Actor, period_key: str, user_id: int | None = None,
-                first: int = 100) -> list[dict[str, Any]]:
-    """Ledger lines of a settlement period: your own, or anyone's (one user or all) with
-    ``commission:read_all``; newest source first, at most ``first`` (1..500)."""
+async def lines(actor: Actor, period_key: str, user_id: int | None = None, *,
+                first: int = 20, after: str | None = None) -> tuple[Page, Any]:
+    """Ledger lines of a settlement period, newest first (keyset page, ``first`` ≤ 100), and a
+    counter: your own, or anyone's (one user or all) with ``commission:read_all``."""
     actor.require("incentive:read")
     period = settlement_period(period_key)
     if user_id is None and not actor.can("commission:read_all"):
         user_id = actor.user_id
     if user_id is not None and not can_see_money_of(actor, user_id):
         raise Forbidden("Only managers, admins and finance see other people's commissions")
-    query = CommissionLine.select().where(CommissionLine.period == period.key)
+    query, count = CommissionLine.select(), CommissionLine.count()
+    conditions = [CommissionLine.period == period.key]
     if user_id is not None:
-        query = query.where(CommissionLine.user == user_id)
-    return await query.order_by(CommissionLine.source_date, ascending=False).order_by(
-        CommissionLine.id, ascending=False).limit(max(1, min(first, 500)))
+        conditions.append(CommissionLine.user == user_id)
+    for condition in conditions:
+        query, count = query.where(condition), count.where(condition)
+    page = await keyset_page(query, sort=CommissionLine.id, pk=CommissionLine.id,
+                             descending=True, first=first, after=after,
+                             maximum=current().settings.page_size_max)
+
+    async def counter() -> int:
+        return await count
+
+    return page, counter
 
 
 def signed_event_minor(event: dict[str, Any]) -> int:
