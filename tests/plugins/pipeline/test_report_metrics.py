@@ -97,3 +97,31 @@ async def test_win_rate_and_unknown_pipeline(kehu, system, make_user, gql):
     body = await gql("""{ metric(name: "pipeline.funnel", filters: [{name: "pipeline",
         value: "Nope"}]) { rows { value } } }""", user=rep, expect_errors=True)
     assert body["errors"][0]["extensions"]["code"] == "VALIDATION"
+
+
+async def test_won_revenue_by_owner_and_currency(kehu, system, make_user, gql):
+    from kehu.core.money import Money
+
+    north, south = await make_user("sales", team="North"), await make_user("sales", team="South")
+    flow = await services.create_pipeline(system, "Web", template="online")
+    specs = [(north, 1_000_00, "CNY", True), (north, 250_50, "CNY", True),
+             (north, 99_99, "USD", True), (south, 500_00, "CNY", True),
+             (south, 700_00, "CNY", False)]  # the last one stays open
+    for i, (rep, minor, currency, win) in enumerate(specs):
+        customer = await customers.create_customer(system, {"name": f"C{i}", "owner": rep.id})
+        deal = await services.create_opportunity(system, {
+            "name": f"D{i}", "customer": customer["id"], "pipeline": flow["id"],
+            "amount": Money(minor, currency), "owner": rep.id})
+        if win:
+            await services.win_opportunity(system, deal["id"])
+    query = """query($d: [String!]) { metric(name: "pipeline.revenue", dimensions: $d) {
+        rows { dimensions { name value } value currency } } }"""
+    body = await gql(query, {"d": ["owner"]}, user=await make_user("admin"))
+    rows = {(r["dimensions"][0]["value"], r["currency"]): Decimal(r["value"])
+            for r in body["data"]["metric"]["rows"]}
+    assert rows == {(north.username, "CNY"): Decimal("1250.50"),
+                    (north.username, "USD"): Decimal("99.99"),
+                    (south.username, "CNY"): Decimal("500.00")}
+    body = await gql(query, {"d": []}, user=south)  # a rep counts only their own deals
+    assert [(Decimal(r["value"]), r["currency"]) for r in body["data"]["metric"]["rows"]] == [
+        (Decimal("500.00"), "CNY")]
