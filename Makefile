@@ -34,6 +34,7 @@ lint: $(VENV)/.dev-installed
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/core_bench.py
+	$(BIN)/python bench/reporting_bench.py
 
 clean:
 	rm -rf $(VENV) *.egg-info build dist
