@@ -1,6 +1,5 @@
 """The Kehu runtime: settings, the plugin manager, the database engine and the hook façade."""
 
-import asyncio
 import contextlib
 import graphlib
 import importlib
@@ -344,8 +343,3 @@ def current() -> Kehu:
     if _current is None:
         raise RuntimeError("Kehu runtime not created (Kehu.from_settings())")
     return _current
-
-
-def run(coro: Any) -> Any:
-    """Run a coroutine from synchronous code (CLI)."""
-    return asyncio.run(coro)

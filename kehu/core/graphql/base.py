@@ -207,10 +207,6 @@ class KehuContext(BaseContext, kw_only=True):
         return self.loaders[name]
 
 
-def actor(info: strawberry.Info) -> Actor:
-    return info.context.actor
-
-
 # -- mutations ---------------------------------------------------------------------------
 
 
@@ -252,7 +248,6 @@ __all__ = [
     "Node",
     "PageInfo",
     "UserError",
-    "actor",
     "connection",
     "decode_id",
     "encode_id",

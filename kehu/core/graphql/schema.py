@@ -62,8 +62,9 @@ def _merge(name: str, parts: list[tuple[str, type]], base: type | None = None) -
     bases = ((base,) if base else ()) + tuple(m for _, m in parts)
     module = base.__module__ if base else __name__
     description = base.__strawberry_definition__.description if base else None
-    return strawberry.type(type(name, bases, {"__module__": module}), name=name,
-                           description=description)
+    return strawberry.type(
+        type(name, bases, {"__module__": module}), name=name, description=description
+    )
 
 
 def _per_plugin(kehu: Any, hook: str) -> list[tuple[str, type]]:
