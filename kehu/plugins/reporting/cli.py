@@ -120,7 +120,9 @@ def report(
     if fmt != "table":
         click.echo(services.export(metric, rows, fmt), nl=False)
         return
-    table = Table(*dimensions, metric.unit, title=metric.title)
-    for row in rows:
-        table.add_row(*row.dimensions.values(), f"{row.value:,}")
+    records = services.to_records(metric, rows)
+    columns = list(dict.fromkeys(k for r in records for k in r)) or [metric.unit]
+    table = Table(*columns, title=metric.title)
+    for record_ in records:
+        table.add_row(*(record_.get(c, "") for c in columns))
     console.print(table)

@@ -60,11 +60,18 @@ class DimensionValue:
     value: str
 
 
+@strawberry.type(description="A named figure behind a row's value (null when undefined).")
+class Measure:
+    name: str
+    value: Decimal | None
+
+
 @strawberry.type(name="MetricRow", description="One group of a metric result.")
 class MetricRowType:
     dimensions: list[DimensionValue]
     value: Decimal
     currency: str | None
+    measures: list[Measure]
 
     @classmethod
     def of(cls, row: m.MetricRow) -> "MetricRowType":
@@ -72,6 +79,7 @@ class MetricRowType:
             dimensions=[DimensionValue(name=k, value=v) for k, v in row.dimensions.items()],
             value=row.value,
             currency=row.currency,
+            measures=[Measure(name=k, value=v) for k, v in row.measures.items()],
         )
 
 

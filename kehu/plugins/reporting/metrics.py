@@ -29,11 +29,15 @@ class MetricQuery:
 
 @dataclass(frozen=True)
 class MetricRow:
-    """One group: its dimension values and the value (money: major units + ``currency``)."""
+    """One group: its dimension values and the value (money: major units + ``currency``).
+    ``measures`` are the named figures the value is derived from or explained by (a funnel
+    stage's ``conversion``, a forecast's ``actual`` and ``variance``...), ``None`` when
+    undefined (a ratio over zero)."""
 
     dimensions: dict[str, str]
     value: Decimal
     currency: str | None = None
+    measures: dict[str, Decimal | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

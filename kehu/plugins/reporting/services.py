@@ -53,13 +53,16 @@ async def compare_metric(
 
 
 def to_records(metric: m.Metric, rows: list[m.MetricRow]) -> list[dict[str, Any]]:
-    """Flat rows for CSV/JSON: one column per dimension, then value (and currency)."""
+    """Flat rows for CSV/JSON: one column per dimension, the value (and currency), then one
+    column per measure (empty when undefined)."""
     out = []
     for row in rows:
         record_ = dict(row.dimensions)
         record_[metric.unit] = str(row.value)
         if row.currency:
             record_["currency"] = row.currency
+        for name, value in row.measures.items():
+            record_[name] = "" if value is None else str(value)
         out.append(record_)
     return out
 
@@ -75,7 +78,7 @@ def export(metric: m.Metric, rows: list[m.MetricRow], fmt: str) -> str:
     if fmt != "csv":
         raise ValidationFailed("format must be csv, json or svg", field="format")
     out = io.StringIO()
-    columns = list(records[0]) if records else [metric.unit]
+    columns = list(dict.fromkeys(k for r in records for k in r)) or [metric.unit]
     writer = csv.DictWriter(out, fieldnames=columns)
     writer.writeheader()
     writer.writerows(records)
