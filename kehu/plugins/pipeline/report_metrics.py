@@ -23,39 +23,8 @@ async def _pipeline_id(filters: dict[str, str]) -> int:
     return row["id"]
 
 
-OPP = "pipeline_opportunity"
-REVENUE_DIMS = {"owner": f"{OPP}.owner", "team": f"{OPP}.team", "pipeline": f"{OPP}.pipeline",
-                "region": "core_customer.region", "industry": "core_customer.industry",
-                "tier": "core_customer.tier", "source": "core_customer.source",
-                "currency": f"{OPP}.currency"}
-
-
 def report_metrics() -> list:
-    from piccolo.querystring import QueryString
-
-    from kehu.core.money import Money
     from kehu.plugins.reporting.metrics import Metric, MetricQuery, MetricRow
-    from kehu.plugins.reporting.sql import Source, grouped
-
-    won = Source(f"{OPP} JOIN core_customer ON core_customer.id = {OPP}.customer", REVENUE_DIMS,
-                 time_column=f"{OPP}.closed_at", labels=("owner", "team"))
-
-    async def revenue(q: MetricQuery) -> list[MetricRow]:
-        """Won amount per group and currency (amounts are summed in minor units)."""
-        dims = (*tuple(d for d in q.dimensions if d != "currency"), "currency")
-        grouped_q = MetricQuery(q.actor, dims, q.filters, q.start, q.end, q.granularity)
-        scope = services.opportunity_scope(q.actor)
-        rows = await grouped(won, grouped_q, f"SUM({OPP}.amount_minor)",
-                             None if scope is None else scope.querystring,
-                             [QueryString(f"{OPP}.status = 'won'")])
-        out = []
-        for row in rows:
-            currency = row.dimensions.pop("currency")
-            amount = Money(int(row.value), currency).amount
-            if "currency" in q.dimensions:
-                row.dimensions["currency"] = currency
-            out.append(MetricRow(row.dimensions, amount, currency))
-        return out
 
     async def funnel(q: MetricQuery) -> list[MetricRow]:
         stages = await services.funnel(q.actor, await _pipeline_id(q.filters))
@@ -73,11 +42,10 @@ def report_metrics() -> list:
         days = await services.average_deal_cycle_days(q.actor, pipeline_id=pipeline)
         return [MetricRow({}, days or Decimal(0))]
 
+    from kehu.plugins.pipeline.revenue_metrics import revenue_metrics
+
     return [
-        Metric("pipeline.revenue", "Won revenue",
-               "Amount of deals won in the period (by close date), per currency.",
-               "SUM(amount of won deals closed in [from, to))", "money",
-               (*REVENUE_DIMS, "period"), revenue, chart="bar"),
+        *revenue_metrics(),
         Metric("pipeline.funnel", "Sales funnel",
                "Deals that ever reached each open or won stage of a pipeline (default pipeline "
                "unless filtered); the chart shows each stage's conversion from the previous.",
