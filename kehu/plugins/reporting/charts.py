@@ -1,11 +1,13 @@
 """SVG charts for metric results: bars by dimension, a line over periods, a funnel.
 
-Plain SVG text (no plotting dependency): open it in a browser or embed it in a page.
+Plain SVG text (no plotting dependency): open it in a browser or embed it in a page. PNG is
+the same chart rasterised by CairoSVG (the optional ``kehu[png]`` extra).
 """
 
 from decimal import ROUND_HALF_UP, Decimal
 from xml.sax.saxutils import escape
 
+from kehu.core.errors import ValidationFailed
 from kehu.plugins.reporting.metrics import Metric, MetricRow
 
 WIDTH, HEIGHT = 760, 420
@@ -146,3 +148,17 @@ def render(metric: Metric, rows: list[MetricRow], dimensions: tuple[str, ...]) -
     if dimensions == ("period",):
         return line_chart(metric.title, rows)
     return bar_chart(metric.title, rows)
+
+
+def to_png(svg: str) -> bytes:
+    """The SVG chart as PNG; a typed error when CairoSVG or the cairo library is missing."""
+    try:
+        import cairosvg
+    except (ImportError, OSError) as exc:
+        raise ValidationFailed(
+            "PNG charts need CairoSVG and the cairo library: pip install 'kehu[png]' "
+            "(or ask for format=svg)",
+            field="format",
+            code="UNAVAILABLE",
+        ) from exc
+    return cairosvg.svg2png(bytestring=svg.encode("utf-8"))

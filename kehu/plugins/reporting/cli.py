@@ -1,4 +1,4 @@
-"""``kehu report``: list metrics, print one as a table, CSV or JSON, or draw it as SVG."""
+"""``kehu report``: list metrics, print one as a table, CSV or JSON, or draw it (SVG/PNG)."""
 
 from datetime import datetime
 from pathlib import Path
@@ -60,7 +60,7 @@ def _when(value: str | None) -> datetime | None:
 @click.option(
     "--chart",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write the result as an SVG chart to this file.",
+    help="Also draw the result as a chart: SVG, or PNG when the file ends in .png.",
 )
 @click.option("--as", "as_user", metavar="USER", help="Compute with this user's visibility.")
 @click.pass_obj
@@ -116,7 +116,11 @@ def report(
         return
     metric, rows = result
     if chart:
-        chart.write_text(charts.render(metric, rows, dimensions), encoding="utf-8")
+        svg = charts.render(metric, rows, dimensions)
+        if chart.suffix.lower() == ".png":
+            chart.write_bytes(charts.to_png(svg))
+        else:
+            chart.write_text(svg, encoding="utf-8")
     if fmt != "table":
         click.echo(services.export(metric, rows, fmt), nl=False)
         return

@@ -1,4 +1,4 @@
-"""``GET /reports/{metric}``: a metric as CSV, JSON or an SVG chart (API key required)."""
+"""``GET /reports/{metric}``: a metric as CSV, JSON or an SVG/PNG chart (API key required)."""
 
 from datetime import datetime
 
@@ -10,7 +10,12 @@ from kehu.core.errors import ValidationFailed
 from kehu.core.permissions import Actor
 from kehu.plugins.reporting import charts, services
 
-MEDIA = {"csv": "text/csv; charset=utf-8", "json": "application/json", "svg": "image/svg+xml"}
+MEDIA = {
+    "csv": "text/csv; charset=utf-8",
+    "json": "application/json",
+    "svg": "image/svg+xml",
+    "png": "image/png",
+}
 
 
 def _filters(items: list[str] | None) -> dict[str, str]:
@@ -33,11 +38,11 @@ async def report(
     start: FromQuery[datetime | None] = None,
     end: FromQuery[datetime | None] = None,
     granularity: FromQuery[str] = "month",
-) -> Response[str]:
-    """A metric: ``?format=csv|json|svg&dimensions=tier,region&filter=region=East
+) -> Response[str | bytes]:
+    """A metric: ``?format=csv|json|svg|png&dimensions=tier,region&filter=region=East
     &start=2026-01-01T00:00:00Z&end=...&granularity=month``."""
     if format not in MEDIA:
-        raise ValidationFailed("format must be csv, json or svg", field="format")
+        raise ValidationFailed("format must be csv, json, svg or png", field="format")
     dims = tuple(d for d in dimensions.split(",") if d)
     metric, rows = await services.run_metric(
         actor,
@@ -48,9 +53,11 @@ async def report(
         end=end,
         granularity=granularity,
     )
-    body = (
-        charts.render(metric, rows, dims)
-        if format == "svg"
-        else services.export(metric, rows, format)
-    )
+    body: str | bytes
+    if format in ("svg", "png"):
+        body = charts.render(metric, rows, dims)
+        if format == "png":
+            body = charts.to_png(body)
+    else:
+        body = services.export(metric, rows, format)
     return Response(body, media_type=MEDIA[format])

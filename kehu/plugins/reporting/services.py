@@ -76,7 +76,7 @@ def export(metric: m.Metric, rows: list[m.MetricRow], fmt: str) -> str:
             indent=2,
         )
     if fmt != "csv":
-        raise ValidationFailed("format must be csv, json or svg", field="format")
+        raise ValidationFailed("format must be csv or json", field="format")
     out = io.StringIO()
     columns = list(dict.fromkeys(k for r in records for k in r)) or [metric.unit]
     writer = csv.DictWriter(out, fieldnames=columns)

@@ -201,6 +201,21 @@ async def test_exports_and_chart_over_http(world, kehu_client):
     assert bad.status_code == 400 and bad.json()["code"] == "VALIDATION"
 
 
+async def test_png_chart_over_http(world, kehu_client):
+    pytest.importorskip("cairosvg")
+    headers = {"Authorization": f"Bearer {world['admin'].key}"}
+    png = await kehu_client.get(
+        "/reports/customers.active", params={"dimensions": "tier", "format": "png"},
+        headers=headers,
+    )
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    assert png.content.startswith(b"\x89PNG\r\n\x1a\n") and len(png.content) > 1000
+    bad = await kehu_client.get(
+        "/reports/customers.active", params={"format": "pdf"}, headers=headers
+    )
+    assert bad.status_code == 400 and "csv, json, svg or png" in bad.text
+
+
 async def test_rep_export_is_scoped(world, kehu_client):
     headers = {"Authorization": f"Bearer {world['south'].key}"}
     response = await kehu_client.get(

@@ -28,6 +28,9 @@ def test_report_lists_metrics_and_prints_one(tmp_path, monkeypatch):
     assert csv_.output.splitlines()[0] == "tier,count"
     assert sum(int(line.split(",")[1]) for line in csv_.output.splitlines()[1:]) == 32
     assert out.read_text().startswith("<svg")
+    png = tmp_path / "tiers.png"
+    drawn = _run(tmp_path, "report", "customers.active", "-d", "tier", "--chart", str(png))
+    assert drawn.exit_code == 0 and png.read_bytes().startswith(b"\x89PNG")
     scoped = _run(tmp_path, "report", "customers.active", "--format", "csv", "--as", "zhangwei")
     assert scoped.output.splitlines()[1] != "32"
     bad = _run(tmp_path, "report", "customers.active", "-d", "colour")
