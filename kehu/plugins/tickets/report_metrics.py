@@ -1,8 +1,13 @@
 """Ticket and satisfaction metrics for the reporting plugin's registry (``kehu_report_metrics``;
 only used when reporting is enabled). SQL aggregates with the actor's ticket visibility
-(surveys: customer visibility), identical on SQLite and PostgreSQL."""
+(surveys: customer visibility), identical on SQLite and PostgreSQL.
 
+Ratios and averages are derived in Python from the groups' integer aggregates (exact, half
+up to 0.01); an empty selection gives one row with value 0 and zero counts in its measures."""
+
+from collections.abc import Awaitable, Callable
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from piccolo.querystring import QueryString
 
@@ -13,6 +18,8 @@ from kehu.plugins.reporting.sql import Source, grouped
 from kehu.plugins.tickets.services.common import ticket_scope
 
 T = "tickets_ticket"
+C = "core_customer"
+CUSTOMER_DIMS = {"region": f"{C}.region", "tier": f"{C}.tier", "industry": f"{C}.industry"}
 TICKET_DIMS = {
     "priority": f"{T}.priority",
     "type": f"{T}.type",
@@ -22,39 +29,75 @@ TICKET_DIMS = {
     "complaint_category": f"{T}.complaint_category",
     "assignee": f"{T}.assignee",
     "team": f"{T}.team",
+    **CUSTOMER_DIMS,
 }
-TICKETS = Source(T, TICKET_DIMS, time_column=f"{T}.created_at", labels=("assignee", "team"))
-SURVEYS = Source(
-    "tickets_survey s JOIN core_customer ON core_customer.id = s.customer",
-    {"team": "core_customer.team", "owner": "core_customer.owner",
-     "tier": "core_customer.tier", "region": "core_customer.region"},
-    time_column="s.answered_at",
-    labels=("owner", "team"),
-)
+TICKETS = Source(f"{T} JOIN {C} ON {C}.id = {T}.customer", TICKET_DIMS,
+                 time_column=f"{T}.created_at", labels=("assignee", "team"))
+SURVEY_DIMS = {"team": f"{C}.team", "owner": f"{C}.owner", **CUSTOMER_DIMS}
+SURVEYS = Source(f"tickets_survey s JOIN {C} ON {C}.id = s.customer", SURVEY_DIMS,
+                 time_column="s.answered_at", labels=("owner", "team"))
 NOT_MERGED = QueryString(f"{T}.merged_into IS NULL")
 OPEN = QueryString(f"{T}.status IN ('new', 'open', 'pending_customer')")
+MET = f"({T}.first_response_breached IS FALSE AND {T}.resolution_breached IS FALSE)"
+BREACHED = f"({T}.first_response_breached IS TRUE OR {T}.resolution_breached IS TRUE)"
 CENT = Decimal("0.01")
+DAY = Decimal(86400)
+
+Counts = dict[str, Decimal]
+Compute = Callable[[MetricQuery], Awaitable[list[MetricRow]]]
 
 
-def _days(start: str, end: str) -> str:
+def _count_if(condition: str) -> str:
+    return f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+
+def _seconds(start: str, end: str) -> str:
+    """Whole seconds from ``start`` to ``end`` (an integer on both engines)."""
     if is_sqlite(current_engine()):
-        return f"(julianday({end}) - julianday({start}))"
-    return f"(EXTRACT(EPOCH FROM ({end} - {start})) / 86400.0)"
+        return f"(CAST(strftime('%s', {end}) AS INTEGER) - CAST(strftime('%s', {start}) AS INT))"
+    return f"FLOOR(EXTRACT(EPOCH FROM ({end} - {start})))"
 
 
-def _rounded(rows: list[MetricRow]) -> list[MetricRow]:
-    return [MetricRow(r.dimensions, Decimal(str(r.value)).quantize(CENT, ROUND_HALF_UP))
-            for r in rows]
+def _ratio(part: Decimal, whole: Decimal, scale: Decimal = Decimal(100)) -> Decimal | None:
+    """``part ÷ whole × scale`` half up to 0.01; ``None`` when ``whole`` is 0."""
+    return None if not whole else (scale * part / whole).quantize(CENT, ROUND_HALF_UP)
+
+
+def _scope(where: Any) -> QueryString | None:
+    return None if where is None else where.querystring
 
 
 def _tickets_scope(query: MetricQuery) -> QueryString | None:
-    where = ticket_scope(query.actor)
-    return None if where is None else where.querystring
+    return _scope(ticket_scope(query.actor))
 
 
 def _customers_scope(query: MetricQuery) -> QueryString | None:
-    where = customer_scope(query.actor)
-    return None if where is None else where.querystring
+    return _scope(customer_scope(query.actor))
+
+
+async def _aggregates(
+    source: Source, query: MetricQuery, scope: QueryString | None,
+    where: list[QueryString], sums: dict[str, str],
+) -> list[tuple[dict[str, str], Counts]]:
+    """One grouped SQL aggregate per named expression over the same rows (so the same
+    groups), merged per group in the database's order."""
+    merged: dict[tuple[tuple[str, str], ...], tuple[dict[str, str], Counts]] = {}
+    for name, sql in sums.items():
+        for row in await grouped(source, query, sql, scope, where):
+            key = tuple(row.dimensions.items())
+            merged.setdefault(key, (row.dimensions, {}))[1][name] = row.value
+    return list(merged.values())
+
+
+async def _derived(
+    source: Source, query: MetricQuery, scope: QueryString | None, where: list[QueryString],
+    sums: dict[str, str], value: Callable[[Counts], Decimal | None], hidden: str = "",
+) -> list[MetricRow]:
+    """Rows whose value is derived from the named aggregates, which become the measures but
+    ``hidden`` (value 0 when undefined: nothing to divide by)."""
+    return [MetricRow(dims, value(counts) or Decimal("0.00"),
+                      measures={k: v for k, v in counts.items() if k != hidden})
+            for dims, counts in await _aggregates(source, query, scope, where, sums)]
 
 
 async def _created(query: MetricQuery) -> list[MetricRow]:
@@ -73,39 +116,53 @@ async def _complaints(query: MetricQuery) -> list[MetricRow]:
 
 
 async def _resolution_rate(query: MetricQuery) -> list[MetricRow]:
-    value = (f"100.0 * SUM(CASE WHEN {T}.status IN ('resolved', 'closed') THEN 1 ELSE 0 END)"
-             " / COUNT(*)")
-    return _rounded(await grouped(TICKETS, query, value, _tickets_scope(query), [NOT_MERGED]))
+    sums = {"resolved": _count_if(f"{T}.status IN ('resolved', 'closed')"), "total": "COUNT(*)"}
+    return await _derived(TICKETS, query, _tickets_scope(query), [NOT_MERGED], sums,
+                          lambda c: _ratio(c["resolved"], c["total"]))
 
 
-async def _first_response(query: MetricQuery) -> list[MetricRow]:
-    value = f"AVG({_days(f'{T}.created_at', f'{T}.first_responded_at')})"
-    return _rounded(await grouped(TICKETS, query, value, _tickets_scope(query), [
-        NOT_MERGED, QueryString(f"{T}.first_responded_at IS NOT NULL")]))
+async def _sla_compliance(query: MetricQuery) -> list[MetricRow]:
+    known = QueryString(f"({MET} OR {BREACHED})")
+    sums = {"met": _count_if(MET), "breached": _count_if(BREACHED)}
+    return await _derived(TICKETS, query, _tickets_scope(query), [NOT_MERGED, known], sums,
+                          lambda c: _ratio(c["met"], c["met"] + c["breached"]))
 
 
-async def _resolution(query: MetricQuery) -> list[MetricRow]:
-    value = f"AVG({_days(f'{T}.created_at', f'{T}.resolved_at')})"
-    return _rounded(await grouped(TICKETS, query, value, _tickets_scope(query), [
-        NOT_MERGED, QueryString(f"{T}.resolved_at IS NOT NULL")]))
+def _average_days(end: str) -> Compute:
+    """Average wall-clock days from creation to ``end`` over the tickets that reached it
+    (measure ``tickets``: how many)."""
+
+    async def compute(query: MetricQuery) -> list[MetricRow]:
+        reached = QueryString(f"{T}.{end} IS NOT NULL")
+        seconds = _seconds(f"{T}.created_at", f"{T}.{end}")
+        sums = {"tickets": "COUNT(*)", "seconds": f"SUM({seconds})"}
+        return await _derived(TICKETS, query, _tickets_scope(query), [NOT_MERGED, reached],
+                              sums, lambda c: _ratio(c["seconds"], c["tickets"] * DAY, Decimal(1)),
+                              hidden="seconds")
+
+    return compute
+
+
+def _survey(kind: str) -> QueryString:
+    return QueryString(f"s.kind = '{kind}' AND s.answered_at IS NOT NULL")
 
 
 async def _csat(query: MetricQuery) -> list[MetricRow]:
-    value = "100.0 * SUM(CASE WHEN s.score >= 4 THEN 1 ELSE 0 END) / COUNT(*)"
-    return _rounded(await grouped(SURVEYS, query, value, _customers_scope(query), [
-        QueryString("s.kind = 'csat' AND s.answered_at IS NOT NULL")]))
+    sums = {"satisfied": _count_if("s.score >= 4"), "answers": "COUNT(*)"}
+    return await _derived(SURVEYS, query, _customers_scope(query), [_survey("csat")], sums,
+                          lambda c: _ratio(c["satisfied"], c["answers"]))
 
 
 async def _nps(query: MetricQuery) -> list[MetricRow]:
-    value = ("100.0 * (SUM(CASE WHEN s.score >= 9 THEN 1 ELSE 0 END) "
-             "- SUM(CASE WHEN s.score <= 6 THEN 1 ELSE 0 END)) / COUNT(*)")
-    return _rounded(await grouped(SURVEYS, query, value, _customers_scope(query), [
-        QueryString("s.kind = 'nps' AND s.answered_at IS NOT NULL")]))
+    sums = {"promoters": _count_if("s.score >= 9"), "detractors": _count_if("s.score <= 6"),
+            "answers": "COUNT(*)"}
+    return await _derived(SURVEYS, query, _customers_scope(query), [_survey("nps")], sums,
+                          lambda c: _ratio(c["promoters"] - c["detractors"], c["answers"]))
 
 
 def report_metrics() -> list[Metric]:
     dims = (*TICKET_DIMS, "period")
-    survey_dims = ("team", "owner", "tier", "region", "period")
+    survey_dims = (*SURVEY_DIMS, "period")
     return [
         Metric("tickets.created", "Tickets", "Tickets created in the period.",
                "COUNT(tickets created in [from, to))", "count", dims, _created),
@@ -117,13 +174,18 @@ def report_metrics() -> list[Metric]:
         Metric("tickets.resolution_rate", "Resolution rate",
                "Share of the period's tickets that are resolved or closed.",
                "resolved or closed / created × 100", "percent", dims, _resolution_rate),
+        Metric("tickets.sla_compliance", "SLA compliance",
+               "Share of the period's tickets with a known SLA outcome that met every target "
+               "(first response and resolution, business hours); tickets still within their "
+               "targets are not counted yet.",
+               "met / (met + breached) × 100", "percent", dims, _sla_compliance),
         Metric("tickets.first_response_days", "First response time",
                "Average wall-clock time to the first public reply.",
-               "AVG(first_responded_at − created_at)", "days", dims, _first_response,
-               chart="line"),
+               "AVG(first_responded_at − created_at)", "days", dims,
+               _average_days("first_responded_at"), chart="line"),
         Metric("tickets.resolution_days", "Resolution time",
                "Average wall-clock time to resolution.", "AVG(resolved_at − created_at)",
-               "days", dims, _resolution, chart="line"),
+               "days", dims, _average_days("resolved_at"), chart="line"),
         Metric("satisfaction.csat", "CSAT", "Satisfied (4–5) share of CSAT answers.",
                "answers ≥ 4 / answers × 100", "percent", survey_dims, _csat, chart="line"),
         Metric("satisfaction.nps", "NPS", "Promoters (9–10) minus detractors (0–6).",

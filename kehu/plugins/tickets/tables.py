@@ -1,7 +1,9 @@
 """Tickets tables (all prefixed ``tickets_``). Core tables stay untouched.
 
 SLA deadlines are not stored: they are computed from ``tickets_status_change`` rows and the
-policy in force, so changing a policy recomputes every open ticket's deadlines.
+policy in force, so changing a policy recomputes every open ticket's deadlines. Only the SLA
+*outcome* is stored (``first_response_breached``, ``resolution_breached``: ``False`` met,
+``True`` breached, ``null`` not known yet) so compliance can be aggregated in SQL.
 """
 
 from enum import StrEnum
@@ -88,6 +90,9 @@ class Ticket(Table, tablename="tickets_ticket"):
     resolved_at = Timestamptz(null=True, default=None)
     closed_at = Timestamptz(null=True, default=None)
     merged_into = ForeignKey(references="self", null=True, on_delete=OnDelete.set_null)
+    # SLA outcomes, evaluated by the clocks when known (see services.slas.store_outcomes)
+    first_response_breached = Boolean(null=True, default=None)
+    resolution_breached = Boolean(null=True, default=None, index=True)
     version = Integer(default=1)
     created_at = Timestamptz(default=TimestamptzNow(), index=True)
     updated_at = Timestamptz(default=TimestamptzNow())

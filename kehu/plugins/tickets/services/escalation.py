@@ -4,7 +4,8 @@ For every open ticket and each running SLA clock: a **reminder** to the assignee
 supervisor when unassigned) when the remaining business time is at most
 ``reminder_lead_minutes``; on **breach**, a task for each supervisor of the ticket's team (the
 team's managers) and, with ``reassign_on_breach``, a reassignment within the team. Each step
-is done once per (ticket, target, step): ``tickets_escalation.step_key`` is unique.
+is done once per (ticket, target, step): ``tickets_escalation.step_key`` is unique. The job
+also stores the SLA outcome of open tickets (a breach is known before the ticket is answered).
 """
 
 import json
@@ -17,7 +18,7 @@ from kehu.core.permissions import Actor, system_actor
 from kehu.core.services import activities
 from kehu.core.tables import User
 from kehu.plugins.tickets.services.common import at, config
-from kehu.plugins.tickets.services.slas import sla_of
+from kehu.plugins.tickets.services.slas import record_outcomes, sla_of
 from kehu.plugins.tickets.services.tickets import pick_assignee
 from kehu.plugins.tickets.tables import OPEN_STATUSES, Escalation, Ticket
 
@@ -112,7 +113,9 @@ async def _plan_batch(tickets: list[dict[str, Any]], when: datetime) -> list[Ste
 async def sla_check(
     now: datetime | None = None, *, dry_run: bool = False, actor: Actor | None = None
 ) -> list[Step]:
-    """Send due reminders and escalations (each once); ``dry_run`` only reports them."""
+    """Send due reminders and escalations (each once) and store the SLA outcomes of open
+    tickets and of tickets without one (``slas.record_outcomes``); ``dry_run`` only reports
+    the steps."""
     steps = await plan(now)
     if dry_run:
         return steps
@@ -120,6 +123,7 @@ async def sla_check(
     when = at(now)
     for step in steps:
         await _run(actor, step, when)
+    await record_outcomes(when)
     return steps
 
 

@@ -2,8 +2,8 @@
 resolution rate, SLA compliance, backlog, CSAT %, NPS and complaints by category.
 
 Counts are SQL aggregates on the visible tickets; durations are averaged over the selected
-timestamps (portable between SQLite and PostgreSQL); SLA compliance evaluates the computed
-clocks (deadlines are never stored).
+timestamps (portable between SQLite and PostgreSQL); SLA compliance counts the stored outcomes
+(``slas.store_outcomes``) like the ``tickets.sla_compliance`` report metric.
 """
 
 from dataclasses import dataclass
@@ -16,7 +16,6 @@ from kehu.core.permissions import Actor
 from kehu.core.services.customers import customer_scope
 from kehu.core.tables import Customer
 from kehu.plugins.tickets.services.common import at, visible
-from kehu.plugins.tickets.services.slas import sla_of
 from kehu.plugins.tickets.services.surveys import csat_percent, nps
 from kehu.plugins.tickets.tables import OPEN_STATUSES, Survey, Ticket, TicketType
 
@@ -28,14 +27,18 @@ class TicketMetrics:
     resolution_rate: float | None  # % of tickets created in the period now resolved/closed
     avg_first_response_seconds: float | None  # wall-clock
     avg_resolution_seconds: float | None  # wall-clock
-    sla_compliance: float | None  # % of tickets created in the period without a breach
-    breached: int
+    sla_compliance: float | None  # % meeting every target of those with a known outcome
+    breached: int  # tickets with a breached target
     backlog: int  # open now (new, open, pending customer)
     csat: float | None
     csat_responses: int
     nps: int | None
     nps_responses: int
     complaints_by_category: dict[str, int]
+
+
+def _outcomes(row: dict[str, Any]) -> tuple[bool | None, bool | None]:
+    return row["first_response_breached"], row["resolution_breached"]
 
 
 def _avg(values: list[float]) -> float | None:
@@ -72,8 +75,8 @@ async def ticket_metrics(
                      or r["status"] == "closed"]
     resolution = [((r["resolved_at"] or r["closed_at"]) - r["created_at"]).total_seconds()
                   for r in resolved_rows]
-    clocks = await sla_of(rows, when)
-    breached = sum(1 for c in clocks.values() if c.breached)
+    breached = sum(1 for r in rows if True in _outcomes(r))
+    met = sum(1 for r in rows if _outcomes(r) == (False, False))
 
     surveys = Survey.select(Survey.kind, Survey.score).where(
         Survey.answered_at >= since, Survey.answered_at < until)
@@ -92,7 +95,7 @@ async def ticket_metrics(
         resolution_rate=round(100 * len(resolved_rows) / len(rows), 1) if rows else None,
         avg_first_response_seconds=_avg(first),
         avg_resolution_seconds=_avg(resolution),
-        sla_compliance=round(100 * (len(rows) - breached) / len(rows), 1) if rows else None,
+        sla_compliance=round(100 * met / (met + breached), 1) if met + breached else None,
         breached=breached,
         backlog=backlog,
         csat=csat_percent(csat_scores),

@@ -1,4 +1,5 @@
-"""SLA policies and the clocks of tickets, computed from the status history (never stored).
+"""SLA policies and the clocks of tickets, computed from the status history (deadlines are
+never stored; only each target's outcome is, see ``store_outcomes``).
 
 A ticket follows the policy the ``kehu_ticket_sla_policy`` hook names for its customer
 (e.g. a contract's entitlement), else ``default``; a policy row per priority overrides the
@@ -7,6 +8,7 @@ resolution clock at resolution; both pause while the ticket waits for the custom
 resolution clock while resolved/closed, so a reopened ticket continues where it stopped).
 """
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +21,7 @@ from kehu.core.services.common import check_choice, raise_if
 from kehu.plugins.tickets.services.common import at, calendar, config
 from kehu.plugins.tickets.services.tickets import histories
 from kehu.plugins.tickets.sla import SlaClock, measure, paused_intervals
-from kehu.plugins.tickets.tables import Priority, SlaPolicy, Status
+from kehu.plugins.tickets.tables import OPEN_STATUSES, Priority, SlaPolicy, Status, Ticket
 
 DEFAULT_POLICY = "default"
 PAUSED_FIRST = {Status.pending_customer.value}
@@ -176,3 +178,51 @@ async def sla_of(
         targets = targets_for(rows, entitled.get(t["customer"], DEFAULT_POLICY), t["priority"])
         out[t["id"]] = clocks_for(t, history[t["id"]], targets, when)
     return out
+
+
+# -- outcomes -----------------------------------------------------------------------------
+
+
+def outcome(clock: SlaClock) -> bool | None:
+    """What is stored of a clock: ``True`` breached, ``False`` met in time, ``None`` while it
+    still runs within its target."""
+    if clock.breached:
+        return True
+    return False if clock.met_at is not None else None
+
+
+async def store_outcomes(
+    tickets: list[dict[str, Any]], now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Evaluate the clocks of ``tickets`` at ``now`` and store the outcomes that changed
+    (``first_response_breached``, ``resolution_breached``), in the caller's transaction; one
+    UPDATE per distinct outcome pair. Returns the rows with their outcomes."""
+    clocks = await sla_of(tickets, now)
+    changed: dict[tuple[bool | None, bool | None], list[int]] = defaultdict(list)
+    out = []
+    for t in tickets:
+        sla = clocks[t["id"]]
+        pair = (outcome(sla.first_response), outcome(sla.resolution))
+        if (t["first_response_breached"], t["resolution_breached"]) != pair:
+            changed[pair].append(t["id"])
+        out.append({**t, "first_response_breached": pair[0], "resolution_breached": pair[1]})
+    for (first, resolution), ids in changed.items():
+        await Ticket.update({Ticket.first_response_breached: first,
+                             Ticket.resolution_breached: resolution}).where(Ticket.id.is_in(ids))
+    return out
+
+
+async def record_outcomes(now: datetime | None = None, batch: int = 500) -> int:
+    """Re-evaluate the outcomes of every open ticket (a breach while open, a policy change)
+    and of tickets without one (rows older than the outcome columns), in batches; returns
+    how many tickets were evaluated. Run by ``escalation.sla_check``."""
+    last, seen = 0, 0
+    pending = Ticket.status.is_in(list(OPEN_STATUSES)) | Ticket.resolution_breached.is_null()
+    while True:
+        async with unit_of_work():  # read and write in one transaction
+            rows = await Ticket.select().where(pending, Ticket.id > last).order_by(
+                Ticket.id).limit(batch)
+            await store_outcomes(rows, now)
+        if not rows:
+            return seen
+        last, seen = rows[-1]["id"], seen + len(rows)

@@ -357,6 +357,14 @@ async def _save(ticket_id: int, values: dict[str, Any], when: datetime) -> dict[
     return rows[0]
 
 
+async def _with_outcome(ticket: dict[str, Any], when: datetime) -> dict[str, Any]:
+    """``ticket`` with its SLA outcome evaluated at ``when`` and stored: called on every
+    change that can decide it (first reply, status change, merge, priority)."""
+    from kehu.plugins.tickets.services.slas import store_outcomes  # slas imports this module
+
+    return (await store_outcomes([ticket], when))[0]
+
+
 async def assign_ticket(
     actor: Actor,
     ticket_id: int,
@@ -440,7 +448,8 @@ async def add_message(
             values[Ticket.resolved_at] = None
         if Ticket.status in values:
             await _store_change(ticket_id, status, values[Ticket.status], actor, when)
-        ticket = await _save(ticket_id, values, when) if values else ticket
+        if values:
+            ticket = await _with_outcome(await _save(ticket_id, values, when), when)
         await record(
             actor, "message_added", "ticket", ticket_id,
             after={"message_id": message["id"], "internal": internal,
@@ -499,7 +508,7 @@ async def change_status(
         elif status == Status.open and current_status in (Status.resolved, Status.closed):
             values.update({Ticket.resolved_at: None, Ticket.closed_at: None})
         await _store_change(ticket_id, current_status, status, actor, when)
-        after = await _save(ticket_id, values, when)
+        after = await _with_outcome(await _save(ticket_id, values, when), when)
         reopened = status == Status.open and current_status in (Status.resolved, Status.closed)
         action = "reopened" if reopened else "status_changed"
         await record(
@@ -564,7 +573,7 @@ async def update_ticket(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """Change subject, priority, phase, type or channel (a priority change re-targets the SLA
-    clocks: they are computed, never stored)."""
+    clocks: they are computed, never stored; the stored outcome is re-evaluated)."""
     actor.require("ticket:write")
     errors: list[FieldError] = []
     values: dict[Any, Any] = {}
@@ -578,9 +587,12 @@ async def update_ticket(
         if key in data:
             values[column] = check_choice(data[key], enum, key, errors)
     raise_if(errors)
+    when = at(now)
     async with unit_of_work():
         before = await _locked(actor, ticket_id, expected_version)
-        after = await _save(ticket_id, values, at(now))
+        after = await _save(ticket_id, values, when)
+        if Ticket.priority in values:  # other targets: other outcome
+            after = await _with_outcome(after, when)
         changed = {k._meta.name: v for k, v in values.items() if before[k._meta.name] != v}
         await record(actor, "updated", "ticket", ticket_id,
                      {k: before[k] for k in changed}, changed | {"customer": after["customer"]})
@@ -610,12 +622,13 @@ async def merge_tickets(
         moved = await TicketMessage.update({TicketMessage.ticket: survivor_id}).where(
             TicketMessage.ticket == duplicate_id).returning(TicketMessage.id)
         await _store_change(duplicate_id, duplicate["status"], Status.closed.value, actor, when)
-        await _save(duplicate_id, {Ticket.status: Status.closed.value, Ticket.closed_at: when,
-                                   Ticket.merged_into: survivor_id}, when)
+        await _with_outcome(await _save(duplicate_id, {
+            Ticket.status: Status.closed.value, Ticket.closed_at: when,
+            Ticket.merged_into: survivor_id}, when), when)
         values: dict[Any, Any] = {}
         if survivor["first_responded_at"] is None and duplicate["first_responded_at"]:
             values[Ticket.first_responded_at] = duplicate["first_responded_at"]
-        after = await _save(survivor_id, values, when)
+        after = await _with_outcome(await _save(survivor_id, values, when), when)
         await record(actor, "merged", "ticket", survivor_id,
                      after={"duplicate_id": duplicate_id, "messages": [r["id"] for r in moved],
                             "customer": survivor["customer"]})
