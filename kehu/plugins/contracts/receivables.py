@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from kehu.core.db import current_engine, is_sqlite
 from kehu.core.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.money import Money
@@ -723,12 +724,105 @@ async def refund_payment(
     return row
 
 
+# -- grouped aggregates (aging, metrics, reports) -----------------------------------------------
+
+Fragment = tuple[str, list[Any]]  # SQL with ``{}`` placeholders and their parameters
+IN_FORCE_STATES = (S.signed, S.in_execution, S.completed, S.disputed)  # signed, not terminated
+_IN_FORCE_SQL = ", ".join(f"'{s.value}'" for s in IN_FORCE_STATES)
+_CONTRACT_JOIN = "JOIN contracts_contract k ON k.id = {fk} JOIN core_customer cu ON cu.id = {cu}"
+_INSTALLMENTS = "contracts_installment i " + _CONTRACT_JOIN.format(fk="i.contract", cu="i.customer")
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """How a report groups and narrows an aggregate. ``columns`` maps dimension names to SQL
+    expressions over the aggregate's aliases (``k`` contract and ``cu`` customer always, plus
+    the fact table's: ``i`` installment, ``v`` invoice, ``a`` allocation, ``l`` contract line);
+    ``where`` holds extra conditions."""
+
+    columns: dict[str, str] = field(default_factory=dict)
+    where: tuple[Fragment, ...] = ()
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    """One group of an aggregate: raw dimension values (ids for owner/team), the currency
+    (``None`` for counts) and the aggregates (integers: minor units or counts)."""
+
+    group: dict[str, Any]
+    currency: str | None
+    values: dict[str, int]
+
+
+def _period_dates(date_from: date, date_to: date, column: str) -> Fragment:
+    return f"{column} >= {{}} AND {column} <= {{}}", [sql_date(date_from), sql_date(date_to)]
+
+
+async def _aggregate(
+    actor: Actor,
+    source: Fragment,
+    values: dict[str, str],
+    grouping: Grouping,
+    conditions: list[Fragment],
+    keys: dict[str, Fragment] | None = None,
+) -> list[GroupRow]:
+    """``SELECT keys, columns, values FROM source WHERE conditions AND visibility GROUP BY keys,
+    columns`` in one statement. ``keys`` are the aggregate's own group keys (``currency``,
+    ``bucket``); without keys nor columns it returns one row (zeros when nothing matched)."""
+    keys = keys or {}
+    cols = [*keys.items(), *((name, (sql, [])) for name, sql in grouping.columns.items())]
+    aliases = [f"g{n}" for n in range(len(cols))]
+    where = [*conditions, *grouping.where, raw_scope(actor)]
+    select = [f"{sql} AS {alias}" for (_, (sql, _)), alias in zip(cols, aliases, strict=True)]
+    select += [f"{sql} AS {name}" for name, sql in values.items()]
+    sql = f"SELECT {', '.join(select)} FROM {source[0]} WHERE " + " AND ".join(
+        f"({c})" for c, _ in where
+    )
+    if aliases:
+        order = aliases[len(keys) :] + aliases[: len(keys)]
+        sql += f" GROUP BY {', '.join(aliases)} ORDER BY {', '.join(order)}"
+    params = [p for _, (_, ps) in cols for p in ps] + source[1] + [p for _, ps in where for p in ps]
+    out = []
+    for r in await Installment.raw(sql, *params):
+        group = {name: r[alias] for (name, _), alias in zip(cols, aliases, strict=True)}
+        currency = group.pop("currency", None)
+        out.append(GroupRow(group, currency, {n: int(r[n] or 0) for n in values}))
+    return out
+
+
+def _late_sql(as_of: date, allocations: bool = True, credits: bool = True) -> Fragment:
+    """``LEFT JOIN`` of what was applied to each installment *after* ``as_of`` (allocations by
+    date applied, credit notes and write-offs by date issued), as ``late.amount``. The stored
+    ``paid_minor``/``credited_minor`` plus this give the amounts as of the date, and only the
+    few rows dated after it are read (indexes on ``applied_on``/``issued_on``) instead of every
+    allocation and credit."""
+    parts, params = [], []
+    if allocations:
+        parts.append(
+            "SELECT installment, amount_minor FROM contracts_allocation WHERE applied_on > {}"
+        )
+        params.append(sql_date(as_of))
+    if credits:
+        parts.append(
+            "SELECT installment, amount_minor FROM contracts_credit "
+            "WHERE installment IS NOT NULL AND issued_on > {}"
+        )
+        params.append(sql_date(as_of))
+    return (
+        "LEFT JOIN (SELECT installment, CAST(SUM(amount_minor) AS BIGINT) AS amount FROM ("
+        + " UNION ALL ".join(parts)
+        + ") x GROUP BY installment) late ON late.installment = i.id",
+        params,
+    )
+
+
 # -- aging --------------------------------------------------------------------------------------
 
-GROUPS = {"customer": "i.customer", "owner": "k.owner", "team": "k.team", "none": "0"}
+GROUPS = {"customer": "i.customer", "owner": "k.owner", "team": "k.team", "none": None}
+OPEN_AS_OF = "i.amount_minor - i.paid_minor - i.credited_minor + COALESCE(late.amount, 0)"
 
 
-def _bucket_case(as_of: date, bounds: list[int], names: list[str]) -> tuple[str, list]:
+def _bucket_case(as_of: date, bounds: list[int], names: list[str]) -> Fragment:
     sql, params = "CASE WHEN i.due_date >= {} THEN {} ", [sql_date(as_of), names[0]]
     for high, name in zip(bounds, names[1:], strict=False):
         sql += "WHEN i.due_date >= {} THEN {} "
@@ -738,15 +832,44 @@ def _bucket_case(as_of: date, bounds: list[int], names: list[str]) -> tuple[str,
     return sql, params
 
 
-def _open_as_of_sql(as_of: date) -> tuple[str, list]:
-    """Open amount of installment ``i`` as of a date: payments applied and credits issued
-    after it are not yet counted."""
-    return (
-        "i.amount_minor - COALESCE((SELECT SUM(a.amount_minor) FROM contracts_allocation a "
-        "WHERE a.installment = i.id AND a.applied_on <= {}), 0) - COALESCE((SELECT "
-        "SUM(c.amount_minor) FROM contracts_credit c WHERE c.installment = i.id AND "
-        "c.issued_on <= {}), 0)",
-        [sql_date(as_of), sql_date(as_of)],
+def _check_bounds(bounds: list[int]) -> None:
+    if bounds != sorted(set(bounds)) or any(b <= 0 for b in bounds):
+        raise ValidationFailed(FieldError("buckets", "buckets must be increasing positive days"))
+
+
+async def open_receivables(
+    actor: Actor,
+    as_of: date | None = None,
+    grouping: Grouping = Grouping(),
+    *,
+    buckets: list[int] | None = None,
+    overdue_only: bool = False,
+) -> list[GroupRow]:
+    """Open amount (``open``) of signed contracts' installments as of a date, per group and
+    currency, and per aging bucket (``group["bucket"]``) when ``buckets`` (upper bounds) are
+    given. As of the date: payments applied and credits issued after it are not yet counted,
+    contracts signed after it are left out. ``overdue_only``: due before the date. Only open
+    installments are counted, so every group's amount is positive."""
+    actor.require("receivable:read")
+    as_of = as_of or today()
+    late_sql, late_params = _late_sql(as_of)
+    keys: dict[str, Fragment] = {"currency": ("k.currency", [])}
+    if buckets is not None:
+        _check_bounds(buckets)
+        keys["bucket"] = _bucket_case(as_of, buckets, bucket_names(buckets))
+    conditions: list[Fragment] = [
+        (f"k.status IN ({_STATES_SQL}) AND k.signed_on <= {{}}", [sql_date(as_of)]),
+        ("i.paid_minor + i.credited_minor < i.amount_minor OR late.amount IS NOT NULL", []),
+    ]
+    if overdue_only:
+        conditions.append(("i.due_date < {}", [sql_date(as_of)]))
+    return await _aggregate(
+        actor,
+        (f"{_INSTALLMENTS} {late_sql}", late_params),
+        {"open": f"SUM({OPEN_AS_OF})"},
+        grouping,
+        conditions,
+        keys,
     )
 
 
@@ -770,42 +893,21 @@ async def aging(
     buckets: list[int] | None = None,
 ) -> list[AgingRow]:
     """Open receivables by days past due (by due date) as of a date, grouped by customer,
-    owner, team or ``none``; computed in one SQL aggregate. The buckets partition the open
-    amount exactly (each installment falls in exactly one)."""
-    actor.require("receivable:read")
-    as_of = as_of or today()
+    owner, team or ``none``; computed in one SQL aggregate (:func:`open_receivables`). The
+    buckets partition the open amount exactly (each installment falls in exactly one)."""
     if group_by not in GROUPS:
         raise ValidationFailed(
             FieldError("groupBy", "groupBy must be customer, owner, team or none", "INVALID_CHOICE")
         )
     bounds = buckets if buckets is not None else config().aging_buckets
-    if bounds != sorted(set(bounds)) or any(b <= 0 for b in bounds):
-        raise ValidationFailed(FieldError("buckets", "buckets must be increasing positive days"))
     names = bucket_names(bounds)
-    case_sql, case_params = _bucket_case(as_of, bounds, names)
-    open_sql, open_params = _open_as_of_sql(as_of)
-    scope_sql, scope_params = raw_scope(actor)
-    extra, extra_params = "", []
-    if customer_id is not None:
-        extra, extra_params = " AND i.customer = {}", [customer_id]
-    rows = await Installment.raw(
-        "SELECT grp, currency, bucket, SUM(open) AS amount FROM ("
-        f"SELECT {GROUPS[group_by]} AS grp, i.currency AS currency, {case_sql} AS bucket, "
-        f"{open_sql} AS open FROM contracts_installment i "
-        "JOIN contracts_contract k ON k.id = i.contract "
-        "JOIN core_customer cu ON cu.id = i.customer "
-        f"WHERE k.status IN ({_STATES_SQL}) AND k.signed_on <= {{}} AND {scope_sql}{extra}"
-        ") t WHERE open > 0 GROUP BY grp, currency, bucket",
-        *case_params,
-        *open_params,
-        sql_date(as_of),
-        *scope_params,
-        *extra_params,
-    )
+    column = GROUPS[group_by]
+    where = () if customer_id is None else (("i.customer = {}", [customer_id]),)
+    grouping = Grouping({"grp": column} if column else {}, where)
     out: dict[tuple, dict[str, int]] = {}
-    for r in rows:
-        key = (r["grp"] if group_by != "none" else None, r["currency"])
-        out.setdefault(key, dict.fromkeys(names, 0))[r["bucket"]] += int(r["amount"])
+    for r in await open_receivables(actor, as_of, grouping, buckets=bounds):
+        key = (r.group.get("grp"), r.currency)
+        out.setdefault(key, dict.fromkeys(names, 0))[r.group["bucket"]] += r.values["open"]
     return [
         AgingRow(g, c, b)
         for (g, c), b in sorted(out.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1]))
@@ -1085,17 +1187,43 @@ async def run_dunning(
 
 
 # -- metrics --------------------------------------------------------------------------------
+#
+# Grouped service functions behind the contracts metrics (``report_metrics.py``) and the
+# ``receivablesMetrics`` GraphQL field: one SQL aggregate each, the actor's visibility in SQL,
+# money summed in minor units per currency (a contract and everything hanging off it share
+# the contract's currency, ``k.currency``).
 
-
-async def _scalar(sql: str, *params: Any) -> int:
-    rows = await Installment.raw(sql, *params)
-    return int(rows[0]["v"] or 0) if rows else 0
+DUE_DATE, ISSUED_ON, APPLIED_ON = "i.due_date", "v.issued_on", "a.applied_on"
+SIGNED_ON, END_DATE, SUBMITTED_AT = "k.signed_on", "k.end_date", "k.submitted_at"
+CURRENCY: dict[str, Fragment] = {"currency": ("k.currency", [])}
 
 
 def _ratio(num: int, den: int) -> Decimal | None:
     if not den:
         return None
     return (Decimal(num) / Decimal(den)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+
+
+def _one(rows: list[GroupRow], currency: str) -> dict[str, int]:
+    """The values of the row in ``currency`` of an ungrouped aggregate (zeros if none)."""
+    return next((r.values for r in rows if r.currency == currency), {})
+
+
+async def collection_sums(
+    actor: Actor, date_from: date, date_to: date, grouping: Grouping = Grouping()
+) -> list[GroupRow]:
+    """Per group and currency: ``due`` = Σ amount of installments due in ``[date_from,
+    date_to]`` (signed contracts), ``collected`` = what was applied to them by ``date_to``."""
+    actor.require("receivable:read")
+    late_sql, late_params = _late_sql(date_to, credits=False)
+    return await _aggregate(
+        actor,
+        (f"{_INSTALLMENTS} {late_sql}", late_params),
+        {"due": "SUM(i.amount_minor)", "collected": "SUM(i.paid_minor - COALESCE(late.amount, 0))"},
+        grouping,
+        [(f"k.status IN ({_STATES_SQL})", []), _period_dates(date_from, date_to, DUE_DATE)],
+        CURRENCY,
+    )
 
 
 @dataclass(frozen=True)
@@ -1110,23 +1238,9 @@ async def collection_rate(
 ) -> CollectionRate:
     """回款率 = collected / due: installments due in the period, and what was paid on them
     (allocations applied up to ``date_to``)."""
-    actor.require("receivable:read")
     currency = currency or config().default_currency
-    scope_sql, scope_params = raw_scope(actor)
-    base = (
-        "FROM contracts_installment i JOIN contracts_contract k ON k.id = i.contract "
-        "JOIN core_customer cu ON cu.id = i.customer "
-        f"WHERE k.status IN ({_STATES_SQL}) AND i.currency = {{}} AND i.due_date >= {{}} "
-        f"AND i.due_date <= {{}} AND {scope_sql}"
-    )
-    params = [currency, sql_date(date_from), sql_date(date_to), *scope_params]
-    due = await _scalar(f"SELECT SUM(i.amount_minor) AS v {base}", *params)
-    collected = await _scalar(
-        "SELECT SUM(a.amount_minor) AS v FROM contracts_allocation a WHERE a.applied_on <= {} "
-        f"AND a.installment IN (SELECT i.id {base})",
-        sql_date(date_to),
-        *params,
-    )
+    sums = _one(await collection_sums(actor, date_from, date_to), currency)
+    due, collected = sums.get("due", 0), sums.get("collected", 0)
     return CollectionRate(Money(due, currency), Money(collected, currency), _ratio(collected, due))
 
 
@@ -1135,51 +1249,104 @@ async def overdue_amount(
 ) -> Money:
     """Open amount of installments past due as of a date."""
     currency = currency or config().default_currency
-    rows = await aging(actor, as_of, group_by="none")
-    return Money(
-        sum(
-            v
-            for r in rows
-            if r.currency == currency
-            for b, v in r.buckets.items()
-            if b != "current"
-        ),
-        currency,
-    )
+    rows = await open_receivables(actor, as_of, overdue_only=True)
+    return Money(_one(rows, currency).get("open", 0), currency)
 
 
 async def open_amount(
     actor: Actor, as_of: date | None = None, currency: str | None = None
 ) -> Money:
     currency = currency or config().default_currency
-    rows = await aging(actor, as_of, group_by="none")
-    return Money(sum(r.total for r in rows if r.currency == currency), currency)
+    return Money(_one(await open_receivables(actor, as_of), currency).get("open", 0), currency)
+
+
+async def invoiced_sums(
+    actor: Actor, date_from: date, date_to: date, grouping: Grouping = Grouping()
+) -> list[GroupRow]:
+    """Per group and currency: ``invoiced`` = Σ invoices issued in ``[date_from, date_to]``."""
+    actor.require("receivable:read")
+    return await _aggregate(
+        actor,
+        ("contracts_invoice v " + _CONTRACT_JOIN.format(fk="v.contract", cu="v.customer"), []),
+        {"invoiced": "SUM(v.amount_minor)"},
+        grouping,
+        [_period_dates(date_from, date_to, ISSUED_ON)],
+        CURRENCY,
+    )
+
+
+@dataclass(frozen=True)
+class DsoRow:
+    group: dict[str, Any]
+    currency: str
+    open: int  # minor units open at ``date_to``
+    invoiced: int  # minor units invoiced in the period (> 0)
+    days: int
+
+    @property
+    def dso(self) -> Decimal:
+        return Decimal(self.open) * self.days / Decimal(self.invoiced)
+
+
+async def dso_by_group(
+    actor: Actor, date_from: date, date_to: date, grouping: Grouping = Grouping()
+) -> list[DsoRow]:
+    """Days sales outstanding per group and currency = open receivables at ``date_to`` /
+    invoiced in the period × days in the period; groups without invoices have no DSO and are
+    left out. Two aggregates (open, invoiced) joined by group."""
+    invoiced = await invoiced_sums(actor, date_from, date_to, grouping)
+    open_rows = await open_receivables(actor, date_to, grouping)
+    opened = {(tuple(r.group.items()), r.currency): r.values["open"] for r in open_rows}
+    days = (date_to - date_from).days + 1
+    return [
+        DsoRow(
+            r.group,
+            r.currency or "",
+            opened.get((tuple(r.group.items()), r.currency), 0),
+            r.values["invoiced"],
+            days,
+        )
+        for r in invoiced
+        if r.values["invoiced"]
+    ]
 
 
 async def dso(
     actor: Actor, date_from: date, date_to: date, currency: str | None = None
 ) -> Decimal | None:
     """Days sales outstanding = open receivables at ``date_to`` / invoiced in the period ×
-    days in the period (``None`` without invoices)."""
-    actor.require("receivable:read")
+    days in the period (``None`` without invoices), to 0.1 day."""
     currency = currency or config().default_currency
-    scope_sql, scope_params = raw_scope(actor)
-    invoiced = await _scalar(
-        "SELECT SUM(v.amount_minor) AS v FROM contracts_invoice v "
-        "JOIN contracts_contract k ON k.id = v.contract JOIN core_customer cu ON "
-        f"cu.id = v.customer WHERE v.currency = {{}} AND v.issued_on >= {{}} AND "
-        f"v.issued_on <= {{}} AND {scope_sql}",
-        currency,
-        sql_date(date_from),
-        sql_date(date_to),
-        *scope_params,
+    for row in await dso_by_group(actor, date_from, date_to):
+        if row.currency == currency:
+            return row.dso.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return None
+
+
+def _window(date_from: date, date_to: date) -> tuple[datetime, datetime]:
+    """Inclusive dates → ``[start, end)`` UTC datetimes."""
+    return (
+        datetime.combine(date_from, datetime.min.time(), tzinfo=UTC),
+        datetime.combine(date_to + timedelta(days=1), datetime.min.time(), tzinfo=UTC),
     )
-    if not invoiced:
-        return None
-    receivable = await open_amount(actor, date_to, currency)
-    days = (date_to - date_from).days + 1
-    return (Decimal(receivable.minor) * days / Decimal(invoiced)).quantize(
-        Decimal("0.1"), rounding=ROUND_HALF_UP
+
+
+async def signing_counts(
+    actor: Actor, date_from: date, date_to: date, grouping: Grouping = Grouping()
+) -> list[GroupRow]:
+    """Per group: ``submitted`` = contracts submitted for approval in the period (by their
+    last ``submitted_at``), ``signed`` = how many of those have been signed since."""
+    actor.require("contract:read")
+    start, end = _window(date_from, date_to)
+    return await _aggregate(
+        actor,
+        ("contracts_contract k JOIN core_customer cu ON cu.id = k.customer", []),
+        {
+            "submitted": "COUNT(*)",
+            "signed": "SUM(CASE WHEN k.signed_at IS NOT NULL THEN 1 ELSE 0 END)",
+        },
+        grouping,
+        [(f"{SUBMITTED_AT} >= {{}} AND {SUBMITTED_AT} < {{}}", [start, end])],
     )
 
 
@@ -1191,21 +1358,94 @@ class SigningRate:
 
 
 async def signing_rate(actor: Actor, date_from: date, date_to: date) -> SigningRate:
-    """Contracts signed / contracts submitted for approval in the period."""
-    actor.require("contract:read")
-    from kehu.plugins.contracts.services import contract_scope
-
-    start = datetime.combine(date_from, datetime.min.time(), tzinfo=UTC)
-    end = datetime.combine(date_to + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
-    scope = contract_scope(actor)
-
-    def counted(column: Any) -> Any:
-        query = Contract.count().where(column >= start, column < end)
-        return query if scope is None else query.where(scope)
-
-    submitted = await counted(Contract.submitted_at)
-    signed = await counted(Contract.signed_at)
+    """Of the contracts submitted for approval in the period, the share signed."""
+    (row,) = await signing_counts(actor, date_from, date_to)
+    submitted, signed = row.values["submitted"], row.values["signed"]
     return SigningRate(submitted, signed, _ratio(signed, submitted))
+
+
+def _shifted(column: str, days: int) -> str:
+    """A date column moved by ``days`` (SQLite stores dates as ISO text)."""
+    if is_sqlite(current_engine()):
+        return f"date({column}, '{int(days):+d} days')"
+    return f"({column} + {int(days)})"
+
+
+async def renewal_counts(
+    actor: Actor,
+    date_from: date,
+    date_to: date,
+    grouping: Grouping = Grouping(),
+    grace_days: int | None = None,
+) -> list[GroupRow]:
+    """续约: per group, ``expiring`` = contracts in force (signed, in execution, completed or
+    disputed; not terminated) whose ``end_date`` falls in ``[date_from, date_to]``, and
+    ``renewed`` = those whose customer has another contract in force starting within
+    ``grace_days`` (setting ``renewal_grace_days``) before or after that end date. The renewal
+    counts whoever owns it: renewing is a fact about the expiring contract."""
+    actor.require("contract:read")
+    grace = config().renewal_grace_days if grace_days is None else grace_days
+    renewed = (
+        "SELECT 1 FROM contracts_contract n WHERE n.customer = k.customer AND n.id <> k.id "
+        f"AND n.status IN ({_IN_FORCE_SQL}) AND n.start_date >= {_shifted(END_DATE, -grace)} "
+        f"AND n.start_date <= {_shifted(END_DATE, grace)}"
+    )
+    return await _aggregate(
+        actor,
+        ("contracts_contract k JOIN core_customer cu ON cu.id = k.customer", []),
+        {"expiring": "COUNT(*)", "renewed": f"SUM(CASE WHEN EXISTS ({renewed}) THEN 1 ELSE 0 END)"},
+        grouping,
+        [(f"k.status IN ({_IN_FORCE_SQL})", []), _period_dates(date_from, date_to, END_DATE)],
+    )
+
+
+async def signed_sums(
+    actor: Actor,
+    date_from: date,
+    date_to: date,
+    grouping: Grouping = Grouping(),
+    *,
+    by_line: bool = False,
+) -> list[GroupRow]:
+    """Contract revenue signed (签约额) per group and currency: ``amount`` = Σ totals of
+    contracts signed (``signed_on``) in ``[date_from, date_to]`` and not terminated,
+    ``contracts`` = their number. ``by_line``: Σ line amounts instead, so that groups and
+    filters may use the line's product ``l.product`` (the lines of a contract sum to its
+    total)."""
+    actor.require("contract:read")
+    source, amount = "contracts_contract k", "k.total_minor"
+    if by_line:
+        source = "contracts_line l JOIN contracts_contract k ON k.id = l.contract"
+        amount = "l.amount_minor"
+    return await _aggregate(
+        actor,
+        (f"{source} JOIN core_customer cu ON cu.id = k.customer", []),
+        {"amount": f"SUM({amount})", "contracts": "COUNT(DISTINCT k.id)"},
+        grouping,
+        [(f"k.status IN ({_IN_FORCE_SQL})", []), _period_dates(date_from, date_to, SIGNED_ON)],
+        CURRENCY,
+    )
+
+
+async def collected_sums(
+    actor: Actor, date_from: date, date_to: date, grouping: Grouping = Grouping()
+) -> list[GroupRow]:
+    """回款额 per group and currency: ``amount`` = Σ payments allocated to installments with
+    the allocation's date (the payment's receipt) in ``[date_from, date_to]``, ``payments`` =
+    the number of payments. Money still unallocated on account is not attributed."""
+    actor.require("receivable:read")
+    source = (
+        "contracts_allocation a JOIN contracts_installment i ON i.id = a.installment "
+        + _CONTRACT_JOIN.format(fk="i.contract", cu="i.customer")
+    )
+    return await _aggregate(
+        actor,
+        (source, []),
+        {"amount": "SUM(a.amount_minor)", "payments": "COUNT(DISTINCT a.payment)"},
+        grouping,
+        [_period_dates(date_from, date_to, APPLIED_ON)],
+        CURRENCY,
+    )
 
 
 # -- customer summaries (GraphQL batches) --------------------------------------------------------

@@ -1,105 +1,298 @@
-"""Receivables metrics for the reporting plugin's registry (``kehu_report_metrics``; only
-used when reporting is enabled). Each wraps a service function of
-:mod:`kehu.plugins.contracts.receivables` (SQL aggregates with the actor's visibility) in the
-plugin's default currency; they are not grouped by dimensions."""
+"""Contracts and receivables metrics for the reporting plugin's registry
+(``kehu_report_metrics``; only used when reporting is enabled). Each wraps a grouped service
+function of :mod:`kehu.plugins.contracts.receivables` — one SQL aggregate with the actor's
+receivables visibility, money summed in minor units per currency — and turns its groups into
+metric rows: owner/team by name, money in major units with its currency, percentages 0–100 and
+days to 0.01 (half up). A group whose ratio is undefined (nothing due, submitted, expiring or
+invoiced) has no row."""
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from kehu.plugins.contracts import receivables
+from kehu.core.db import current_engine, is_sqlite
+from kehu.core.money import Money
+from kehu.plugins.contracts import receivables as r
 from kehu.plugins.contracts.services import config, today
 from kehu.plugins.reporting.metrics import Metric, MetricQuery, MetricRow
+from kehu.plugins.reporting.sql import period_sql
 
 CENT = Decimal("0.01")
+PARTIES = {
+    "owner": "k.owner",  # the contract's owner and team
+    "team": "k.team",
+    "region": "cu.region",  # the customer's region, industry and tier
+    "industry": "cu.industry",
+    "tier": "cu.tier",
+}
+MONEY = {**PARTIES, "currency": "k.currency"}
+LABELS = {"owner": ("core_user", "username"), "team": ("core_team", "name")}
+Build = Callable[[Any], tuple[Decimal, dict[str, Decimal | None]] | None]
 
 
 def _period(query: MetricQuery) -> tuple[date, date]:
-    """``[start, end)`` as inclusive dates (default: the last 30 days)."""
-    end = (query.end - timedelta(microseconds=1)).date() if query.end else today()
+    """``[start, end)`` as inclusive dates (default: the 30 days up to today)."""
+    end = _as_of(query)
     start = query.start.date() if query.start else end - timedelta(days=29)
     return start, end
 
 
-def _percent(value: Decimal | None) -> list[MetricRow]:
-    if value is None:
-        return []
-    return [MetricRow({}, (value * 100).quantize(CENT, rounding=ROUND_HALF_UP))]
+def _as_of(query: MetricQuery) -> date:
+    """The last day of ``[start, end)`` (default: today): the date of snapshot metrics."""
+    return (query.end - timedelta(microseconds=1)).date() if query.end else today()
 
 
-async def _collection_rate(query: MetricQuery) -> list[MetricRow]:
-    start, end = _period(query)
-    rate = await receivables.collection_rate(query.actor, start, end)
-    return _percent(rate.rate)
+def _day_period(column: str, granularity: str) -> str:
+    """The ``period`` of a DATE column. PostgreSQL: the date as UTC midnight first, else
+    ``AT TIME ZONE`` would shift it by the session's time zone."""
+    if is_sqlite(current_engine()):
+        return period_sql(column, granularity)
+    return period_sql(f"(CAST({column} AS TIMESTAMP) AT TIME ZONE 'UTC')", granularity)
 
 
-async def _signing_rate(query: MetricQuery) -> list[MetricRow]:
-    start, end = _period(query)
-    return _percent((await receivables.signing_rate(query.actor, start, end)).rate)
+def _filter(name: str, sql: str, value: str) -> r.Fragment:
+    """``dimension = value``; owner and team by id or by user/team name."""
+    if name in LABELS and not value.isdigit():
+        table, column = LABELS[name]
+        return f"{sql} IN (SELECT id FROM {table} WHERE {column} = {{}})", [value]
+    return f"CAST({sql} AS TEXT) = {{}}", [value]
 
 
-async def _dso(query: MetricQuery) -> list[MetricRow]:
-    start, end = _period(query)
-    value = await receivables.dso(query.actor, start, end)
-    return [] if value is None else [MetricRow({}, value)]
+def _grouping(query: MetricQuery, columns: dict[str, str], period: str | None = None) -> r.Grouping:
+    """The query's dimensions and filters as SQL over the service's aliases (``currency`` is
+    always grouped by the services themselves)."""
+    exprs = {**columns, "period": period} if period else columns
+    return r.Grouping(
+        {d: exprs[d] for d in query.dimensions if d in exprs and d != "currency"},
+        tuple(_filter(n, exprs[n], v) for n, v in query.filters.items() if n in exprs),
+    )
 
 
-def _money(fn: Any) -> Any:
-    async def compute(query: MetricQuery) -> list[MetricRow]:
-        as_of = (query.end - timedelta(microseconds=1)).date() if query.end else today()
-        amount = await fn(query.actor, as_of, config().default_currency)
-        return [MetricRow({}, amount.amount, amount.currency)]
+async def _rows(
+    query: MetricQuery, groups: list[Any], build: Build, dims: tuple[str, ...] | None = None
+) -> list[MetricRow]:
+    """Metric rows of service groups (``.group``, ``.currency``): ``build`` gives the value
+    and measures, or ``None`` to leave an undefined group out; owner/team ids become names."""
+    built = [(g, b) for g in groups if (b := build(g)) is not None]
+    dims = dims or query.dimensions
+    names = {
+        d: await r.group_names(d, [g.group.get(d) for g, _ in built]) for d in LABELS if d in dims
+    }
+    out = []
+    for g, (value, measures) in built:
+        raw = {d: g.currency if d == "currency" else g.group.get(d) for d in dims}
+        labels = {d: names.get(d, {}).get(v, "" if v is None else str(v)) for d, v in raw.items()}
+        out.append(MetricRow(labels, value, g.currency, measures))
+    return out
+
+
+def _money(minor: int, currency: str) -> Decimal:
+    return Money(minor, currency).amount
+
+
+def _rate(num: str, den: str) -> Build:
+    """``num / den × 100`` of a group's counts, with both as measures (undefined when
+    ``den`` is 0)."""
+
+    def build(g: r.GroupRow) -> tuple[Decimal, dict[str, Decimal | None]] | None:
+        n, d = g.values[num], g.values[den]
+        if not d:
+            return None
+        value = (Decimal(100 * n) / d).quantize(CENT, rounding=ROUND_HALF_UP)
+        return value, {den: Decimal(d), num: Decimal(n)}
+
+    return build
+
+
+def _amount(count: str) -> Build:
+    """A money sum (``amount``) with a count measure."""
+    return lambda g: (
+        _money(g.values["amount"], g.currency),
+        {count: Decimal(g.values[count])},
+    )
+
+
+async def _collection_rate(q: MetricQuery) -> list[MetricRow]:
+    start, end = _period(q)
+    period = _day_period(r.DUE_DATE, q.granularity)
+    groups = await r.collection_sums(q.actor, start, end, _grouping(q, MONEY, period))
+
+    def build(g: r.GroupRow) -> tuple[Decimal, dict[str, Decimal | None]] | None:
+        due, collected = g.values["due"], g.values["collected"]
+        if not due:
+            return None
+        value = (Decimal(100 * collected) / due).quantize(CENT, rounding=ROUND_HALF_UP)
+        return value, {"due": _money(due, g.currency), "collected": _money(collected, g.currency)}
+
+    return await _rows(q, groups, build)
+
+
+async def _signing_rate(q: MetricQuery) -> list[MetricRow]:
+    start, end = _period(q)
+    grouping = _grouping(q, PARTIES, period_sql(r.SUBMITTED_AT, q.granularity))
+    groups = await r.signing_counts(q.actor, start, end, grouping)
+    return await _rows(q, groups, _rate("signed", "submitted"))
+
+
+async def _dso(q: MetricQuery) -> list[MetricRow]:
+    start, end = _period(q)
+    groups = await r.dso_by_group(q.actor, start, end, _grouping(q, MONEY))
+    return await _rows(
+        q,
+        groups,
+        lambda g: (
+            g.dso.quantize(CENT, rounding=ROUND_HALF_UP),
+            {
+                "open": _money(g.open, g.currency),
+                "invoiced": _money(g.invoiced, g.currency),
+                "days": Decimal(g.days),
+            },
+        ),
+    )
+
+
+def _open(overdue_only: bool) -> Callable[[MetricQuery], Any]:
+    async def compute(q: MetricQuery) -> list[MetricRow]:
+        grouping = _grouping(q, MONEY)
+        groups = await r.open_receivables(q.actor, _as_of(q), grouping, overdue_only=overdue_only)
+        return await _rows(q, groups, lambda g: (_money(g.values["open"], g.currency), {}))
 
     return compute
 
 
+async def _aging(q: MetricQuery) -> list[MetricRow]:
+    """Every bucket, in order, for each group with anything open (zero where nothing is)."""
+    bounds = config().aging_buckets
+    names = r.bucket_names(bounds)
+    groups = await r.open_receivables(q.actor, _as_of(q), _grouping(q, MONEY), buckets=bounds)
+    amounts: dict[tuple, dict[str, int]] = {}
+    for g in groups:
+        key = (tuple((k, v) for k, v in g.group.items() if k != "bucket"), g.currency)
+        amounts.setdefault(key, dict.fromkeys(names, 0))[g.group["bucket"]] = g.values["open"]
+    wanted = [b for b in names if b == q.filters.get("bucket", b)]
+    rows = [
+        r.GroupRow({**dict(key), "bucket": b}, currency, {"open": by_bucket[b]})
+        for (key, currency), by_bucket in amounts.items()
+        for b in wanted
+    ]
+    dims = q.dimensions if "bucket" in q.dimensions else ("bucket", *q.dimensions)
+    return await _rows(q, rows, lambda g: (_money(g.values["open"], g.currency), {}), dims)
+
+
+async def _renewal_rate(q: MetricQuery) -> list[MetricRow]:
+    start, end = _period(q)
+    grouping = _grouping(q, PARTIES, _day_period(r.END_DATE, q.granularity))
+    groups = await r.renewal_counts(q.actor, start, end, grouping)
+    return await _rows(q, groups, _rate("renewed", "expiring"))
+
+
+async def _signed_amount(q: MetricQuery) -> list[MetricRow]:
+    start, end = _period(q)
+    by_line = "product" in q.dimensions or "product" in q.filters
+    columns = {**MONEY, "product": "l.product"} if by_line else MONEY
+    grouping = _grouping(q, columns, _day_period(r.SIGNED_ON, q.granularity))
+    groups = await r.signed_sums(q.actor, start, end, grouping, by_line=by_line)
+    return await _rows(q, groups, _amount("contracts"))
+
+
+async def _collected_amount(q: MetricQuery) -> list[MetricRow]:
+    start, end = _period(q)
+    grouping = _grouping(q, MONEY, _day_period(r.APPLIED_ON, q.granularity))
+    groups = await r.collected_sums(q.actor, start, end, grouping)
+    return await _rows(q, groups, _amount("payments"))
+
+
 def report_metrics() -> list[Metric]:
+    money, parties = tuple(MONEY), tuple(PARTIES)
     return [
         Metric(
             "contracts.collection_rate",
             "Collection rate 回款率",
-            "Collected on installments due in the period / their amount",
-            "100 × Σ allocated (by period end) / Σ installments due in the period",
+            "Collected on the installments due in the period / their amount, per currency",
+            "100 × Σ allocated to them by the period end / Σ installments due in [from, to)",
             "percent",
-            (),
+            (*money, "period"),
             _collection_rate,
+            chart="line",
         ),
         Metric(
             "contracts.signing_rate",
-            "Contract signing rate",
-            "Contracts signed / contracts submitted for approval in the period",
-            "100 × signed / submitted",
+            "Contract signing rate 签约率",
+            "Of the contracts submitted for approval in the period, the share signed since",
+            "100 × COUNT(signed) / COUNT(contracts submitted in [from, to))",
             "percent",
-            (),
+            (*parties, "period"),
             _signing_rate,
         ),
         Metric(
             "contracts.dso",
-            "DSO",
-            "Days sales outstanding",
-            "open receivables at period end / invoiced in the period × days",
+            "DSO 应收账款周转天数",
+            "Days sales outstanding, per currency",
+            "Σ open receivables at the period end / Σ invoiced in [from, to) × days in it",
             "days",
-            (),
+            money,
             _dso,
         ),
         Metric(
             "contracts.overdue_amount",
-            "Overdue receivables",
-            "Open amount past due at the end of the period",
-            "Σ open, due date < end",
+            "Overdue receivables 逾期应收",
+            "Open amount past due as of the end of the period (default today), per currency",
+            "Σ (amount − paid − credited as of `to`) of installments due before `to`",
             "money",
-            (),
-            _money(receivables.overdue_amount),
+            money,
+            _open(overdue_only=True),
             time_based=False,
         ),
         Metric(
             "contracts.open_receivables",
-            "Open receivables",
-            "Open amount of signed contracts' installments at the end of the period",
-            "Σ amount − paid − credited",
+            "Open receivables 应收余额",
+            "Open amount of signed contracts' installments as of the end of the period "
+            "(default today), per currency",
+            "Σ (amount − paid − credited as of `to`)",
             "money",
-            (),
-            _money(receivables.open_amount),
+            money,
+            _open(overdue_only=False),
             time_based=False,
+        ),
+        Metric(
+            "contracts.aging",
+            "Receivables aging 账龄",
+            "Open receivables by days past due as of the end of the period (default today), "
+            "in the configured buckets; the buckets partition contracts.open_receivables",
+            "Σ open as of `to` by bucket of (`to` − due date): current, 1-30, 31-60…",
+            "money",
+            ("bucket", *money),
+            _aging,
+            time_based=False,
+        ),
+        Metric(
+            "contracts.renewal_rate",
+            "Renewal rate 续约率",
+            "Contracts ending in the period that were renewed: the customer has another "
+            "contract in force starting within renewal_grace_days of the end date",
+            "100 × COUNT(renewed) / COUNT(contracts in force with end_date in [from, to))",
+            "percent",
+            (*parties, "period"),
+            _renewal_rate,
+        ),
+        Metric(
+            "contracts.signed_amount",
+            "Signed contract revenue 签约额",
+            "Totals of the contracts signed in the period (not terminated), per currency; by "
+            "product: the amounts of their lines",
+            "Σ total (by product: Σ line amount) of contracts with signed_on in [from, to)",
+            "money",
+            (*money, "product", "period"),
+            _signed_amount,
+        ),
+        Metric(
+            "contracts.collected_amount",
+            "Collected amount 回款额",
+            "Payments allocated to installments in the period (by receipt date), per currency",
+            "Σ allocations applied in [from, to)",
+            "money",
+            (*money, "period"),
+            _collected_amount,
         ),
     ]

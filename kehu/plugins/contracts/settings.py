@@ -84,6 +84,13 @@ class ContractsSettings(BaseModel):
     churn_renewal_days: int = Field(
         60, ge=1, description="A renewal within this many days is a churn signal"
     )
+    renewal_grace_days: int = Field(
+        60,
+        ge=0,
+        le=3650,
+        description="A contract counts as renewed when another contract of its customer starts "
+        "within this many days before or after its end date (renewal rate)",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> "ContractsSettings":

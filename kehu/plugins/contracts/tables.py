@@ -224,7 +224,7 @@ class Allocation(Table, tablename="contracts_allocation"):
     payment = ForeignKey(references=Payment, on_delete=OnDelete.cascade, index=True)
     installment = ForeignKey(references=Installment, on_delete=OnDelete.cascade, index=True)
     amount_minor = BigInt()
-    applied_on = Date()
+    applied_on = Date(index=True)
     created_at = Timestamptz(default=TimestamptzNow())
 
 
