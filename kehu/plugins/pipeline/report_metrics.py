@@ -1,12 +1,119 @@
-"""Pipeline metrics for the reporting plugin's registry (used only when reporting is enabled).
+"""Pipeline sales metrics for the reporting plugin's registry (used only when reporting is
+enabled): funnel, win rate, deal cycle, velocity, weighted forecast and forecast vs actual,
+next to the revenue metrics of ``revenue_metrics``.
 
-Each wraps a service function that aggregates in SQL with the actor's visibility."""
+Each runs one aggregate query per source in SQL (several named aggregates per group) with the
+pipeline's visibility (``opportunity_scope``; forecast snapshot lines and the actuals they are
+compared with: the owner/team rule, the only one snapshot lines support). Money is summed in
+minor units per currency and rounded once. A row whose value would divide by zero is left out.
+"""
 
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
+from piccolo.querystring import QueryString
+
+from kehu.core.db import current_engine, is_sqlite
 from kehu.core.errors import FieldError, ValidationFailed
+from kehu.core.money import Money
+from kehu.core.permissions import owner_team_scope
 from kehu.plugins.pipeline import services
 from kehu.plugins.pipeline import tables as t
+from kehu.plugins.reporting.metrics import Metric, MetricQuery, MetricRow
+from kehu.plugins.reporting.sql import Source, _id_of, _labels, period_sql
+
+OPP = services.OPP
+SNAP, LINE = "pipeline_forecast_snapshot", "pipeline_forecast_snapshot_line"
+JOINS = {  # joined only when a dimension or filter of the query uses the table
+    "core_customer": f"JOIN core_customer ON core_customer.id = {OPP}.customer",
+    "pipeline_pipeline": f"JOIN pipeline_pipeline ON pipeline_pipeline.id = {OPP}.pipeline",
+    "pipeline_stage": f"JOIN pipeline_stage ON pipeline_stage.id = {OPP}.stage",
+}
+OWNER_DIMS = {"owner": f"{OPP}.owner", "team": f"{OPP}.team",
+              "pipeline": "pipeline_pipeline.name"}
+CLOSED_DIMS = {**OWNER_DIMS, "region": "core_customer.region",
+               "industry": "core_customer.industry", "tier": "core_customer.tier"}
+FORECAST_DIMS = {"forecast_category": f"{OPP}.forecast_category",
+                 "stage": "pipeline_stage.name", **CLOSED_DIMS}
+LABELS = ("owner", "team")
+
+
+def _status(*statuses: str) -> QueryString:
+    return QueryString(f"{OPP}.status IN ({', '.join(repr(s) for s in statuses)})")
+
+
+def _count_if(condition: str, value: str = "1") -> str:
+    return f"SUM(CASE WHEN {condition} THEN {value} ELSE 0 END)"
+
+
+def _utc_midnight(column: str) -> str:
+    """A ``Date`` column as the instant of its UTC midnight (SQLite compares the ISO text)."""
+    if is_sqlite(current_engine()):
+        return column
+    return f"(CAST({column} AS TIMESTAMP) AT TIME ZONE 'UTC')"
+
+
+def _first_day(moment: datetime | None) -> date | None:
+    """The first date whose UTC midnight is at or after ``moment`` (naive = UTC)."""
+    if moment is None:
+        return None
+    moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.date() + timedelta(days=moment.time() != time())
+
+
+# -- grouped aggregates ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Group:
+    """One group of an aggregate query: dimension labels, currency, integer aggregates."""
+
+    dimensions: dict[str, str]
+    currency: str | None
+    values: dict[str, int]
+
+
+async def aggregate(source: Source, query: MetricQuery, values: dict[str, str],
+                    where: list[QueryString], *, currency: str | None = None,
+                    dates: bool = False) -> list[Group]:
+    """``SELECT dims[, currency], agg AS name... FROM source WHERE where AND filters AND
+    window GROUP BY dims[, currency]``: reporting's ``grouped`` with several aggregates.
+    ``dates``: the time column is a ``Date`` (windows are whole UTC days)."""
+    dims = list(query.dimensions)
+    time_column = source.time_column or ""
+    moment = _utc_midnight(time_column) if dates else time_column
+    keys = [period_sql(moment, query.granularity) if d == "period" else source.dimensions[d]
+            for d in dims] + ([currency] if currency else [])
+    conditions = list(where)
+    for name, value in query.filters.items():
+        if name in source.labels and not value.isdigit():
+            value = await _id_of(name, value)
+        conditions.append(QueryString(f"CAST({source.dimensions[name]} AS TEXT) = {{}}", value))
+    start, end = (_first_day(query.start), _first_day(query.end)) if dates else (
+        query.start, query.end)
+    if source.time_column and start:
+        conditions.append(QueryString(f"{time_column} >= {{}}", start))
+    if source.time_column and end:
+        conditions.append(QueryString(f"{time_column} < {{}}", end))
+    select = [f"{k} AS d{i}" for i, k in enumerate(keys)]
+    select += [f"{sql} AS {name}" for name, sql in values.items()]
+    sql = f"SELECT {', '.join(select)} FROM {source.table}"
+    if conditions:
+        sql += " WHERE " + " AND ".join("{}" for _ in conditions)
+    if keys:
+        order = ", ".join(f"d{i}" for i in range(len(keys)))
+        sql += f" GROUP BY {order} ORDER BY {order}"
+    rows = await t.Opportunity.raw(sql, *conditions)
+    names = await _labels(dims, source.labels, rows)
+    return [Group({d: names.get((d, r[f"d{i}"]), _text(r[f"d{i}"])) for i, d in enumerate(dims)},
+                  r[f"d{len(dims)}"] if currency else None,
+                  {name: int(r[name] or 0) for name in values}) for r in rows]
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
 
 
 async def _pipeline_id(filters: dict[str, str]) -> int:
@@ -23,39 +130,209 @@ async def _pipeline_id(filters: dict[str, str]) -> int:
     return row["id"]
 
 
-def report_metrics() -> list:
-    from kehu.plugins.reporting.metrics import Metric, MetricQuery, MetricRow
+async def _opportunities(q: MetricQuery, dims: dict[str, str], time_column: str | None,
+                         values: dict[str, str], where: list[QueryString], *,
+                         per_currency: bool = False, dates: bool = False) -> list[Group]:
+    """``aggregate`` over the visible opportunities (``pipeline`` filter: id or name), joining
+    customers, pipelines or stages only when the query's dimensions or filters need them."""
+    filters = dict(q.filters)
+    conditions = list(where)
+    if "pipeline" in filters:
+        conditions.append(QueryString(f"{OPP}.pipeline = {{}}", await _pipeline_id(filters)))
+        del filters["pipeline"]
+    scope = services.opportunity_scope(q.actor)
+    if scope is not None:
+        conditions.append(scope.querystring)
+    used = " ".join(dims[d] for d in (*q.dimensions, *filters) if d in dims)
+    table = " ".join([OPP, *(join for name, join in JOINS.items() if f"{name}." in used)])
+    return await aggregate(Source(table, dims, time_column, labels=LABELS),
+                           replace(q, filters=filters), values, conditions,
+                           currency=f"{OPP}.currency" if per_currency else None, dates=dates)
 
-    async def funnel(q: MetricQuery) -> list[MetricRow]:
-        stages = await services.funnel(q.actor, await _pipeline_id(q.filters))
-        return [MetricRow({"stage": s.name}, Decimal(s.reached)) for s in stages]
 
-    async def win_rate(q: MetricQuery) -> list[MetricRow]:
-        pipeline = await _pipeline_id(q.filters) if "pipeline" in q.filters else None
-        result = await services.win_rate(q.actor, pipeline_id=pipeline, since=q.start,
-                                         until=q.end)
-        rate = result.rate * 100 if result.rate is not None else Decimal(0)
-        return [MetricRow({}, rate.quantize(Decimal("0.01")))]
+# -- the metrics -----------------------------------------------------------------------------
 
-    async def cycle(q: MetricQuery) -> list[MetricRow]:
-        pipeline = await _pipeline_id(q.filters) if "pipeline" in q.filters else None
-        days = await services.average_deal_cycle_days(q.actor, pipeline_id=pipeline)
-        return [MetricRow({}, days or Decimal(0))]
 
+async def funnel(q: MetricQuery) -> list[MetricRow]:
+    """Deals created in the window, per open/won stage: reached, conversion from the previous
+    stage (percent), open in the stage now."""
+    ids = {}
+    for name in ("owner", "team"):
+        value = q.filters.get(name)
+        if value is not None:
+            ids[name] = int(value if value.isdigit() else await _id_of(name, value))
+    stages = await services.funnel(q.actor, await _pipeline_id(q.filters),
+                                   owner_id=ids.get("owner"), team_id=ids.get("team"),
+                                   created_from=q.start, created_to=q.end)
+    rows, previous = [], None
+    for s in stages:
+        conversion = None if previous is None else services.percent(s.reached, previous)
+        rows.append(MetricRow({"stage": s.name}, Decimal(s.reached), measures={
+            "conversion": conversion, "current": Decimal(s.current)}))
+        previous = s.reached
+    return rows
+
+
+async def win_rate(q: MetricQuery) -> list[MetricRow]:
+    """won ÷ (won + lost) × 100 of the deals closed in the window."""
+    groups = await _opportunities(q, CLOSED_DIMS, f"{OPP}.closed_at", {
+        "won": _count_if(f"{OPP}.status = 'won'"),
+        "lost": _count_if(f"{OPP}.status = 'lost'")}, [_status("won", "lost")])
+    rows = []
+    for g in groups:
+        won, lost = g.values["won"], g.values["lost"]
+        if won + lost:
+            rows.append(MetricRow(g.dimensions, services.percent(won, won + lost),
+                                  measures={"won": Decimal(won), "lost": Decimal(lost)}))
+    return rows
+
+
+async def deal_cycle(q: MetricQuery) -> list[MetricRow]:
+    """Mean days from creation to winning of the deals won in the window."""
+    groups = await _opportunities(q, CLOSED_DIMS, f"{OPP}.closed_at", {
+        "deals": "COUNT(*)", "seconds": f"SUM({OPP}.cycle_seconds)"},
+        [_status("won"), QueryString(f"{OPP}.cycle_seconds IS NOT NULL")])
+    return [MetricRow(g.dimensions, services.days(g.values["seconds"], g.values["deals"]),
+                      measures={"deals": Decimal(g.values["deals"])})
+            for g in groups if g.values["deals"]]
+
+
+async def velocity(q: MetricQuery) -> list[MetricRow]:
+    """Open deals now × average won amount × win rate ÷ average cycle days, the last three
+    over the deals closed in the window; per currency."""
+    window = [f"{OPP}.status = 'open'"]
+    closed = [f"{OPP}.status IN ('won', 'lost')"]
+    args: list[Any] = []
+    for bound, op in ((q.start, ">="), (q.end, "<")):
+        if bound is not None:
+            closed.append(f"{OPP}.closed_at {op} {{}}")
+            args.append(bound)
+    window.append("(" + " AND ".join(closed) + ")")
+    won = f"{OPP}.status = 'won'"
+    groups = await _opportunities(replace(q, start=None, end=None), OWNER_DIMS, None, {
+        "opened": _count_if(f"{OPP}.status = 'open'"), "won": _count_if(won),
+        "lost": _count_if(f"{OPP}.status = 'lost'"),
+        "won_minor": _count_if(won, f"{OPP}.amount_minor"),
+        "won_seconds": _count_if(f"{won} AND {OPP}.cycle_seconds IS NOT NULL",
+                                 f"{OPP}.cycle_seconds"),
+        "cycled": _count_if(f"{won} AND {OPP}.cycle_seconds IS NOT NULL")},
+        [QueryString("(" + " OR ".join(window) + ")", *args)], per_currency=True)
+    rows = []
+    for g in groups:
+        v = g.values
+        speed = services.velocity(g.currency or "", v["opened"], v["won"], v["lost"],
+                                  v["won_minor"], v["won_seconds"], v["cycled"])
+        if speed.per_day is None:
+            continue
+        rows.append(MetricRow(g.dimensions, speed.per_day.amount, g.currency, {
+            "open_deals": Decimal(v["opened"]),
+            "average_won_amount": _amount(speed.average_won_amount),
+            "win_rate": services.percent(v["won"], v["won"] + v["lost"]),
+            "cycle_days": speed.cycle_days}))
+    return rows
+
+
+def _amount(money: Money | None) -> Decimal | None:
+    return None if money is None else money.amount
+
+
+async def weighted_forecast(q: MetricQuery) -> list[MetricRow]:
+    """Σ amount × probability of the open deals expected to close in the window."""
+    groups = await _opportunities(q, FORECAST_DIMS, f"{OPP}.expected_close_date", {
+        "basis": f"SUM({OPP}.weighted_basis)", "total": f"SUM({OPP}.amount_minor)",
+        "deals": "COUNT(*)"}, [_status("open")], per_currency=True, dates=True)
+    return [MetricRow(g.dimensions, services.weighted(g.values["basis"], g.currency).amount,
+                      g.currency, {"total": Money(g.values["total"], g.currency).amount,
+                                   "deals": Decimal(g.values["deals"])})
+            for g in groups]
+
+
+async def forecast_vs_actual(q: MetricQuery) -> list[MetricRow]:
+    """Per forecast period starting in the window (one snapshot each, see
+    ``services.period_snapshots``): the snapshot's weighted forecast and commit next to what
+    was won in the period; value = actual ÷ weighted forecast × 100."""
+    snapshots = await services.period_snapshots(_first_day(q.start), _first_day(q.end))
+    if not snapshots:
+        return []
+    ids = ", ".join(str(int(s["id"])) for s in snapshots)
+    everything = replace(q, start=None, end=None)  # the snapshots carry the window
+    chosen = QueryString(f"{SNAP}.id IN ({ids})")
+    line_scope = owner_team_scope(q.actor, t.ForecastSnapshotLine.owner,
+                                  t.ForecastSnapshotLine.team)
+    forecast = await aggregate(
+        Source(f"{LINE} JOIN {SNAP} ON {SNAP}.id = {LINE}.snapshot",
+               {"owner": f"{LINE}.owner", "team": f"{LINE}.team"}, f"{SNAP}.period_start",
+               LABELS), everything,
+        {"basis": f"SUM({LINE}.weighted_basis)",
+         "committed": _count_if(f"{LINE}.forecast_category IN ('commit', 'closed')",
+                             f"{LINE}.total_minor")},
+        [chosen, *([] if line_scope is None else [line_scope.querystring])],
+        currency=f"{LINE}.currency", dates=True)
+    opp_scope = owner_team_scope(q.actor, t.Opportunity.owner, t.Opportunity.team)
+    within = (f"{OPP}.closed_at >= {_utc_midnight(f'{SNAP}.period_start')} AND "
+              f"{OPP}.closed_at < {_utc_midnight(f'{SNAP}.period_end')}")
+    actual = await aggregate(
+        Source(f"{OPP} JOIN {SNAP} ON {within}", OWNER_DIMS, f"{SNAP}.period_start", LABELS),
+        everything, {"won": f"SUM({OPP}.amount_minor)"},
+        [chosen, _status("won"), *([] if opp_scope is None else [opp_scope.querystring])],
+        currency=f"{OPP}.currency", dates=True)
+    return _forecast_rows(forecast, actual)
+
+
+def _forecast_rows(forecast: list[Group], actual: list[Group]) -> list[MetricRow]:
+    """Forecast and actual groups matched by dimensions and currency."""
+    won = {(tuple(g.dimensions.items()), g.currency): g.values["won"] for g in actual}
+    rows = []
+    for g in forecast:
+        basis, currency = g.values["basis"], g.currency or ""
+        actual_minor = won.get((tuple(g.dimensions.items()), currency), 0)
+        if not basis:
+            continue
+        predicted = services.weighted(basis, currency)
+        rows.append(MetricRow(g.dimensions, services.percent(actual_minor * 100, basis),
+                              currency, {
+                                  "forecast": predicted.amount,
+                                  "commit": Money(g.values["committed"], currency).amount,
+                                  "actual": Money(actual_minor, currency).amount,
+                                  "variance": Money(actual_minor, currency).amount
+                                  - predicted.amount}))
+    return rows
+
+
+def report_metrics() -> list[Metric]:
     from kehu.plugins.pipeline.revenue_metrics import revenue_metrics
 
+    closed = (*CLOSED_DIMS, "period")
     return [
         *revenue_metrics(),
         Metric("pipeline.funnel", "Sales funnel",
-               "Deals that ever reached each open or won stage of a pipeline (default pipeline "
-               "unless filtered); the chart shows each stage's conversion from the previous.",
-               "COUNT(DISTINCT deals entering the stage)", "count", ("stage",), funnel,
-               filters=("pipeline",), chart="funnel", time_based=False),
-        Metric("pipeline.win_rate", "Win rate", "Won ÷ (won + lost) of deals closed in the "
-               "period.", "won / (won + lost) × 100", "percent", (), win_rate,
-               filters=("pipeline",)),
+               "Deals created in the period (all when no period is given) that ever reached "
+               "each open or won stage of a pipeline (default pipeline unless filtered); "
+               "conversion = reached ÷ reached at the previous stage, current = still open "
+               "in the stage.", "COUNT(DISTINCT deals entering the stage)", "count",
+               ("stage",), funnel, filters=("pipeline", "owner", "team"), chart="funnel"),
+        Metric("pipeline.win_rate", "Win rate",
+               "Won ÷ (won + lost) of the deals closed in the period.",
+               "won / (won + lost) × 100", "percent", closed, win_rate),
         Metric("pipeline.deal_cycle", "Average deal cycle",
-               "Mean days from creation to winning, over won deals.",
-               "AVG(won_at − created_at) in days", "days", (), cycle, filters=("pipeline",),
-               time_based=False),
+               "Mean days from creation to winning of the deals won in the period.",
+               "AVG(closed_at − created_at) over won deals, in days", "days", closed,
+               deal_cycle, chart="line"),
+        Metric("pipeline.velocity", "Pipeline velocity",
+               "Money the pipeline is expected to bring per day: open deals now × average "
+               "won amount × win rate ÷ average cycle, the last three over the deals closed "
+               "in the period (all when none is given); per currency.",
+               "open deals × (won amount ÷ won) × (won ÷ (won + lost)) ÷ average cycle days",
+               "money", tuple(OWNER_DIMS), velocity),
+        Metric("pipeline.weighted_forecast", "Weighted forecast",
+               "Σ amount × stage probability of the open deals expected to close in the "
+               "period, per currency (exact sum, rounded once).",
+               "SUM(amount × probability) of open deals, expected close in [from, to)",
+               "money", (*FORECAST_DIMS, "period"), weighted_forecast),
+        Metric("pipeline.forecast_vs_actual", "Forecast accuracy",
+               "For each forecast period starting in the period: what was won in it ÷ the "
+               "weighted forecast of its snapshot (the latest taken before the period "
+               "started, else the earliest taken during it), per currency.",
+               "won in the snapshot period ÷ Σ(amount × probability) of the snapshot × 100",
+               "percent", ("owner", "team", "period"), forecast_vs_actual),
     ]

@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from piccolo.query.functions.aggregate import Count, Max, Sum
+from piccolo.querystring import QueryString
 
 from kehu.core.db import text_search
 from kehu.core.errors import Conflict, FieldError, NotFound, ValidationFailed
@@ -1674,7 +1675,38 @@ async def list_snapshots(actor: Actor, limit: int = 20) -> list[dict[str, Any]]:
         t.ForecastSnapshot.taken_at, t.ForecastSnapshot.id, ascending=False).limit(limit)
 
 
+def _period_snapshot(snapshots: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Of the snapshots of one period: the latest taken before the period started, else the
+    earliest taken during it (one taken after the period ended is no forecast: ignored)."""
+    start = datetime.combine(snapshots[0]["period_start"], time(), UTC)
+    end = datetime.combine(snapshots[0]["period_end"], time(), UTC)
+    before = [s for s in snapshots if s["taken_at"] < start]
+    if before:
+        return max(before, key=lambda s: (s["taken_at"], s["id"]))
+    during = [s for s in snapshots if s["taken_at"] < end]
+    return min(during, key=lambda s: (s["taken_at"], s["id"])) if during else None
+
+
+async def period_snapshots(since: date | None = None, until: date | None = None
+                           ) -> list[dict[str, Any]]:
+    """The snapshot that stands for each forecast period (``period_start`` … ``period_end``)
+    starting in ``[since, until)``, chosen by :func:`_period_snapshot`."""
+    s = t.ForecastSnapshot
+    query = s.select()
+    if since is not None:
+        query = query.where(s.period_start >= since)
+    if until is not None:
+        query = query.where(s.period_start < until)
+    periods: dict[tuple[date, date], list[dict[str, Any]]] = {}
+    for row in await query:
+        periods.setdefault((row["period_start"], row["period_end"]), []).append(row)
+    chosen = (_period_snapshot(rows) for _, rows in sorted(periods.items()))
+    return [row for row in chosen if row is not None]
+
+
 # -- metrics (aggregated in SQL, visibility applied) ------------------------------------------
+
+OPP = "pipeline_opportunity"
 
 
 @dataclass
@@ -1693,6 +1725,24 @@ def _ratio(part: int, whole: int, places: str = "0.0001") -> Decimal | None:
     return (Decimal(part) / Decimal(whole)).quantize(Decimal(places), rounding=ROUND_HALF_UP)
 
 
+def percent(part: int, whole: int) -> Decimal | None:
+    """``part ÷ whole × 100`` to 0.01, half up (``None`` over zero)."""
+    return _ratio(part * 100, whole, "0.01")
+
+
+def days(seconds: int, count: int) -> Decimal | None:
+    """Mean days of ``count`` durations summing to ``seconds``, to 0.01, half up."""
+    return _ratio(seconds, count * 86400, "0.01")
+
+
+def money_ratio(minor: int, divisor: int, currency: str) -> Money | None:
+    """``minor ÷ divisor`` as Money, rounded once, half up, to the minor unit."""
+    if not divisor:
+        return None
+    value = (Decimal(minor) / Decimal(divisor)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return Money(int(value), currency)
+
+
 def _visible_ids(actor: Actor, pipeline_id: int | None = None) -> Any:
     query = _visible(t.Opportunity.select(t.Opportunity.id), actor)
     if pipeline_id is not None:
@@ -1700,21 +1750,56 @@ def _visible_ids(actor: Actor, pipeline_id: int | None = None) -> Any:
     return query
 
 
-async def funnel(actor: Actor, pipeline_id: int) -> list[FunnelStage]:
-    """Per open/won stage: how many visible deals ever reached it, how many are in it now,
-    and the stage conversion (reached next ÷ reached this)."""
+def opportunity_conditions(actor: Actor, *, owner_id: int | None = None,
+                           team_id: int | None = None, created_from: datetime | None = None,
+                           created_to: datetime | None = None) -> list[QueryString]:
+    """Raw-SQL conditions on ``pipeline_opportunity``: the actor's visibility, owner, team
+    and a creation window ``[created_from, created_to)``."""
+    scope = opportunity_scope(actor)
+    out = [] if scope is None else [scope.querystring]
+    for column, value in (("owner", owner_id), ("team", team_id)):
+        if value is not None:
+            out.append(QueryString(f"{OPP}.{column} = {{}}", value))
+    if created_from is not None:
+        out.append(QueryString(f"{OPP}.created_at >= {{}}", created_from))
+    if created_to is not None:
+        out.append(QueryString(f"{OPP}.created_at < {{}}", created_to))
+    return out
+
+
+async def _stage_counts(sql: str, conditions: list[QueryString]) -> dict[int, int]:
+    """Run ``sql`` (``... WHERE x{where}``: ``{where}`` takes the conditions) → stage → n."""
+    where = "".join(" AND {}" for _ in conditions)
+    rows = await t.StageChange.raw(sql.replace("{where}", where), *conditions)
+    return {r["stage"]: _int(r["n"]) for r in rows}
+
+
+async def funnel(actor: Actor, pipeline_id: int, *, owner_id: int | None = None,
+                 team_id: int | None = None, created_from: datetime | None = None,
+                 created_to: datetime | None = None) -> list[FunnelStage]:
+    """Per open/won stage: how many visible deals (of an owner/team, created in
+    ``[created_from, created_to)``: a cohort) ever reached it, how many of them are in it now,
+    and the stage conversion (reached next ÷ reached this).
+
+    Two aggregates: the stage history is filtered by the pipeline's stage ids (the covering
+    index ``(to_stage, opportunity)`` answers it alone) and joined to the opportunities only
+    when a condition needs them; the open deals per stage use ``(stage, status)``."""
     actor.require("forecast:read")
-    await get_pipeline(actor, pipeline_id)
-    stages = [s for s in (await stages_by_pipeline([pipeline_id]))[pipeline_id]
-              if not s["is_closed"] or s["is_won"]]
-    h, o = t.StageChange, t.Opportunity
-    ids = _visible_ids(actor, pipeline_id)
-    reached = {r["to_stage"]: _int(r["n"]) for r in await h.select(
-        h.to_stage, Count(distinct=[h.opportunity], alias="n")).where(
-        h.opportunity.is_in(ids)).group_by(h.to_stage)}
-    now_in = {r["stage"]: _int(r["n"]) for r in await _visible(o.select(
-        o.stage, Count(alias="n")).where(o.pipeline == pipeline_id, o.status == OPEN),
-        actor).group_by(o.stage)}
+    all_stages = (await stages_by_pipeline([pipeline_id]))[pipeline_id]
+    if not all_stages:
+        raise NotFound(f"Pipeline {pipeline_id} not found")
+    stages = [s for s in all_stages if not s["is_closed"] or s["is_won"]]
+    ids = ", ".join(str(int(s["id"])) for s in stages)
+    conditions = opportunity_conditions(actor, owner_id=owner_id, team_id=team_id,
+                                        created_from=created_from, created_to=created_to)
+    join = f" JOIN {OPP} ON {OPP}.id = h.opportunity" if conditions else ""
+    reached = await _stage_counts(
+        "SELECT h.to_stage AS stage, COUNT(DISTINCT h.opportunity) AS n FROM "
+        f"pipeline_stage_change h{join} WHERE h.to_stage IN ({ids}){{where}} "
+        "GROUP BY h.to_stage", conditions)
+    now_in = await _stage_counts(
+        f"SELECT {OPP}.stage AS stage, COUNT(*) AS n FROM {OPP} WHERE {OPP}.stage IN ({ids}) "
+        f"AND {OPP}.status = '{OPEN}'{{where}} GROUP BY {OPP}.stage", conditions)
     out = []
     for i, s in enumerate(stages):
         nxt = stages[i + 1] if i + 1 < len(stages) else None
@@ -1753,12 +1838,12 @@ async def average_deal_cycle_days(actor: Actor, *, pipeline_id: int | None = Non
     """Mean days from creation to winning, over visible won deals (exact, 2 places)."""
     actor.require("forecast:read")
     o = t.Opportunity
-    query = _visible(o.select(Count(alias="n"), Sum(o.cycle_seconds, alias="s")).where(
-        o.status == WON), actor)
+    query = _visible(o.select(Count(o.cycle_seconds, alias="n"),
+                              Sum(o.cycle_seconds, alias="s")).where(o.status == WON), actor)
     if pipeline_id is not None:
         query = query.where(o.pipeline == pipeline_id)
     row = (await query)[0]
-    return _ratio(_int(row["s"]), _int(row["n"]) * 86400, "0.01")
+    return days(_int(row["s"]), _int(row["n"]))
 
 
 async def average_time_in_stage(actor: Actor, pipeline_id: int) -> dict[int, Decimal]:
@@ -1768,8 +1853,7 @@ async def average_time_in_stage(actor: Actor, pipeline_id: int) -> dict[int, Dec
     rows = await h.select(h.to_stage, Count(alias="n"), Sum(h.seconds, alias="s")).where(
         h.opportunity.is_in(_visible_ids(actor, pipeline_id)), h.seconds.is_not_null(),
     ).group_by(h.to_stage)
-    return {r["to_stage"]: _ratio(_int(r["s"]), _int(r["n"]) * 86400, "0.01")
-            for r in rows if _int(r["n"])}
+    return {r["to_stage"]: days(_int(r["s"]), _int(r["n"])) for r in rows if _int(r["n"])}
 
 
 @dataclass
@@ -1777,9 +1861,22 @@ class Velocity:
     currency: str
     open_deals: int
     average_won_amount: Money | None
-    win_rate: Decimal | None
+    win_rate: Decimal | None  # a fraction (0.5 = 50%)
     cycle_days: Decimal | None
     per_day: Money | None  # open deals × average won amount × win rate ÷ cycle days
+
+
+def velocity(currency: str, open_deals: int, won: int, lost: int, won_minor: int,
+             won_seconds: int, cycled: int) -> Velocity:
+    """Sales velocity from the aggregates of one group: ``won`` deals worth ``won_minor``,
+    ``cycled`` of them with a cycle, summing ``won_seconds``. Exact up to one rounding:
+    open × (won_minor ÷ won) × (won ÷ (won + lost)) ÷ (won_seconds ÷ cycled ÷ 86400)."""
+    per_day = None
+    if won and won_seconds:
+        per_day = money_ratio(open_deals * won_minor * cycled * 86400,
+                              (won + lost) * won_seconds, currency)
+    return Velocity(currency, open_deals, money_ratio(won_minor, won, currency),
+                    _ratio(won, won + lost), days(won_seconds, cycled), per_day)
 
 
 async def pipeline_velocity(actor: Actor, *, currency: str, pipeline_id: int | None = None
@@ -1789,25 +1886,16 @@ async def pipeline_velocity(actor: Actor, *, currency: str, pipeline_id: int | N
     currency = check_currency(currency)
     o = t.Opportunity
     base = _visible(o.select(o.status, Count(alias="n"), Sum(o.amount_minor, alias="total"),
-                             Sum(o.cycle_seconds, alias="s")).where(o.currency == currency),
-                    actor)
+                             Sum(o.cycle_seconds, alias="s"),
+                             Count(o.cycle_seconds, alias="cycled")).where(
+        o.currency == currency), actor)
     if pipeline_id is not None:
         base = base.where(o.pipeline == pipeline_id)
     stats = {r["status"]: r for r in await base.group_by(o.status)}
-    open_n = _int(stats.get(OPEN, {}).get("n"))
-    won_n = _int(stats.get(WON, {}).get("n"))
-    lost_n = _int(stats.get(LOST, {}).get("n"))
-    won_total = _int(stats.get(WON, {}).get("total"))
-    won_seconds = _int(stats.get(WON, {}).get("s"))
-    rate = _ratio(won_n, won_n + lost_n)
-    avg = Money(won_total, currency).multiply(Decimal(1) / won_n) if won_n else None
-    cycle = _ratio(won_seconds, won_n * 86400, "0.01") if won_n else None
-    per_day = None
-    if won_n and won_seconds:
-        # exact: open × (won_total / won_n) × (won_n / (won_n + lost_n)) / (won_s / won_n / 86400)
-        factor = (Decimal(open_n) * won_n * 86400) / (Decimal(won_n + lost_n) * won_seconds)
-        per_day = Money(won_total, currency).multiply(factor)
-    return Velocity(currency, open_n, avg, rate, cycle, per_day)
+    won = stats.get(WON, {})
+    return velocity(currency, _int(stats.get(OPEN, {}).get("n")), _int(won.get("n")),
+                    _int(stats.get(LOST, {}).get("n")), _int(won.get("total")),
+                    _int(won.get("s")), _int(won.get("cycled")))
 
 
 # -- stale deals ------------------------------------------------------------------------------
