@@ -1,39 +1,166 @@
 """Incentives metrics for the reporting plugin's registry (``kehu_report_metrics``; used only
-when reporting is enabled): commission earned, by user, over the ledger lines whose source
-date is in the queried range. Visibility: own lines unless ``commission:read_all``."""
+when reporting is enabled), with the plugin's visibility rules (``commission:read_all`` sees
+everything; others their own commission lines and the targets ``targets.target_scope`` shows).
+
+Dates (a line's ``source_date``, a target's first and last day) count at their midnight UTC:
+they are in ``[from, to)`` when that instant is, and label periods like timestamps do."""
 
 from collections import defaultdict
-from decimal import Decimal
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
+from piccolo.querystring import QueryString
+
+from kehu.core.db import current_engine, is_sqlite
 from kehu.core.money import Money
-from kehu.core.tables import User
-from kehu.plugins.incentives.tables import CommissionLine
+from kehu.plugins.incentives.services.actuals import MONEY_METRICS, NON_ADDITIVE
+from kehu.plugins.incentives.services.targets import attainments, target_scope
+from kehu.plugins.incentives.tables import Target
 from kehu.plugins.reporting.metrics import Metric, MetricQuery, MetricRow
+from kehu.plugins.reporting.sql import Source, grouped, period_sql
+
+L = "incentives_commission_line"
+TG = "incentives_target"
+CENT = Decimal("0.01")
+FINE = Decimal("0.0001")
+ALWAYS = ("metric", "scope")  # attainments of different metrics or scopes never add up
+
+
+def _first_day(moment: datetime) -> date:
+    """The first day whose midnight (UTC) is at or after ``moment``."""
+    moment = moment.astimezone(UTC)
+    day = moment.date()
+    return day if datetime.combine(day, time(), UTC) >= moment else day + timedelta(days=1)
+
+
+def _days_in(first: str, last: str, query: MetricQuery) -> list[QueryString]:
+    """Date columns ``first`` ≥ the first day of ``from`` and ``last`` < the first day of
+    ``to`` (no condition for a missing bound)."""
+    out = []
+    if query.start is not None:
+        out.append(QueryString(f"{first} >= {{}}", _first_day(query.start)))
+    if query.end is not None:
+        out.append(QueryString(f"{last} < {{}}", _first_day(query.end)))
+    return out
+
+
+def _day_sql(column: str) -> str:
+    """A date column as a UTC instant for ``period_sql`` (SQLite reads the ISO text)."""
+    if is_sqlite(current_engine()):
+        return column
+    return f"(CAST({column} AS TIMESTAMP) AT TIME ZONE 'UTC')"
+
+
+# -- commission ---------------------------------------------------------------------------
+
+
+def _lines() -> Source:
+    return Source(
+        f'{L} JOIN core_user u ON u.id = {L}."user"',
+        {"owner": f'{L}."user"', "team": "u.team", "kind": f"{L}.kind",
+         "currency": f"{L}.currency"},
+        time_column=_day_sql(f"{L}.source_date"), labels=("owner", "team"))
 
 
 async def _commission(query: MetricQuery) -> list[MetricRow]:
-    q = CommissionLine.select(CommissionLine.user, CommissionLine.amount_minor,
-                              CommissionLine.currency)
-    if query.start is not None:
-        q = q.where(CommissionLine.source_date >= query.start.date())
-    if query.end is not None:
-        q = q.where(CommissionLine.source_date < query.end.date())
-    if not query.actor.can("commission:read_all"):
-        q = q.where(CommissionLine.user == query.actor.user_id)
-    by_user = "owner" in query.dimensions
-    sums: dict[tuple[str, str], int] = defaultdict(int)
-    names = {u["id"]: u["username"] for u in await User.select(User.id, User.username)}
-    for r in await q:
-        sums[(names.get(r["user"], "") if by_user else "", r["currency"])] += r["amount_minor"]
-    return [MetricRow({"owner": who} if by_user else {}, Money(v, cur).amount, cur)
-            for (who, cur), v in sorted(sums.items())] or [MetricRow({}, Decimal(0))]
+    """Ledger amounts per group and currency, summed in SQL (minor units)."""
+    dims = (*(d for d in query.dimensions if d != "currency"), "currency")
+    by_currency = MetricQuery(query.actor, dims, query.filters, granularity=query.granularity)
+    scope = (None if query.actor.can("commission:read_all")
+             else QueryString(f'{L}."user" = {{}}', query.actor.user_id))
+    days = _days_in(f"{L}.source_date", f"{L}.source_date", query)
+    out = []
+    for row in await grouped(_lines(), by_currency, f"SUM({L}.amount_minor)", scope, days):
+        currency = row.dimensions.pop("currency")
+        if "currency" in query.dimensions:
+            row.dimensions["currency"] = currency
+        out.append(MetricRow(row.dimensions, Money(int(row.value), currency).amount, currency))
+    return out
+
+
+# -- target attainment --------------------------------------------------------------------
+
+TARGET_DIMS = {"owner": "u.username", "team": "tm.name", "metric": f"{TG}.metric",
+               "scope": f"{TG}.scope"}
+
+
+def _target_sql(query: MetricQuery) -> tuple[str, list[QueryString]]:
+    """The visible leaf targets (a decomposed target counts through its parts) whose period
+    lies in ``[from, to)``, with their dimension labels; the team of a user target is the
+    user's."""
+    labels = {**TARGET_DIMS, "period": period_sql(_day_sql(f"{TG}.start"), query.granularity)}
+    where = [QueryString(f"NOT EXISTS (SELECT 1 FROM {TG} c WHERE c.parent = {TG}.id)"),
+             *_days_in(f'{TG}."start"', f'{TG}."end"', query)]
+    scope = target_scope(query.actor)
+    if scope is not None:
+        where.append(scope.querystring)
+    where += [QueryString(f"CAST({labels[name]} AS TEXT) = {{}}", value)
+              for name, value in query.filters.items()]
+    columns = ", ".join(f"{sql} AS label_{name}" for name, sql in labels.items())
+    return (f"SELECT {TG}.*, {columns} FROM {TG} "
+            f'LEFT JOIN core_user u ON u.id = {TG}."user" '
+            f"LEFT JOIN core_team tm ON tm.id = COALESCE({TG}.team, u.team) "
+            f"WHERE {' AND '.join('{}' for _ in where)} ORDER BY {TG}.id", where)
+
+
+@dataclass
+class _Group:
+    targets: int = 0
+    goal: Decimal = Decimal(0)
+    actual: Decimal = Decimal(0)
+    currency: str = ""
+
+
+def _figure(total: Decimal, group: _Group, metric: str) -> Decimal:
+    """A target or actual total as shown: money in major units, counts summed, rates and
+    other non-additive figures averaged over the group's targets."""
+    if metric in MONEY_METRICS:
+        return Money(int(total), group.currency).amount
+    if metric in NON_ADDITIVE:
+        return (total / group.targets).quantize(FINE, ROUND_HALF_UP)
+    return total
+
+
+async def _target_attainment(query: MetricQuery) -> list[MetricRow]:
+    """Σ actual ÷ Σ target × 100 per group, metric, scope and currency."""
+    sql, where = _target_sql(query)
+    rows = await Target.raw(sql, *where)
+    dims = (*query.dimensions, *(d for d in ALWAYS if d not in query.dimensions))
+    groups: dict[tuple[tuple[str, ...], str], _Group] = defaultdict(_Group)
+    for found in await attainments(query.actor, rows):
+        if found.actual is None:  # no actual for this kind of target (a region's CSAT)
+            continue
+        row = found.target
+        g = groups[(tuple(row[f"label_{d}"] or "" for d in dims), row["currency"])]
+        g.targets += 1
+        g.goal += Decimal(row["amount_minor"] if row["amount_minor"] is not None
+                          else row["value"])
+        g.actual += found.actual.number
+        g.currency = row["currency"]
+    out = []
+    for (key, _), g in sorted(groups.items()):
+        labels = dict(zip(dims, key, strict=True))
+        metric = labels["metric"]
+        out.append(MetricRow(
+            labels, (100 * g.actual / g.goal).quantize(CENT, ROUND_HALF_UP), g.currency or None,
+            {"target": _figure(g.goal, g, metric), "actual": _figure(g.actual, g, metric),
+             "targets": Decimal(g.targets)}))
+    return out
 
 
 def report_metrics() -> list[Metric]:
     return [
         Metric("incentives.commission", "Commission earned 提成",
                "Commission ledger lines (commissions, adjustments, clawbacks, caps) by the "
-               "date of their source event.",
-               "SUM(commission_line.amount)", "money", ("owner",), _commission,
-               plugin="incentives"),
+               "date of their source event, per currency; team is the earner's team.",
+               "SUM(commission_line.amount)", "money", ("owner", "team", "kind", "currency",
+                                                        "period"), _commission),
+        Metric("incentives.target_attainment", "Target attainment 目标达成率",
+               "Actual ÷ target of the targets whose period lies in [from, to) (decomposed "
+               "targets count through their parts); every row is one target metric and "
+               "scope. Measures: target, actual (sums; averages for rates, CSAT and hours), "
+               "targets.",
+               "Σ actual / Σ target × 100", "percent", (*TARGET_DIMS, "period"),
+               _target_attainment),
     ]

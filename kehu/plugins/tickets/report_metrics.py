@@ -11,11 +11,10 @@ from typing import Any
 
 from piccolo.querystring import QueryString
 
-from kehu.core.db import current_engine, is_sqlite
 from kehu.core.services.customers import customer_scope
 from kehu.plugins.reporting.metrics import Metric, MetricQuery, MetricRow
 from kehu.plugins.reporting.sql import Source, grouped
-from kehu.plugins.tickets.services.common import ticket_scope
+from kehu.plugins.tickets.services.common import seconds_sql, ticket_scope
 
 T = "tickets_ticket"
 C = "core_customer"
@@ -49,13 +48,6 @@ Compute = Callable[[MetricQuery], Awaitable[list[MetricRow]]]
 
 def _count_if(condition: str) -> str:
     return f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"
-
-
-def _seconds(start: str, end: str) -> str:
-    """Whole seconds from ``start`` to ``end`` (an integer on both engines)."""
-    if is_sqlite(current_engine()):
-        return f"(CAST(strftime('%s', {end}) AS INTEGER) - CAST(strftime('%s', {start}) AS INT))"
-    return f"FLOOR(EXTRACT(EPOCH FROM ({end} - {start})))"
 
 
 def _ratio(part: Decimal, whole: Decimal, scale: Decimal = Decimal(100)) -> Decimal | None:
@@ -134,7 +126,7 @@ def _average_days(end: str) -> Compute:
 
     async def compute(query: MetricQuery) -> list[MetricRow]:
         reached = QueryString(f"{T}.{end} IS NOT NULL")
-        seconds = _seconds(f"{T}.created_at", f"{T}.{end}")
+        seconds = seconds_sql(f"{T}.created_at", f"{T}.{end}")
         sums = {"tickets": "COUNT(*)", "seconds": f"SUM({seconds})"}
         return await _derived(TICKETS, query, _tickets_scope(query), [NOT_MERGED, reached],
                               sums, lambda c: _ratio(c["seconds"], c["tickets"] * DAY, Decimal(1)),

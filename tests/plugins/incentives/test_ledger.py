@@ -200,7 +200,7 @@ async def test_commission_report_metric(kehu, system, make_user, won_deal, make_
     await won_deal(rep, "100.00", closed_on=Q3)
     await won_deal(other, "300.00", closed_on=Q3)
     await ledger.recompute(system, Q3_KEY)
-    [metric] = report_metrics()
+    [metric] = [m for m in report_metrics() if m.name == "incentives.commission"]
     rows = await metric.compute(MetricQuery(system, ("owner",)))
     assert [(r.dimensions["owner"], str(r.value)) for r in rows] == [
         (rep.username, "10.00"), (other.username, "30.00")]

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from piccolo.query.functions.aggregate import Count, Sum
+from piccolo.querystring import QueryString
 
 from kehu.core.errors import FieldError, ValidationFailed
 from kehu.core.runtime import current
@@ -123,20 +124,45 @@ async def _new_customers(period: Period, group: str) -> dict[Any, Value]:
     return {(r[col._meta.name] if col is not None else 0): Value(Decimal(r["n"])) for r in rows}
 
 
+_INVOICED = (
+    # invoices (+) and credit notes on invoiced installments (−), by the contract
+    "SELECT {key} AS k, i.amount_minor AS amount FROM contracts_invoice i "
+    "JOIN contracts_contract c ON c.id = i.contract "
+    "WHERE i.issued_on >= {{}} AND i.issued_on <= {{}} AND i.currency = {{}} "
+    "UNION ALL SELECT {key}, -r.amount_minor FROM contracts_credit r "
+    "JOIN contracts_installment n ON n.id = r.installment "
+    "JOIN contracts_contract c ON c.id = n.contract WHERE r.kind = 'credit_note' "
+    "AND r.issued_on >= {{}} AND r.issued_on <= {{}} AND r.currency = {{}}"
+)
+_COLLECTED = (
+    # payments for a contract (+), allocations of on-account payments (+), refunds (−)
+    "SELECT {key} AS k, p.amount_minor AS amount FROM contracts_payment p "
+    "JOIN contracts_contract c ON c.id = p.contract "
+    "WHERE p.received_on >= {{}} AND p.received_on <= {{}} AND p.currency = {{}} "
+    "UNION ALL SELECT {key}, a.amount_minor FROM contracts_allocation a "
+    "JOIN contracts_payment p ON p.id = a.payment "
+    "JOIN contracts_installment n ON n.id = a.installment "
+    "JOIN contracts_contract c ON c.id = n.contract WHERE p.contract IS NULL "
+    "AND a.applied_on >= {{}} AND a.applied_on <= {{}} AND p.currency = {{}} "
+    "UNION ALL SELECT {key}, -r.amount_minor FROM contracts_credit r "
+    "JOIN contracts_payment p ON p.id = r.payment "
+    "JOIN contracts_contract c ON c.id = p.contract WHERE r.kind = 'refund' "
+    "AND r.issued_on >= {{}} AND r.issued_on <= {{}} AND r.currency = {{}}"
+)
+
+
 async def _contract_money(period: Period, group: str, metric: str, currency: str
                           ) -> dict[Any, Value]:
-    from kehu.plugins.incentives.services import sources
+    """Invoiced or collected money of the period in ``currency`` per contract owner / team /
+    company: the same sources as the commission ledger (``sources``), summed in SQL."""
+    from kehu.plugins.contracts.tables import Contract
 
-    items = (await sources.invoiced(period) if metric == "invoiced_amount"
-             else await sources.collected(period))
-    out: dict[Any, Value] = {}
-    for s in items:
-        if s.currency != currency:
-            continue
-        k = _key(group, s.owner, s.team)
-        prev = out.get(k, Value(Decimal(0), s.currency))
-        out[k] = Value(prev.number + s.base_minor, s.currency)
-    return out
+    key = {"user": "c.owner", "team": "c.team"}.get(group, "0")
+    parts = _INVOICED if metric == "invoiced_amount" else _COLLECTED
+    params = [period.start, period.end, currency] * (parts.count("UNION ALL") + 1)
+    rows = await Contract.raw(
+        f"SELECT k, SUM(amount) AS s FROM ({parts.format(key=key)}) x GROUP BY k", *params)
+    return {r["k"]: Value(Decimal(int(r["s"])), currency) for r in rows}
 
 
 async def _collection_rate(period: Period, group: str, currency: str) -> dict[Any, Value]:
@@ -182,13 +208,14 @@ async def dimension_actual(metric: str, period: Period, scope: str, value: str,
     lo, hi = bounds(period)
     won = [O.status == "won", O.closed_at >= lo, O.closed_at < hi]
     if scope == "product":
-        rows = await LineItem.select(LineItem.quantity, LineItem.unit_price_minor,
-                                     LineItem.currency).where(
+        line = QueryString('"pipeline_line_item"."quantity" * '
+                           '"pipeline_line_item"."unit_price_minor"')
+        rows = await LineItem.select(Sum(line, alias="s"), Count(alias="n")).where(
             LineItem.product == value, LineItem.opportunity.status == "won",
             LineItem.opportunity.closed_at >= lo, LineItem.opportunity.closed_at < hi,
             LineItem.currency == currency)
-        total = sum(r["quantity"] * r["unit_price_minor"] for r in rows)
-        return Value(Decimal(total), rows[0]["currency"] if rows else "")
+        found = rows[0]["n"] > 0
+        return Value(Decimal(int(rows[0]["s"] or 0)), currency if found else "")
     col = O.customer.region if scope == "region" else O.source
     rows = await O.select(O.currency, Sum(O.amount_minor, alias="s")).where(
         col == value, O.currency == currency, *won).group_by(O.currency)

@@ -1,10 +1,13 @@
 """Support-agent actuals from the tickets plugin (only used when it is enabled): CSAT (mean
 1–5 score of CSAT surveys answered in the period, by the ticket's assignee / team), first
-response hours and resolution hours (mean over tickets created / resolved in the period)."""
+response hours and resolution hours (mean over tickets created / resolved in the period).
+Sums and counts are SQL aggregates per group; the means are exact decimals."""
 
-from collections import defaultdict
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+
+from piccolo.query.functions.aggregate import Count, Sum
+from piccolo.querystring import QueryString
 
 
 def _bounds(period: Any) -> tuple[Any, Any]:
@@ -13,39 +16,39 @@ def _bounds(period: Any) -> tuple[Any, Any]:
     return bounds(period)
 
 
-def _mean(values: dict[Any, list[Decimal]], value_type: Any) -> dict[Any, Any]:
-    return {k: value_type(sum(v) / len(v)) for k, v in values.items() if v}
+async def _means(query: Any, group: str, user: Any, team: Any, value_type: Any,
+                 scale: Decimal = Decimal(1)) -> dict[Any, Any]:
+    """``{user id / team id / 0: SUM(total) ÷ COUNT ÷ scale}``: ``query`` selects the
+    ``total`` and ``n`` aggregates; it is grouped by ``user`` or ``team`` (or not at all)."""
+    column = {"user": user, "team": team}.get(group)
+    if column is not None:
+        query = query.columns(column.as_alias("k")).group_by(column)
+    return {r.get("k", 0): value_type(Decimal(r["total"]) / r["n"] / scale)
+            for r in await query if r["n"]}
 
 
 async def csat(period: Any, group: str, value_type: Any) -> dict[Any, Any]:
     from kehu.plugins.tickets.tables import Survey
 
     lo, hi = _bounds(period)
-    rows = await Survey.select(
-        Survey.score, Survey.ticket.assignee.as_alias("user"),
-        Survey.ticket.team.as_alias("team"),
-    ).where(Survey.kind == "csat", Survey.answered_at >= lo, Survey.answered_at < hi,
-            Survey.score.is_not_null(), Survey.ticket.is_not_null())
-    out: dict[Any, list[Decimal]] = defaultdict(list)
-    for r in rows:
-        out[{"user": r["user"], "team": r["team"]}.get(group, 0)].append(Decimal(r["score"]))
-    return _mean(out, value_type)
+    query = Survey.select(Sum(Survey.score, alias="total"), Count(alias="n")).where(
+        Survey.kind == "csat", Survey.answered_at >= lo, Survey.answered_at < hi,
+        Survey.score.is_not_null(), Survey.ticket.is_not_null())
+    return await _means(query, group, Survey.ticket.assignee, Survey.ticket.team, value_type)
 
 
 async def hours(period: Any, group: str, value_type: Any, metric: str) -> dict[Any, Any]:
     """Mean hours from creation to first response (tickets created in the period) or to
-    resolution (tickets resolved in the period)."""
+    resolution (tickets resolved in the period), whole seconds per ticket, to 0.01 h."""
+    from kehu.plugins.tickets.services.common import seconds_sql
     from kehu.plugins.tickets.tables import Ticket
 
     lo, hi = _bounds(period)
     end = Ticket.first_responded_at if metric == "first_response_hours" else Ticket.resolved_at
     anchor = Ticket.created_at if metric == "first_response_hours" else Ticket.resolved_at
-    rows = await Ticket.select(Ticket.assignee, Ticket.team, Ticket.created_at,
-                               end.as_alias("end")).where(
+    seconds = seconds_sql('"tickets_ticket"."created_at"', f'"tickets_ticket"."{end._meta.name}"')
+    query = Ticket.select(Sum(QueryString(seconds), alias="total"), Count(alias="n")).where(
         anchor >= lo, anchor < hi, end.is_not_null(), Ticket.merged_into.is_null())
-    out: dict[Any, list[Decimal]] = defaultdict(list)
-    for r in rows:
-        seconds = Decimal(int((r["end"] - r["created_at"]).total_seconds()))
-        out[{"user": r["assignee"], "team": r["team"]}.get(group, 0)].append(seconds / 3600)
-    return {k: value_type(v.number.quantize(Decimal("0.01"))) for k, v in
-            _mean(out, value_type).items()}
+    means = await _means(query, group, Ticket.assignee, Ticket.team, value_type, Decimal(3600))
+    return {k: value_type(v.number.quantize(Decimal("0.01"), ROUND_HALF_UP))
+            for k, v in means.items()}

@@ -42,14 +42,22 @@ def target_value(row: dict[str, Any]) -> Decimal:
     return Decimal(row["value"] or 0)
 
 
-def visible(actor: Actor, row: dict[str, Any]) -> bool:
+def target_scope(actor: Actor) -> Any:
+    """Where-clause of the targets ``actor`` may see (``None`` = all): every target with
+    ``commission:read_all``, else their own user targets, their team's targets and the
+    company / region / product / channel ones."""
     if actor.can("commission:read_all"):
-        return True
-    if row["scope"] == "user":
-        return row["user"] == actor.user_id
-    if row["scope"] == "team":
-        return row["team"] is not None and row["team"] == actor.team_id
-    return True
+        return None
+    shared = Target.scope.not_in(["user", "team"])
+    mine = (Target.scope == "user") & (Target.user == actor.user_id)
+    if actor.team_id is None:
+        return shared | mine
+    return shared | mine | ((Target.scope == "team") & (Target.team == actor.team_id))
+
+
+def _visible(query: Any, actor: Actor) -> Any:
+    scope = target_scope(actor)
+    return query if scope is None else query.where(scope)
 
 
 async def _clean(data: dict[str, Any]) -> dict[str, Any]:
@@ -117,22 +125,22 @@ async def delete_target(actor: Actor, target_id: int) -> int:
 
 
 async def get_target(actor: Actor, target_id: int) -> dict[str, Any]:
-    row = await Target.select().where(Target.id == target_id).first()
-    if row is None or not visible(actor, row):
+    row = await _visible(Target.select().where(Target.id == target_id), actor).first()
+    if row is None:
         raise NotFound(f"Target {target_id} not found")
     return row
 
 
 async def list_targets(actor: Actor, period: str | None = None, metric: str | None = None,
                        user_id: int | None = None) -> list[dict[str, Any]]:
-    query = Target.select().order_by(Target.start).order_by(Target.id)
+    query = _visible(Target.select().order_by(Target.start).order_by(Target.id), actor)
     if period:
         query = query.where(Target.period == periods.parse(period).key)
     if metric:
         query = query.where(Target.metric == metric)
     if user_id is not None:
         query = query.where(Target.user == user_id)
-    return [r for r in await query if visible(actor, r)]
+    return await query
 
 
 def split_whole(row: dict[str, Any], weights: list[Decimal]) -> list[dict[str, Any]]:

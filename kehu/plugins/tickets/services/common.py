@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+from kehu.core.db import current_engine, is_sqlite
 from kehu.core.errors import NotFound
 from kehu.core.permissions import Actor, owner_team_scope
 from kehu.core.runtime import current
@@ -43,6 +44,14 @@ def at(value: datetime | None) -> datetime:
     if value.tzinfo is None:
         raise ValueError("now must be time-zone aware")
     return value.astimezone(UTC)
+
+
+def seconds_sql(start: str, end: str) -> str:
+    """SQL for the whole seconds from timestamp ``start`` to ``end`` (an integer on SQLite and
+    PostgreSQL): aggregate it for durations."""
+    if is_sqlite(current_engine()):
+        return f"(CAST(strftime('%s', {end}) AS INTEGER) - CAST(strftime('%s', {start}) AS INT))"
+    return f"FLOOR(EXTRACT(EPOCH FROM ({end} - {start})))"
 
 
 def ticket_scope(actor: Actor) -> Any:
