@@ -83,6 +83,7 @@ async def _commission(query: MetricQuery) -> list[MetricRow]:
 
 TARGET_DIMS = {"owner": "u.username", "team": "tm.name", "metric": f"{TG}.metric",
                "scope": f"{TG}.scope"}
+TARGET_IDS = {"owner": "u.id", "team": "tm.id"}
 
 
 def _target_sql(query: MetricQuery) -> tuple[str, list[QueryString]]:
@@ -95,8 +96,9 @@ def _target_sql(query: MetricQuery) -> tuple[str, list[QueryString]]:
     scope = target_scope(query.actor)
     if scope is not None:
         where.append(scope.querystring)
-    where += [QueryString(f"CAST({labels[name]} AS TEXT) = {{}}", value)
-              for name, value in query.filters.items()]
+    for name, value in query.filters.items():  # owner / team by name or id
+        column = TARGET_IDS[name] if name in TARGET_IDS and value.isdigit() else labels[name]
+        where.append(QueryString(f"CAST({column} AS TEXT) = {{}}", value))
     columns = ", ".join(f"{sql} AS label_{name}" for name, sql in labels.items())
     return (f"SELECT {TG}.*, {columns} FROM {TG} "
             f'LEFT JOIN core_user u ON u.id = {TG}."user" '

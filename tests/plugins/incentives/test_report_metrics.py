@@ -225,7 +225,7 @@ async def test_target_attainment_by_owner(kehu, goals):
 
 async def test_target_attainment_by_team_adds_targets_up(kehu, goals):
     rows = await rows_of(kehu, ATTAIN, goals["admin"], ("team",), **Q3,
-                         filters={"team": "North"})
+                         filters={"team": str(goals["ann"].team_id)})  # by id or name
     assert rows == {
         # rates average: (0.5 + 1.0) / 2 = 0.75 against (0.4 + 0.5) / 2 = 0.45 → 166.67 %
         ("North", "conversion_rate", "user"): (D("166.67"), None, {
