@@ -64,6 +64,10 @@ async def grouped(
     if scope is not None:
         conditions.append(scope)
     for name, value in query.filters.items():
+        if name == "period":  # a label like 2026-11 or 2026-Q4, at the query's granularity
+            expr = period_sql(source.time_column, query.granularity)
+            conditions.append(QueryString(f"{expr} = {{}}", value))
+            continue
         if name in source.labels and not value.isdigit():
             value = await _id_of(name, value)
         conditions.append(QueryString(f"CAST({source.dimensions[name]} AS TEXT) = {{}}", value))

@@ -3,6 +3,7 @@ each metric answers a GraphQL request in a bounded number of SQL queries, and a 
 never exceed the administrator's."""
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -64,3 +65,11 @@ async def test_a_rep_sees_at_most_what_the_admin_sees(kehu, system):
         assert sum((r.value for r in mine), Decimal(0)) <= sum(
             (r.value for r in everyone), Decimal(0)
         ), name
+
+
+def test_every_metric_is_in_the_catalogue(kehu):
+    """docs/plugins/reporting.md lists every built-in metric (name in backticks)."""
+    docs = Path(__file__).resolve().parents[3] / "docs" / "plugins" / "reporting.md"
+    text = docs.read_text(encoding="utf-8")
+    missing = [name for name in services.all_metrics() if f"`{name}`" not in text]
+    assert missing == [], f"add to docs/plugins/reporting.md: {missing}"

@@ -128,6 +128,16 @@ async def test_activities_by_month_and_kind(world, gql):
         METRIC, {"name": "activities.done", "dims": ["period", "kind"]}, user=world["admin"]
     )
     assert table(body) == {("2026-01", "call"): 2, ("2026-02", "call"): 2, ("2026-03", "call"): 3}
+    body = await gql(
+        METRIC,
+        {
+            "name": "activities.done",
+            "dims": ["team"],
+            "filters": [{"name": "period", "value": "2026-03"}],
+        },
+        user=world["admin"],
+    )
+    assert table(body) == {("South",): 3}  # D's two calls and E's one, all in March
 
 
 async def test_a_rep_counts_only_what_the_rep_may_see(world, gql):
