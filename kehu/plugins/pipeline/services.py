@@ -1767,9 +1767,15 @@ def opportunity_conditions(actor: Actor, *, owner_id: int | None = None,
     return out
 
 
-async def _stage_counts(sql: str, conditions: list[QueryString]) -> dict[int, int]:
-    """Run ``sql`` (``... WHERE x{where}``: ``{where}`` takes the conditions) → stage → n."""
-    where = "".join(" AND {}" for _ in conditions)
+async def _stage_counts(sql: str, opportunity: str, conditions: list[QueryString]
+                       ) -> dict[int, int]:
+    """Run ``sql`` (``SELECT ... AS stage, ... AS n ... WHERE ...{where} GROUP BY ...``) over
+    the deals matching ``conditions``: ``opportunity IN (SELECT id ... WHERE conditions)``, a
+    semi-join that stays cheap when the conditions pick few deals (a rep, a team, a cohort)."""
+    where = ""
+    if conditions:
+        where = (f" AND {opportunity} IN (SELECT {OPP}.id FROM {OPP} WHERE "
+                 + " AND ".join("{}" for _ in conditions) + ")")
     rows = await t.StageChange.raw(sql.replace("{where}", where), *conditions)
     return {r["stage"]: _int(r["n"]) for r in rows}
 
@@ -1781,9 +1787,9 @@ async def funnel(actor: Actor, pipeline_id: int, *, owner_id: int | None = None,
     ``[created_from, created_to)``: a cohort) ever reached it, how many of them are in it now,
     and the stage conversion (reached next ÷ reached this).
 
-    Two aggregates: the stage history is filtered by the pipeline's stage ids (the covering
-    index ``(to_stage, opportunity)`` answers it alone) and joined to the opportunities only
-    when a condition needs them; the open deals per stage use ``(stage, status)``."""
+    Two aggregates by the pipeline's stage ids: over the stage history (the covering index
+    ``(to_stage, opportunity)`` answers it alone without conditions) and over the open deals
+    (index ``(stage, status)``)."""
     actor.require("forecast:read")
     all_stages = (await stages_by_pipeline([pipeline_id]))[pipeline_id]
     if not all_stages:
@@ -1792,14 +1798,13 @@ async def funnel(actor: Actor, pipeline_id: int, *, owner_id: int | None = None,
     ids = ", ".join(str(int(s["id"])) for s in stages)
     conditions = opportunity_conditions(actor, owner_id=owner_id, team_id=team_id,
                                         created_from=created_from, created_to=created_to)
-    join = f" JOIN {OPP} ON {OPP}.id = h.opportunity" if conditions else ""
     reached = await _stage_counts(
         "SELECT h.to_stage AS stage, COUNT(DISTINCT h.opportunity) AS n FROM "
-        f"pipeline_stage_change h{join} WHERE h.to_stage IN ({ids}){{where}} "
-        "GROUP BY h.to_stage", conditions)
+        f"pipeline_stage_change h WHERE h.to_stage IN ({ids}){{where}} GROUP BY h.to_stage",
+        "h.opportunity", conditions)
     now_in = await _stage_counts(
-        f"SELECT {OPP}.stage AS stage, COUNT(*) AS n FROM {OPP} WHERE {OPP}.stage IN ({ids}) "
-        f"AND {OPP}.status = '{OPEN}'{{where}} GROUP BY {OPP}.stage", conditions)
+        "SELECT o.stage AS stage, COUNT(*) AS n FROM pipeline_opportunity o WHERE o.stage IN "
+        f"({ids}) AND o.status = '{OPEN}'{{where}} GROUP BY o.stage", "o.id", conditions)
     out = []
     for i, s in enumerate(stages):
         nxt = stages[i + 1] if i + 1 < len(stages) else None

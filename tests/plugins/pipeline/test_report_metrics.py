@@ -57,6 +57,22 @@ async def test_textbook_funnel_conversions(kehu, system, make_user):
                                             "86.7")]
 
 
+async def test_textbook_funnel_metric_measures(kehu, system, make_user, gql):
+    """The metric's conversion is this stage's reached ÷ the previous stage's, in percent
+    (800/1000 = 80, 600/800 = 75, 450/600 = 75, 350/450 = 77.78, 250/350 = 71.43,
+    150/250 = 60, 130/150 = 86.67); current = the deals still open in the stage (those that
+    stopped there: 1000 − 800 = 200, ...; none in the won stage)."""
+    rep = await make_user("sales")
+    await _textbook_funnel(system, rep)
+    body = await gql("""{ metric(name: "pipeline.funnel", dimensions: ["stage"],
+        filters: [{name: "pipeline", value: "Textbook"}]) {
+        rows { value measures { name value } } } }""", user=rep)
+    rows = [{m["name"]: m["value"] for m in r["measures"]} for r in body["data"]["metric"]["rows"]]
+    assert [r["conversion"] for r in rows] == [None, "80.00", "75.00", "75.00", "77.78", "71.43",
+                                               "60.00", "86.67"]
+    assert [int(Decimal(r["current"])) for r in rows] == [200, 200, 150, 100, 100, 100, 20, 0]
+
+
 async def test_funnel_metric_chart_and_visibility(kehu, system, make_user, gql, kehu_client):
     rep, other = await make_user("sales"), await make_user("sales")
     pipeline = await _textbook_funnel(system, rep)
