@@ -77,7 +77,8 @@ async def _aggregates(
     for name, sql in sums.items():
         for row in await grouped(source, query, sql, scope, where):
             key = tuple(row.dimensions.items())
-            merged.setdefault(key, (row.dimensions, {}))[1][name] = row.value
+            zeros = dict.fromkeys(sums, Decimal(0))
+            merged.setdefault(key, (row.dimensions, zeros))[1][name] = row.value
     return list(merged.values())
 
 
@@ -87,9 +88,12 @@ async def _derived(
 ) -> list[MetricRow]:
     """Rows whose value is derived from the named aggregates, which become the measures but
     ``hidden`` (value 0 when undefined: nothing to divide by)."""
-    return [MetricRow(dims, value(counts) or Decimal("0.00"),
-                      measures={k: v for k, v in counts.items() if k != hidden})
-            for dims, counts in await _aggregates(source, query, scope, where, sums)]
+    rows = []
+    for dims, counts in await _aggregates(source, query, scope, where, sums):
+        derived = value(counts)
+        rows.append(MetricRow(dims, Decimal("0.00") if derived is None else derived,
+                              measures={k: v for k, v in counts.items() if k != hidden}))
+    return rows
 
 
 async def _created(query: MetricQuery) -> list[MetricRow]:

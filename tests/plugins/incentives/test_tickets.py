@@ -41,6 +41,10 @@ async def test_support_scorecard(kehu, system, make_user, make_customer):
     assert (await actuals("csat", q3))[agent.id].number == Decimal("4.5")
     assert (await actuals("first_response_hours", q3))[agent.id].number == Decimal("3.00")
     assert (await actuals("resolution_hours", q3))[agent.id].number == Decimal("20.00")
+    # grouped in SQL by the ticket's team (none here) or for the whole company
+    assert {k: v.number for k, v in (await actuals("csat", q3, "team")).items()} == {
+        None: Decimal("4.5")}
+    assert (await actuals("resolution_hours", q3, "company"))[0].number == Decimal("20.00")
     await targets.create_target(system, {"metric": "first_response_hours", "user": agent.id,
                                          "period": "2026-Q3", "value": "4"})
     card = await scorecards.scorecard(agent.actor, agent.id, "2026-Q3")

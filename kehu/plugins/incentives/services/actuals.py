@@ -75,10 +75,6 @@ def bounds(period: Period) -> tuple[datetime, datetime]:
             datetime.combine(period.end + timedelta(days=1), time(), UTC))
 
 
-def _key(group: str, owner: Any, team: Any) -> Any:
-    return {"user": owner, "team": team, "company": 0}[group]
-
-
 async def _won(period: Period, group: str, currency: str) -> dict[Any, Value]:
     from kehu.plugins.pipeline.tables import Opportunity as O
 
