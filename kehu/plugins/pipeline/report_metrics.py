@@ -31,8 +31,8 @@ JOINS = {  # joined only when a dimension or filter of the query uses the table
     "pipeline_pipeline": f"JOIN pipeline_pipeline ON pipeline_pipeline.id = {OPP}.pipeline",
     "pipeline_stage": f"JOIN pipeline_stage ON pipeline_stage.id = {OPP}.stage",
 }
-OWNER_DIMS = {"owner": f"{OPP}.owner", "team": f"{OPP}.team",
-              "pipeline": "pipeline_pipeline.name"}
+OWNER_TEAM = {"owner": f"{OPP}.owner", "team": f"{OPP}.team"}
+OWNER_DIMS = {**OWNER_TEAM, "pipeline": "pipeline_pipeline.name"}
 CLOSED_DIMS = {**OWNER_DIMS, "region": "core_customer.region",
                "industry": "core_customer.industry", "tier": "core_customer.tier"}
 FORECAST_DIMS = {"forecast_category": f"{OPP}.forecast_category",
@@ -44,8 +44,14 @@ def _status(*statuses: str) -> QueryString:
     return QueryString(f"{OPP}.status IN ({', '.join(repr(s) for s in statuses)})")
 
 
-def _count_if(condition: str, value: str = "1") -> str:
+def _sum_if(condition: str, value: str = "1") -> str:
+    """``SUM(value)`` over the rows meeting ``condition`` (a count by default)."""
     return f"SUM(CASE WHEN {condition} THEN {value} ELSE 0 END)"
+
+
+def _scoped(where: list[QueryString], scope: Any) -> list[QueryString]:
+    """``where`` and the visibility ``scope`` (a Piccolo where-clause; ``None`` = all)."""
+    return where if scope is None else [*where, scope.querystring]
 
 
 def _utc_midnight(column: str) -> str:
@@ -140,9 +146,7 @@ async def _opportunities(q: MetricQuery, dims: dict[str, str], time_column: str 
     if "pipeline" in filters:
         conditions.append(QueryString(f"{OPP}.pipeline = {{}}", await _pipeline_id(filters)))
         del filters["pipeline"]
-    scope = services.opportunity_scope(q.actor)
-    if scope is not None:
-        conditions.append(scope.querystring)
+    conditions = _scoped(conditions, services.opportunity_scope(q.actor))
     used = " ".join(dims[d] for d in (*q.dimensions, *filters) if d in dims)
     table = " ".join([OPP, *(join for name, join in JOINS.items() if f"{name}." in used)])
     return await aggregate(Source(table, dims, time_column, labels=LABELS),
@@ -176,8 +180,8 @@ async def funnel(q: MetricQuery) -> list[MetricRow]:
 async def win_rate(q: MetricQuery) -> list[MetricRow]:
     """won ÷ (won + lost) × 100 of the deals closed in the window."""
     groups = await _opportunities(q, CLOSED_DIMS, f"{OPP}.closed_at", {
-        "won": _count_if(f"{OPP}.status = 'won'"),
-        "lost": _count_if(f"{OPP}.status = 'lost'")}, [_status("won", "lost")])
+        "won": _sum_if(f"{OPP}.status = 'won'"),
+        "lost": _sum_if(f"{OPP}.status = 'lost'")}, [_status("won", "lost")])
     rows = []
     for g in groups:
         won, lost = g.values["won"], g.values["lost"]
@@ -200,23 +204,19 @@ async def deal_cycle(q: MetricQuery) -> list[MetricRow]:
 async def velocity(q: MetricQuery) -> list[MetricRow]:
     """Open deals now × average won amount × win rate ÷ average cycle days, the last three
     over the deals closed in the window; per currency."""
-    window = [f"{OPP}.status = 'open'"]
-    closed = [f"{OPP}.status IN ('won', 'lost')"]
-    args: list[Any] = []
-    for bound, op in ((q.start, ">="), (q.end, "<")):
-        if bound is not None:
-            closed.append(f"{OPP}.closed_at {op} {{}}")
-            args.append(bound)
-    window.append("(" + " AND ".join(closed) + ")")
+    bounds = [(b, op) for b, op in ((q.start, ">="), (q.end, "<")) if b is not None]
+    closed = " AND ".join([f"{OPP}.status IN ('won', 'lost')",
+                           *(f"{OPP}.closed_at {op} {{}}" for _, op in bounds)])
+    window = QueryString(f"({OPP}.status = 'open' OR ({closed}))", *(b for b, _ in bounds))
     won = f"{OPP}.status = 'won'"
     groups = await _opportunities(replace(q, start=None, end=None), OWNER_DIMS, None, {
-        "opened": _count_if(f"{OPP}.status = 'open'"), "won": _count_if(won),
-        "lost": _count_if(f"{OPP}.status = 'lost'"),
-        "won_minor": _count_if(won, f"{OPP}.amount_minor"),
-        "won_seconds": _count_if(f"{won} AND {OPP}.cycle_seconds IS NOT NULL",
+        "opened": _sum_if(f"{OPP}.status = 'open'"), "won": _sum_if(won),
+        "lost": _sum_if(f"{OPP}.status = 'lost'"),
+        "won_minor": _sum_if(won, f"{OPP}.amount_minor"),
+        "won_seconds": _sum_if(f"{won} AND {OPP}.cycle_seconds IS NOT NULL",
                                  f"{OPP}.cycle_seconds"),
-        "cycled": _count_if(f"{won} AND {OPP}.cycle_seconds IS NOT NULL")},
-        [QueryString("(" + " OR ".join(window) + ")", *args)], per_currency=True)
+        "cycled": _sum_if(f"{won} AND {OPP}.cycle_seconds IS NOT NULL")},
+        [window], per_currency=True)
     rows = []
     for g in groups:
         v = g.values
@@ -264,38 +264,36 @@ async def forecast_vs_actual(q: MetricQuery) -> list[MetricRow]:
                {"owner": f"{LINE}.owner", "team": f"{LINE}.team"}, f"{SNAP}.period_start",
                LABELS), everything,
         {"basis": f"SUM({LINE}.weighted_basis)",
-         "committed": _count_if(f"{LINE}.forecast_category IN ('commit', 'closed')",
-                             f"{LINE}.total_minor")},
-        [chosen, *([] if line_scope is None else [line_scope.querystring])],
+         "committed": _sum_if(f"{LINE}.forecast_category IN ('commit', 'closed')",
+                              f"{LINE}.total_minor")},
+        _scoped([chosen], line_scope),
         currency=f"{LINE}.currency", dates=True)
     opp_scope = owner_team_scope(q.actor, t.Opportunity.owner, t.Opportunity.team)
     within = (f"{OPP}.closed_at >= {_utc_midnight(f'{SNAP}.period_start')} AND "
               f"{OPP}.closed_at < {_utc_midnight(f'{SNAP}.period_end')}")
     actual = await aggregate(
-        Source(f"{OPP} JOIN {SNAP} ON {within}", OWNER_DIMS, f"{SNAP}.period_start", LABELS),
+        Source(f"{OPP} JOIN {SNAP} ON {within}", OWNER_TEAM, f"{SNAP}.period_start", LABELS),
         everything, {"won": f"SUM({OPP}.amount_minor)"},
-        [chosen, _status("won"), *([] if opp_scope is None else [opp_scope.querystring])],
+        _scoped([chosen, _status("won")], opp_scope),
         currency=f"{OPP}.currency", dates=True)
     return _forecast_rows(forecast, actual)
 
 
 def _forecast_rows(forecast: list[Group], actual: list[Group]) -> list[MetricRow]:
-    """Forecast and actual groups matched by dimensions and currency."""
+    """Forecast groups with the actual of the same dimensions and currency; a group with
+    nothing forecast has no accuracy and is left out."""
     won = {(tuple(g.dimensions.items()), g.currency): g.values["won"] for g in actual}
     rows = []
     for g in forecast:
         basis, currency = g.values["basis"], g.currency or ""
-        actual_minor = won.get((tuple(g.dimensions.items()), currency), 0)
         if not basis:
             continue
         predicted = services.weighted(basis, currency)
-        rows.append(MetricRow(g.dimensions, services.percent(actual_minor * 100, basis),
-                              currency, {
-                                  "forecast": predicted.amount,
-                                  "commit": Money(g.values["committed"], currency).amount,
-                                  "actual": Money(actual_minor, currency).amount,
-                                  "variance": Money(actual_minor, currency).amount
-                                  - predicted.amount}))
+        got = Money(won.get((tuple(g.dimensions.items()), currency), 0), currency)
+        rows.append(MetricRow(g.dimensions, services.percent(got.minor * 100, basis), currency,
+                              {"forecast": predicted.amount,
+                               "commit": Money(g.values["committed"], currency).amount,
+                               "actual": got.amount, "variance": (got - predicted).amount}))
     return rows
 
 

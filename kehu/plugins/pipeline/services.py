@@ -1750,9 +1750,9 @@ def _visible_ids(actor: Actor, pipeline_id: int | None = None) -> Any:
     return query
 
 
-def opportunity_conditions(actor: Actor, *, owner_id: int | None = None,
-                           team_id: int | None = None, created_from: datetime | None = None,
-                           created_to: datetime | None = None) -> list[QueryString]:
+def _opportunity_conditions(actor: Actor, *, owner_id: int | None = None,
+                            team_id: int | None = None, created_from: datetime | None = None,
+                            created_to: datetime | None = None) -> list[QueryString]:
     """Raw-SQL conditions on ``pipeline_opportunity``: the actor's visibility, owner, team
     and a creation window ``[created_from, created_to)``."""
     scope = opportunity_scope(actor)
@@ -1796,8 +1796,8 @@ async def funnel(actor: Actor, pipeline_id: int, *, owner_id: int | None = None,
         raise NotFound(f"Pipeline {pipeline_id} not found")
     stages = [s for s in all_stages if not s["is_closed"] or s["is_won"]]
     ids = ", ".join(str(int(s["id"])) for s in stages)
-    conditions = opportunity_conditions(actor, owner_id=owner_id, team_id=team_id,
-                                        created_from=created_from, created_to=created_to)
+    conditions = _opportunity_conditions(actor, owner_id=owner_id, team_id=team_id,
+                                         created_from=created_from, created_to=created_to)
     reached = await _stage_counts(
         "SELECT h.to_stage AS stage, COUNT(DISTINCT h.opportunity) AS n FROM "
         f"pipeline_stage_change h WHERE h.to_stage IN ({ids}){{where}} GROUP BY h.to_stage",
