@@ -30,8 +30,9 @@ TICKET_DIMS = {
     "team": f"{T}.team",
     **CUSTOMER_DIMS,
 }
-TICKETS = Source(f"{T} JOIN {C} ON {C}.id = {T}.customer", TICKET_DIMS,
-                 time_column=f"{T}.created_at", labels=("assignee", "team"))
+TICKETS = Source(T, TICKET_DIMS, time_column=f"{T}.created_at", labels=("assignee", "team"))
+WITH_CUSTOMERS = Source(f"{T} JOIN {C} ON {C}.id = {T}.customer", TICKET_DIMS,
+                        time_column=f"{T}.created_at", labels=("assignee", "team"))
 SURVEY_DIMS = {"team": f"{C}.team", "owner": f"{C}.owner", **CUSTOMER_DIMS}
 SURVEYS = Source(f"tickets_survey s JOIN {C} ON {C}.id = s.customer", SURVEY_DIMS,
                  time_column="s.answered_at", labels=("owner", "team"))
@@ -57,6 +58,12 @@ def _ratio(part: Decimal, whole: Decimal, scale: Decimal = Decimal(100)) -> Deci
 
 def _scope(where: Any) -> QueryString | None:
     return None if where is None else where.querystring
+
+
+def _tickets(query: MetricQuery) -> Source:
+    """The tickets, joined with their customers only when a customer dimension is used."""
+    used = {*query.dimensions, *query.filters}
+    return WITH_CUSTOMERS if used & set(CUSTOMER_DIMS) else TICKETS
 
 
 def _tickets_scope(query: MetricQuery) -> QueryString | None:
@@ -96,32 +103,44 @@ async def _derived(
     return rows
 
 
+async def _count(query: MetricQuery, *where: QueryString) -> list[MetricRow]:
+    """The visible, unmerged tickets per group."""
+    return await grouped(_tickets(query), query, "COUNT(*)", _tickets_scope(query),
+                         [NOT_MERGED, *where])
+
+
+async def _ticket_ratio(query: MetricQuery, where: list[QueryString], sums: dict[str, str],
+                        value: Callable[[Counts], Decimal | None], hidden: str = "",
+                        ) -> list[MetricRow]:
+    """``_derived`` over the visible, unmerged tickets."""
+    return await _derived(_tickets(query), query, _tickets_scope(query), [NOT_MERGED, *where],
+                          sums, value, hidden)
+
+
 async def _created(query: MetricQuery) -> list[MetricRow]:
-    return await grouped(TICKETS, query, "COUNT(*)", _tickets_scope(query), [NOT_MERGED])
+    return await _count(query)
 
 
 async def _backlog(query: MetricQuery) -> list[MetricRow]:
     now = MetricQuery(query.actor, query.dimensions, query.filters,
                       granularity=query.granularity)
-    return await grouped(TICKETS, now, "COUNT(*)", _tickets_scope(query), [NOT_MERGED, OPEN])
+    return await _count(now, OPEN)
 
 
 async def _complaints(query: MetricQuery) -> list[MetricRow]:
-    return await grouped(TICKETS, query, "COUNT(*)", _tickets_scope(query),
-                         [NOT_MERGED, QueryString(f"{T}.type = 'complaint'")])
+    return await _count(query, QueryString(f"{T}.type = 'complaint'"))
 
 
 async def _resolution_rate(query: MetricQuery) -> list[MetricRow]:
     sums = {"resolved": _count_if(f"{T}.status IN ('resolved', 'closed')"), "total": "COUNT(*)"}
-    return await _derived(TICKETS, query, _tickets_scope(query), [NOT_MERGED], sums,
-                          lambda c: _ratio(c["resolved"], c["total"]))
+    return await _ticket_ratio(query, [], sums, lambda c: _ratio(c["resolved"], c["total"]))
 
 
 async def _sla_compliance(query: MetricQuery) -> list[MetricRow]:
     known = QueryString(f"({MET} OR {BREACHED})")
     sums = {"met": _count_if(MET), "breached": _count_if(BREACHED)}
-    return await _derived(TICKETS, query, _tickets_scope(query), [NOT_MERGED, known], sums,
-                          lambda c: _ratio(c["met"], c["met"] + c["breached"]))
+    return await _ticket_ratio(query, [known], sums,
+                               lambda c: _ratio(c["met"], c["met"] + c["breached"]))
 
 
 def _average_days(end: str) -> Compute:
@@ -132,9 +151,9 @@ def _average_days(end: str) -> Compute:
         reached = QueryString(f"{T}.{end} IS NOT NULL")
         seconds = seconds_sql(f"{T}.created_at", f"{T}.{end}")
         sums = {"tickets": "COUNT(*)", "seconds": f"SUM({seconds})"}
-        return await _derived(TICKETS, query, _tickets_scope(query), [NOT_MERGED, reached],
-                              sums, lambda c: _ratio(c["seconds"], c["tickets"] * DAY, Decimal(1)),
-                              hidden="seconds")
+        return await _ticket_ratio(
+            query, [reached], sums,
+            lambda c: _ratio(c["seconds"], c["tickets"] * DAY, Decimal(1)), hidden="seconds")
 
     return compute
 
