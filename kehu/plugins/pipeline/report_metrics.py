@@ -89,11 +89,15 @@ async def aggregate(source: Source, query: MetricQuery, values: dict[str, str],
     ``dates``: the time column is a ``Date`` (windows are whole UTC days)."""
     dims = list(query.dimensions)
     time_column = source.time_column or ""
-    moment = _utc_midnight(time_column) if dates else time_column
-    keys = [period_sql(moment, query.granularity) if d == "period" else source.dimensions[d]
-            for d in dims] + ([currency] if currency else [])
+    period = period_sql(_utc_midnight(time_column) if dates else time_column,
+                        query.granularity) if time_column else ""
+    keys = [period if d == "period" else source.dimensions[d] for d in dims]
+    keys += [currency] if currency else []
     conditions = list(where)
     for name, value in query.filters.items():
+        if name == "period":  # a label like 2026-11 or 2026-Q4, at the query's granularity
+            conditions.append(QueryString(f"{period} = {{}}", value))
+            continue
         if name in source.labels and not value.isdigit():
             value = await _id_of(name, value)
         conditions.append(QueryString(f"CAST({source.dimensions[name]} AS TEXT) = {{}}", value))
@@ -174,7 +178,8 @@ async def funnel(q: MetricQuery) -> list[MetricRow]:
         rows.append(MetricRow({"stage": s.name}, Decimal(s.reached), measures={
             "conversion": conversion, "current": Decimal(s.current)}))
         previous = s.reached
-    return rows
+    only = q.filters.get("stage")
+    return [r for r in rows if only is None or r.dimensions["stage"] == only]
 
 
 async def win_rate(q: MetricQuery) -> list[MetricRow]:

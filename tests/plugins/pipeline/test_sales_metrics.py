@@ -177,6 +177,11 @@ async def test_win_rate_by_owner_team_region_and_month(world, gql):
     # February: won n1 Feb 5 + s1 Feb 20, lost n2 Feb 10 + 11 → 2 ÷ 4 = 50.00
     assert values(await figures(world.admin, "pipeline.win_rate", "period", **kw)) == {
         ("2025-01", None): Decimal("66.67"), ("2025-02", None): Decimal("50.00")}
+    # the period filter keeps February's row (labels at the query's granularity)
+    assert values(await figures(world.admin, "pipeline.win_rate", "owner",
+                                filters={"period": "2025-02"})) == {
+        ("n1", None): Decimal("100.00"), ("n2", None): Decimal("0.00"),
+        ("s1", None): Decimal("100.00")}
     # everything: won 5 (incl. May), lost 4 (incl. Mar 1) → 5 ÷ 9 = 55.56
     assert values(await figures(world.admin, "pipeline.win_rate")) == {
         (None,): Decimal("55.56")}
@@ -300,6 +305,9 @@ async def test_weighted_forecast_exact_by_owner_month_and_category(world, gql):
                                 granularity="quarter")) == {
         ("2025-Q2", "CNY"): Decimal("100.02"), ("2025-Q2", "USD"): Decimal("250.00"),
         ("2025-Q3", "CNY"): Decimal("200.00")}  # s1: 25 % of 800.00
+    assert values(await figures(world.admin, "pipeline.weighted_forecast", "owner",
+                                filters={"period": "2025-Q3"}, granularity="quarter")) == {
+        ("s1", "CNY"): Decimal("200.00")}
     by_category = await figures(world.admin, "pipeline.weighted_forecast",
                                 "forecast_category", "stage", **kw)
     assert values(by_category) == {
@@ -370,6 +378,9 @@ async def test_forecast_vs_actual_by_owner_and_quarter(world, gql):
         ("s1", "CNY"): (Decimal("125.00"), {"forecast": 400, "commit": 500, "actual": 500,
                                             "variance": 100}),
     }
+    assert values(await figures(world.admin, "pipeline.forecast_vs_actual", "owner",
+                                filters={"period": "2025-04"})) == {
+        ("n1", "CNY"): Decimal("100.00")}  # Q2's snapshot period starts in April
     # per quarter, all periods: Q1 CNY (4,000 + 500) ÷ (2,600 + 400) = 150.00; Q2: n1 won
     # 700 of 700 forecast; Q4 2024's only snapshot came after it ended: no row
     assert values(await figures(world.admin, "pipeline.forecast_vs_actual", "period",
@@ -450,6 +461,9 @@ async def test_funnel_cohorts_and_filters(world, gql):
     # n1's d1, d2, d3, d5 → 4, 4, 3, 1: 100.00, 75.00, 33.33
     assert funnel_table(mine) == [(4, None, 0), (4, Decimal("100.00"), 1),
                                   (3, Decimal("75.00"), 1), (1, Decimal("33.33"), 0)]
+    # a stage filter keeps that stage's row (its conversion still from the stage before)
+    assert funnel_table(await figures(world.admin, "pipeline.funnel", filters={
+        **web, "stage": "Order Processing"})) == [(3, Decimal("60.00"), 1)]
     south = await figures(world.admin, "pipeline.funnel", "stage", filters={**web,
                                                                             "team": "South"})
     # d4, d6 → 2, 1, 0, 0: 50.00, 0.00, undefined (nothing reached Order)
