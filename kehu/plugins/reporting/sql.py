@@ -51,8 +51,11 @@ async def grouped(
     value_sql: str,
     scope: QueryString | None,
     where: list[QueryString] | None = None,
+    measures: dict[str, str] | None = None,
 ) -> list[MetricRow]:
-    """``SELECT dims, value FROM table WHERE visibility AND filters GROUP BY dims``."""
+    """``SELECT dims, value[, measures] FROM table WHERE visibility AND filters GROUP BY dims``:
+    one query; each named ``measures`` expression is aggregated over the same groups (NULL
+    sums read as 0)."""
     from kehu.core.tables import Customer  # any bound table can run raw SQL
 
     dims = list(query.dimensions)
@@ -75,7 +78,14 @@ async def grouped(
         conditions.append(QueryString(f"{source.time_column} >= {{}}", query.start))
     if source.time_column and query.end:
         conditions.append(QueryString(f"{source.time_column} < {{}}", query.end))
-    select = ", ".join([*(f"{e} AS d{i}" for i, e in enumerate(exprs)), f"{value_sql} AS value"])
+    extra = list((measures or {}).items())
+    select = ", ".join(
+        [
+            *(f"{e} AS d{i}" for i, e in enumerate(exprs)),
+            f"{value_sql} AS value",
+            *(f"{sql} AS m{i}" for i, (_, sql) in enumerate(extra)),
+        ]
+    )
     sql = f"SELECT {select} FROM {source.table}"
     if conditions:
         sql += " WHERE " + " AND ".join("{}" for _ in conditions)
@@ -88,6 +98,7 @@ async def grouped(
         MetricRow(
             {d: names.get((d, r[f"d{i}"]), _text(r[f"d{i}"])) for i, d in enumerate(dims)},
             Decimal(r["value"] or 0),
+            measures={name: Decimal(r[f"m{i}"] or 0) for i, (name, _) in enumerate(extra)},
         )
         for r in rows
     ]

@@ -78,15 +78,9 @@ async def _aggregates(
     source: Source, query: MetricQuery, scope: QueryString | None,
     where: list[QueryString], sums: dict[str, str],
 ) -> list[tuple[dict[str, str], Counts]]:
-    """One grouped SQL aggregate per named expression over the same rows (so the same
-    groups), merged per group in the database's order."""
-    merged: dict[tuple[tuple[str, str], ...], tuple[dict[str, str], Counts]] = {}
-    for name, sql in sums.items():
-        for row in await grouped(source, query, sql, scope, where):
-            key = tuple(row.dimensions.items())
-            zeros = dict.fromkeys(sums, Decimal(0))
-            merged.setdefault(key, (row.dimensions, zeros))[1][name] = row.value
-    return list(merged.values())
+    """The named aggregates per group, in one grouped SQL query."""
+    rows = await grouped(source, query, "COUNT(*)", scope, where, measures=sums)
+    return [(row.dimensions, row.measures) for row in rows]
 
 
 async def _derived(
