@@ -729,8 +729,7 @@ async def refund_payment(
 Fragment = tuple[str, list[Any]]  # SQL with ``{}`` placeholders and their parameters
 IN_FORCE_STATES = (S.signed, S.in_execution, S.completed, S.disputed)  # signed, not terminated
 _IN_FORCE_SQL = ", ".join(f"'{s.value}'" for s in IN_FORCE_STATES)
-_CONTRACT_JOIN = "JOIN contracts_contract k ON k.id = {fk} JOIN core_customer cu ON cu.id = {cu}"
-_INSTALLMENTS = "contracts_installment i " + _CONTRACT_JOIN.format(fk="i.contract", cu="i.customer")
+_INSTALLMENTS = "contracts_installment i JOIN contracts_contract k ON k.id = i.contract"
 
 
 @dataclass(frozen=True)
@@ -761,75 +760,111 @@ def _period_dates(date_from: date, date_to: date, column: str) -> Fragment:
 async def _aggregate(
     actor: Actor,
     source: Fragment,
-    values: dict[str, str],
+    values: dict[str, str | Fragment],
     grouping: Grouping,
     conditions: list[Fragment],
-    keys: dict[str, Fragment] | None = None,
+    *,
+    customer: str = "k.customer",
+    by_currency: bool = True,
 ) -> list[GroupRow]:
-    """``SELECT keys, columns, values FROM source WHERE conditions AND visibility GROUP BY keys,
-    columns`` in one statement. ``keys`` are the aggregate's own group keys (``currency``,
-    ``bucket``); without keys nor columns it returns one row (zeros when nothing matched)."""
-    keys = keys or {}
-    cols = [*keys.items(), *((name, (sql, [])) for name, sql in grouping.columns.items())]
+    """``SELECT [currency,] columns, values FROM source WHERE conditions AND visibility GROUP
+    BY [currency,] columns`` in one statement; without groups it returns one row (zeros when
+    nothing matched). The customer ``cu`` is joined (on ``customer``) only when a column, a
+    value, a condition or the visibility rule refers to it."""
+    cols = [("currency", "k.currency")] if by_currency else []
+    cols += list(grouping.columns.items())
     aliases = [f"g{n}" for n in range(len(cols))]
+    aggregates = [v if isinstance(v, tuple) else (v, []) for v in values.values()]
     where = [*conditions, *grouping.where, raw_scope(actor)]
-    select = [f"{sql} AS {alias}" for (_, (sql, _)), alias in zip(cols, aliases, strict=True)]
-    select += [f"{sql} AS {name}" for name, sql in values.items()]
-    sql = f"SELECT {', '.join(select)} FROM {source[0]} WHERE " + " AND ".join(
+    select = [f"{sql} AS {alias}" for (_, sql), alias in zip(cols, aliases, strict=True)]
+    select += [f"{sql} AS v{n}" for n, (sql, _) in enumerate(aggregates)]
+    joined = source[0]
+    if any("cu." in text for text in [*select, *(c for c, _ in where)]):
+        joined += f" JOIN core_customer cu ON cu.id = {customer}"
+    sql = f"SELECT {', '.join(select)} FROM {joined} WHERE " + " AND ".join(
         f"({c})" for c, _ in where
     )
     if aliases:
-        order = aliases[len(keys) :] + aliases[: len(keys)]
+        order = aliases[1:] + aliases[:1] if by_currency else aliases
         sql += f" GROUP BY {', '.join(aliases)} ORDER BY {', '.join(order)}"
-    params = [p for _, (_, ps) in cols for p in ps] + source[1] + [p for _, ps in where for p in ps]
+    params = [p for _, ps in aggregates for p in ps] + source[1]
+    params += [p for _, ps in where for p in ps]
     out = []
     for r in await Installment.raw(sql, *params):
         group = {name: r[alias] for (name, _), alias in zip(cols, aliases, strict=True)}
         currency = group.pop("currency", None)
-        out.append(GroupRow(group, currency, {n: int(r[n] or 0) for n in values}))
+        counts = {name: int(r[f"v{n}"] or 0) for n, name in enumerate(values)}
+        out.append(GroupRow(group, currency, counts))
     return out
 
 
-def _late_sql(as_of: date, allocations: bool = True, credits: bool = True) -> Fragment:
-    """``LEFT JOIN`` of what was applied to each installment *after* ``as_of`` (allocations by
-    date applied, credit notes and write-offs by date issued), as ``late.amount``. The stored
-    ``paid_minor``/``credited_minor`` plus this give the amounts as of the date, and only the
-    few rows dated after it are read (indexes on ``applied_on``/``issued_on``) instead of every
-    allocation and credit."""
-    parts, params = [], []
-    if allocations:
-        parts.append(
-            "SELECT installment, amount_minor FROM contracts_allocation WHERE applied_on > {}"
-        )
-        params.append(sql_date(as_of))
+@dataclass(frozen=True)
+class Late:
+    """What was applied to each installment *after* a date (allocations by date applied,
+    credit notes and write-offs by date issued): ``join`` is a ``LEFT JOIN`` giving it as
+    ``late.amount`` and ``amount`` the SQL of it per installment. The stored
+    ``paid_minor``/``credited_minor`` minus this are the amounts as of the date. Usually
+    nothing is dated after the date asked for (today): then there is no join at all."""
+
+    join: Fragment = ("", [])
+    amount: str = "0"
+
+    @property
+    def open(self) -> str:
+        """Open amount of installment ``i`` as of the date."""
+        now = "i.amount_minor - i.paid_minor - i.credited_minor"
+        return f"{now} + {self.amount}" if self.join[0] else now
+
+    @property
+    def was_open(self) -> str:
+        """Whether ``i`` was open as of the date (cheap: integer columns first)."""
+        if not self.join[0]:
+            return "i.paid_minor + i.credited_minor < i.amount_minor"
+        return "i.paid_minor + i.credited_minor < i.amount_minor OR late.amount IS NOT NULL"
+
+
+async def _late(as_of: date, credits: bool = True) -> Late:
+    """:class:`Late` after ``as_of``; only the rows dated after it are read (indexes on
+    ``applied_on``/``issued_on``), never every allocation and credit."""
+    parts = ["SELECT installment, amount_minor FROM contracts_allocation WHERE applied_on > {}"]
     if credits:
         parts.append(
             "SELECT installment, amount_minor FROM contracts_credit "
             "WHERE installment IS NOT NULL AND issued_on > {}"
         )
-        params.append(sql_date(as_of))
-    return (
-        "LEFT JOIN (SELECT installment, CAST(SUM(amount_minor) AS BIGINT) AS amount FROM ("
-        + " UNION ALL ".join(parts)
-        + ") x GROUP BY installment) late ON late.installment = i.id",
-        params,
+    union, params = " UNION ALL ".join(parts), [sql_date(as_of)] * len(parts)
+    if not await Installment.raw(f"SELECT 1 AS found FROM ({union}) x LIMIT 1", *params):
+        return Late()
+    join = (
+        "LEFT JOIN (SELECT installment, CAST(SUM(amount_minor) AS BIGINT) AS amount FROM "
+        f"({union}) x GROUP BY installment) late ON late.installment = i.id"
     )
+    return Late((join, params), "COALESCE(late.amount, 0)")
 
 
 # -- aging --------------------------------------------------------------------------------------
 
 GROUPS = {"customer": "i.customer", "owner": "k.owner", "team": "k.team", "none": None}
-OPEN_AS_OF = "i.amount_minor - i.paid_minor - i.credited_minor + COALESCE(late.amount, 0)"
 
 
-def _bucket_case(as_of: date, bounds: list[int], names: list[str]) -> Fragment:
-    sql, params = "CASE WHEN i.due_date >= {} THEN {} ", [sql_date(as_of), names[0]]
-    for high, name in zip(bounds, names[1:], strict=False):
-        sql += "WHEN i.due_date >= {} THEN {} "
-        params += [sql_date(as_of - timedelta(days=high)), name]
-    sql += "ELSE {} END"
-    params.append(names[-1])
-    return sql, params
+def _bucket_sums(as_of: date, bounds: list[int], open_sql: str) -> dict[str, Fragment]:
+    """Σ open per aging bucket as one conditional sum each (no grouping by bucket): bucket
+    ``n`` holds the installments due in ``[as_of − bounds[n], as_of − bounds[n − 1])``,
+    ``current`` those due on or after ``as_of``, the last those due before
+    ``as_of − bounds[-1]``; so the buckets partition the open amount."""
+    edges = [as_of, *(as_of - timedelta(days=b) for b in bounds)]
+    out = {}
+    for n, name in enumerate(bucket_names(bounds)):
+        conditions, params = [], []
+        if n > 0:
+            conditions.append("i.due_date < {}")
+            params.append(sql_date(edges[n - 1]))
+        if n < len(edges):
+            conditions.append("i.due_date >= {}")
+            params.append(sql_date(edges[n]))
+        when = " AND ".join(conditions)
+        out[name] = (f"SUM(CASE WHEN {when} THEN {open_sql} ELSE 0 END)", params)
+    return out
 
 
 def _check_bounds(bounds: list[int]) -> None:
@@ -845,32 +880,39 @@ async def open_receivables(
     buckets: list[int] | None = None,
     overdue_only: bool = False,
 ) -> list[GroupRow]:
-    """Open amount (``open``) of signed contracts' installments as of a date, per group and
-    currency, and per aging bucket (``group["bucket"]``) when ``buckets`` (upper bounds) are
-    given. As of the date: payments applied and credits issued after it are not yet counted,
-    contracts signed after it are left out. ``overdue_only``: due before the date. Only open
-    installments are counted, so every group's amount is positive."""
+    """Open amount (``values["open"]``) of signed contracts' installments as of a date, per
+    group and currency, and with ``buckets`` (upper bounds, days past due) the amount of each
+    aging bucket (``values["1-30"]``...). As of the date: payments applied and credits issued
+    after it are not yet counted, contracts signed after it are left out. ``overdue_only``:
+    due before the date. Only open installments are counted, so every group's amount is
+    positive."""
     actor.require("receivable:read")
     as_of = as_of or today()
-    late_sql, late_params = _late_sql(as_of)
-    keys: dict[str, Fragment] = {"currency": ("k.currency", [])}
     if buckets is not None:
         _check_bounds(buckets)
-        keys["bucket"] = _bucket_case(as_of, buckets, bucket_names(buckets))
+    late = await _late(as_of)
+    values: dict[str, str | Fragment] = {"open": f"SUM({late.open})"}
+    if buckets is not None:  # their sum is the open amount: one sum less per row
+        values = dict(_bucket_sums(as_of, buckets, late.open))
     conditions: list[Fragment] = [
         (f"k.status IN ({_STATES_SQL}) AND k.signed_on <= {{}}", [sql_date(as_of)]),
-        ("i.paid_minor + i.credited_minor < i.amount_minor OR late.amount IS NOT NULL", []),
+        (late.was_open, []),
     ]
     if overdue_only:
         conditions.append(("i.due_date < {}", [sql_date(as_of)]))
-    return await _aggregate(
+    rows = await _aggregate(
         actor,
-        (f"{_INSTALLMENTS} {late_sql}", late_params),
-        {"open": f"SUM({OPEN_AS_OF})"},
+        (f"{_INSTALLMENTS} {late.join[0]}", late.join[1]),
+        values,
         grouping,
         conditions,
-        keys,
+        customer="i.customer",
     )
+    if buckets is None:
+        return rows
+    return [
+        GroupRow(r.group, r.currency, {**r.values, "open": sum(r.values.values())}) for r in rows
+    ]
 
 
 @dataclass(frozen=True)
@@ -904,14 +946,11 @@ async def aging(
     column = GROUPS[group_by]
     where = () if customer_id is None else (("i.customer = {}", [customer_id]),)
     grouping = Grouping({"grp": column} if column else {}, where)
-    out: dict[tuple, dict[str, int]] = {}
-    for r in await open_receivables(actor, as_of, grouping, buckets=bounds):
-        key = (r.group.get("grp"), r.currency)
-        out.setdefault(key, dict.fromkeys(names, 0))[r.group["bucket"]] += r.values["open"]
-    return [
-        AgingRow(g, c, b)
-        for (g, c), b in sorted(out.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1]))
+    rows = [
+        AgingRow(r.group.get("grp"), r.currency or "", {n: r.values[n] for n in names})
+        for r in await open_receivables(actor, as_of, grouping, buckets=bounds)
     ]
+    return sorted(rows, key=lambda row: (row.group or 0, row.currency))
 
 
 def bucket_names(bounds: list[int]) -> list[str]:
@@ -1195,7 +1234,6 @@ async def run_dunning(
 
 DUE_DATE, ISSUED_ON, APPLIED_ON = "i.due_date", "v.issued_on", "a.applied_on"
 SIGNED_ON, END_DATE, SUBMITTED_AT = "k.signed_on", "k.end_date", "k.submitted_at"
-CURRENCY: dict[str, Fragment] = {"currency": ("k.currency", [])}
 
 
 def _ratio(num: int, den: int) -> Decimal | None:
@@ -1215,14 +1253,14 @@ async def collection_sums(
     """Per group and currency: ``due`` = Σ amount of installments due in ``[date_from,
     date_to]`` (signed contracts), ``collected`` = what was applied to them by ``date_to``."""
     actor.require("receivable:read")
-    late_sql, late_params = _late_sql(date_to, credits=False)
+    late = await _late(date_to, credits=False)
     return await _aggregate(
         actor,
-        (f"{_INSTALLMENTS} {late_sql}", late_params),
-        {"due": "SUM(i.amount_minor)", "collected": "SUM(i.paid_minor - COALESCE(late.amount, 0))"},
+        (f"{_INSTALLMENTS} {late.join[0]}", late.join[1]),
+        {"due": "SUM(i.amount_minor)", "collected": f"SUM(i.paid_minor - {late.amount})"},
         grouping,
         [(f"k.status IN ({_STATES_SQL})", []), _period_dates(date_from, date_to, DUE_DATE)],
-        CURRENCY,
+        customer="i.customer",
     )
 
 
@@ -1267,11 +1305,11 @@ async def invoiced_sums(
     actor.require("receivable:read")
     return await _aggregate(
         actor,
-        ("contracts_invoice v " + _CONTRACT_JOIN.format(fk="v.contract", cu="v.customer"), []),
+        ("contracts_invoice v JOIN contracts_contract k ON k.id = v.contract", []),
         {"invoiced": "SUM(v.amount_minor)"},
         grouping,
         [_period_dates(date_from, date_to, ISSUED_ON)],
-        CURRENCY,
+        customer="v.customer",
     )
 
 
@@ -1340,13 +1378,14 @@ async def signing_counts(
     start, end = _window(date_from, date_to)
     return await _aggregate(
         actor,
-        ("contracts_contract k JOIN core_customer cu ON cu.id = k.customer", []),
+        ("contracts_contract k", []),
         {
             "submitted": "COUNT(*)",
             "signed": "SUM(CASE WHEN k.signed_at IS NOT NULL THEN 1 ELSE 0 END)",
         },
         grouping,
         [(f"{SUBMITTED_AT} >= {{}} AND {SUBMITTED_AT} < {{}}", [start, end])],
+        by_currency=False,
     )
 
 
@@ -1392,10 +1431,11 @@ async def renewal_counts(
     )
     return await _aggregate(
         actor,
-        ("contracts_contract k JOIN core_customer cu ON cu.id = k.customer", []),
+        ("contracts_contract k", []),
         {"expiring": "COUNT(*)", "renewed": f"SUM(CASE WHEN EXISTS ({renewed}) THEN 1 ELSE 0 END)"},
         grouping,
         [(f"k.status IN ({_IN_FORCE_SQL})", []), _period_dates(date_from, date_to, END_DATE)],
+        by_currency=False,
     )
 
 
@@ -1419,11 +1459,10 @@ async def signed_sums(
         amount = "l.amount_minor"
     return await _aggregate(
         actor,
-        (f"{source} JOIN core_customer cu ON cu.id = k.customer", []),
+        (source, []),
         {"amount": f"SUM({amount})", "contracts": "COUNT(DISTINCT k.id)"},
         grouping,
         [(f"k.status IN ({_IN_FORCE_SQL})", []), _period_dates(date_from, date_to, SIGNED_ON)],
-        CURRENCY,
     )
 
 
@@ -1434,17 +1473,17 @@ async def collected_sums(
     the allocation's date (the payment's receipt) in ``[date_from, date_to]``, ``payments`` =
     the number of payments. Money still unallocated on account is not attributed."""
     actor.require("receivable:read")
-    source = (
-        "contracts_allocation a JOIN contracts_installment i ON i.id = a.installment "
-        + _CONTRACT_JOIN.format(fk="i.contract", cu="i.customer")
-    )
     return await _aggregate(
         actor,
-        (source, []),
+        (
+            "contracts_allocation a JOIN contracts_installment i ON i.id = a.installment "
+            "JOIN contracts_contract k ON k.id = i.contract",
+            [],
+        ),
         {"amount": "SUM(a.amount_minor)", "payments": "COUNT(DISTINCT a.payment)"},
         grouping,
         [_period_dates(date_from, date_to, APPLIED_ON)],
-        CURRENCY,
+        customer="i.customer",
     )
 
 

@@ -164,16 +164,11 @@ def _open(overdue_only: bool) -> Callable[[MetricQuery], Any]:
 async def _aging(q: MetricQuery) -> list[MetricRow]:
     """Every bucket, in order, for each group with anything open (zero where nothing is)."""
     bounds = config().aging_buckets
-    names = r.bucket_names(bounds)
     groups = await r.open_receivables(q.actor, _as_of(q), _grouping(q, MONEY), buckets=bounds)
-    amounts: dict[tuple, dict[str, int]] = {}
-    for g in groups:
-        key = (tuple((k, v) for k, v in g.group.items() if k != "bucket"), g.currency)
-        amounts.setdefault(key, dict.fromkeys(names, 0))[g.group["bucket"]] = g.values["open"]
-    wanted = [b for b in names if b == q.filters.get("bucket", b)]
+    wanted = [b for b in r.bucket_names(bounds) if b == q.filters.get("bucket", b)]
     rows = [
-        r.GroupRow({**dict(key), "bucket": b}, currency, {"open": by_bucket[b]})
-        for (key, currency), by_bucket in amounts.items()
+        r.GroupRow({**g.group, "bucket": b}, g.currency, {"open": g.values[b]})
+        for g in groups
         for b in wanted
     ]
     dims = q.dimensions if "bucket" in q.dimensions else ("bucket", *q.dimensions)
