@@ -166,7 +166,7 @@ async def kehu_demo_data(actor: Any, users: dict[str, Any]) -> None:
 
 @hookimpl(optionalhook=True)
 def kehu_report_metrics() -> list:
-    """Funnel, win rate and deal cycle for the reporting plugin (if enabled)."""
+    """Sales, forecast, revenue and customer-value metrics for reporting (if enabled)."""
     from kehu.plugins.pipeline.report_metrics import report_metrics
 
     return report_metrics()

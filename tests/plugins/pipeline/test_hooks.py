@@ -140,7 +140,9 @@ async def test_demo_data_is_idempotent(kehu, system):
     users = await load_demo(kehu, system)
     assert {"zhangwei", "liuyang", "chenjing"} <= set(users)
     count = await t.Opportunity.count()
-    assert count == 14  # ten in the standard pipeline, a converted lead, 3 key accounts
+    # ten in the standard pipeline, a converted lead, 3 key accounts, 9 earlier purchases of
+    # repeat customers and 4 deals closed last quarter (the forecast snapshot's period)
+    assert count == 27
     assert await t.Lead.count() == 4
     assert await t.TeamMember.count() == 7
     approved = await t.Opportunity.count().where(t.Opportunity.approved_at.is_not_null())
@@ -151,5 +153,5 @@ async def test_demo_data_is_idempotent(kehu, system):
     await kehu.acall("kehu_demo_data", actor=system, users=users)
     assert await t.Opportunity.count() == count
     rate = await services.win_rate(system)
-    assert (rate.won, rate.lost) == (2, 2)
+    assert (rate.won, rate.lost) == (2 + 9 + 3, 2 + 1)
     assert await services.average_deal_cycle_days(system) > 0
