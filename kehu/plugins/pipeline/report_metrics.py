@@ -22,7 +22,7 @@ from kehu.core.permissions import owner_team_scope
 from kehu.plugins.pipeline import services
 from kehu.plugins.pipeline import tables as t
 from kehu.plugins.reporting.metrics import Metric, MetricQuery, MetricRow
-from kehu.plugins.reporting.sql import Source, _id_of, _labels, period_sql
+from kehu.plugins.reporting.sql import Source, id_of, labels, period_sql
 
 OPP = services.OPP
 SNAP, LINE = "pipeline_forecast_snapshot", "pipeline_forecast_snapshot_line"
@@ -99,7 +99,7 @@ async def aggregate(source: Source, query: MetricQuery, values: dict[str, str],
             conditions.append(QueryString(f"{period} = {{}}", value))
             continue
         if name in source.labels and not value.isdigit():
-            value = await _id_of(name, value)
+            value = await id_of(name, value)
         conditions.append(QueryString(f"CAST({source.dimensions[name]} AS TEXT) = {{}}", value))
     start, end = (_first_day(query.start), _first_day(query.end)) if dates else (
         query.start, query.end)
@@ -116,7 +116,7 @@ async def aggregate(source: Source, query: MetricQuery, values: dict[str, str],
         order = ", ".join(f"d{i}" for i in range(len(keys)))
         sql += f" GROUP BY {order} ORDER BY {order}"
     rows = await t.Opportunity.raw(sql, *conditions)
-    names = await _labels(dims, source.labels, rows)
+    names = await labels(dims, source.labels, rows)
     return [Group({d: names.get((d, r[f"d{i}"]), _text(r[f"d{i}"])) for i, d in enumerate(dims)},
                   r[f"d{len(dims)}"] if currency else None,
                   {name: int(r[name] or 0) for name in values}) for r in rows]
@@ -168,7 +168,7 @@ async def funnel(q: MetricQuery) -> list[MetricRow]:
     for name in ("owner", "team"):
         value = q.filters.get(name)
         if value is not None:
-            ids[name] = int(value if value.isdigit() else await _id_of(name, value))
+            ids[name] = int(value if value.isdigit() else await id_of(name, value))
     stages = await services.funnel(q.actor, await _pipeline_id(q.filters),
                                    owner_id=ids.get("owner"), team_id=ids.get("team"),
                                    created_from=q.start, created_to=q.end)

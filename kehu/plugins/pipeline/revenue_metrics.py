@@ -23,7 +23,7 @@ from kehu.core.services.common import now
 from kehu.core.tables import Customer
 from kehu.plugins.pipeline import services
 from kehu.plugins.reporting.metrics import Metric, MetricQuery, MetricRow
-from kehu.plugins.reporting.sql import Source, _id_of, _labels, grouped
+from kehu.plugins.reporting.sql import Source, grouped, id_of, labels
 
 OPP = "pipeline_opportunity"
 CUST = "core_customer"
@@ -175,7 +175,7 @@ async def _where(q: MetricQuery, dims: dict[str, str], since: datetime | None,
         conditions.append(scope.querystring)
     for name, value in q.filters.items():
         if name in LABELS and not value.isdigit():
-            value = await _id_of(name, value)
+            value = await id_of(name, value)
         conditions.append(QueryString(f"CAST({dims[name]} AS TEXT) = {{}}", value))
     if since is not None:
         conditions.append(QueryString(f"{CLOSED} >= {{}}", since))
@@ -203,10 +203,10 @@ async def _raw(sql: str, *args: Any) -> list[dict[str, Any]]:
 async def _dimensions(q: MetricQuery, names: list[str], rows: list[dict[str, Any]],
                       window_: Window | None = None) -> list[dict[str, str]]:
     """Each row's dimensions: owner/team by name, ``period`` and ``currency`` if asked."""
-    labels = await _labels(names, LABELS, rows)
+    shown = await labels(names, LABELS, rows)
     out = []
     for row in rows:
-        values = {n: labels.get((n, row[f"d{i}"]), "" if row[f"d{i}"] is None
+        values = {n: shown.get((n, row[f"d{i}"]), "" if row[f"d{i}"] is None
                                 else str(row[f"d{i}"])) for i, n in enumerate(names)}
         if window_ is not None and window_.granularity is not None:
             values["period"] = window_.label(row["p"])

@@ -72,7 +72,7 @@ async def grouped(
             conditions.append(QueryString(f"{expr} = {{}}", value))
             continue
         if name in source.labels and not value.isdigit():
-            value = await _id_of(name, value)
+            value = await id_of(name, value)
         conditions.append(QueryString(f"CAST({source.dimensions[name]} AS TEXT) = {{}}", value))
     if source.time_column and query.start:
         conditions.append(QueryString(f"{source.time_column} >= {{}}", query.start))
@@ -93,7 +93,7 @@ async def grouped(
         sql += " GROUP BY " + ", ".join(f"d{i}" for i in range(len(dims)))
         sql += " ORDER BY " + ", ".join(f"d{i}" for i in range(len(dims)))
     rows = await Customer.raw(sql, *conditions)
-    names = await _labels(dims, source.labels, rows)
+    names = await labels(dims, source.labels, rows)
     return [
         MetricRow(
             {d: names.get((d, r[f"d{i}"]), _text(r[f"d{i}"])) for i, d in enumerate(dims)},
@@ -104,7 +104,7 @@ async def grouped(
     ]
 
 
-async def _id_of(dimension: str, name: str) -> str:
+async def id_of(dimension: str, name: str) -> str:
     """A user or team filter given by name → its id ("-1" when unknown: no rows)."""
     table, column = (Team, Team.name) if dimension == "team" else (User, User.username)
     row = await table.select(table.id).where(column == name).first()
@@ -115,7 +115,7 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-async def _labels(
+async def labels(
     dims: list[str], label_dims: tuple[str, ...], rows: list[dict]
 ) -> dict[tuple[str, Any], str]:
     """Usernames and team names for id dimensions (one query per kind)."""
