@@ -735,8 +735,8 @@ _INSTALLMENTS = "contracts_installment i JOIN contracts_contract k ON k.id = i.c
 @dataclass(frozen=True)
 class Grouping:
     """How a report groups and narrows an aggregate. ``columns`` maps dimension names to SQL
-    expressions over the aggregate's aliases (``k`` contract and ``cu`` customer always, plus
-    the fact table's: ``i`` installment, ``v`` invoice, ``a`` allocation, ``l`` contract line);
+    expressions over the aggregate's aliases (``k`` contract, ``cu`` customer, and the fact
+    table's: ``i`` installment, ``v`` invoice, ``a`` allocation, ``l`` contract line);
     ``where`` holds extra conditions."""
 
     columns: dict[str, str] = field(default_factory=dict)
@@ -793,8 +793,8 @@ async def _aggregate(
     for r in await Installment.raw(sql, *params):
         group = {name: r[alias] for (name, _), alias in zip(cols, aliases, strict=True)}
         currency = group.pop("currency", None)
-        counts = {name: int(r[f"v{n}"] or 0) for n, name in enumerate(values)}
-        out.append(GroupRow(group, currency, counts))
+        sums = {name: int(r[f"v{n}"] or 0) for n, name in enumerate(values)}
+        out.append(GroupRow(group, currency, sums))
     return out
 
 

@@ -91,25 +91,26 @@ def _money(minor: int, currency: str) -> Decimal:
     return Money(minor, currency).amount
 
 
-def _rate(num: str, den: str) -> Build:
-    """``num / den × 100`` of a group's counts, with both as measures (undefined when
-    ``den`` is 0)."""
+def _rate(num: str, den: str, money: bool = False) -> Build:
+    """``num / den × 100`` of a group's sums, with both as measures (counts, or major units
+    when ``money``); undefined when ``den`` is 0."""
 
     def build(g: r.GroupRow) -> tuple[Decimal, dict[str, Decimal | None]] | None:
         n, d = g.values[num], g.values[den]
         if not d:
             return None
         value = (Decimal(100 * n) / d).quantize(CENT, rounding=ROUND_HALF_UP)
-        return value, {den: Decimal(d), num: Decimal(n)}
+        measure = (lambda v: _money(v, g.currency)) if money else Decimal
+        return value, {den: measure(d), num: measure(n)}
 
     return build
 
 
-def _amount(count: str) -> Build:
-    """A money sum (``amount``) with a count measure."""
+def _amount(key: str, count: str | None = None) -> Build:
+    """A money sum of the group, with a count measure if given."""
     return lambda g: (
-        _money(g.values["amount"], g.currency),
-        {count: Decimal(g.values[count])},
+        _money(g.values[key], g.currency),
+        {count: Decimal(g.values[count])} if count else {},
     )
 
 
@@ -117,15 +118,7 @@ async def _collection_rate(q: MetricQuery) -> list[MetricRow]:
     start, end = _period(q)
     period = _day_period(r.DUE_DATE, q.granularity)
     groups = await r.collection_sums(q.actor, start, end, _grouping(q, MONEY, period))
-
-    def build(g: r.GroupRow) -> tuple[Decimal, dict[str, Decimal | None]] | None:
-        due, collected = g.values["due"], g.values["collected"]
-        if not due:
-            return None
-        value = (Decimal(100 * collected) / due).quantize(CENT, rounding=ROUND_HALF_UP)
-        return value, {"due": _money(due, g.currency), "collected": _money(collected, g.currency)}
-
-    return await _rows(q, groups, build)
+    return await _rows(q, groups, _rate("collected", "due", money=True))
 
 
 async def _signing_rate(q: MetricQuery) -> list[MetricRow]:
@@ -156,7 +149,7 @@ def _open(overdue_only: bool) -> Callable[[MetricQuery], Any]:
     async def compute(q: MetricQuery) -> list[MetricRow]:
         grouping = _grouping(q, MONEY)
         groups = await r.open_receivables(q.actor, _as_of(q), grouping, overdue_only=overdue_only)
-        return await _rows(q, groups, lambda g: (_money(g.values["open"], g.currency), {}))
+        return await _rows(q, groups, _amount("open"))
 
     return compute
 
@@ -172,7 +165,7 @@ async def _aging(q: MetricQuery) -> list[MetricRow]:
         for b in wanted
     ]
     dims = q.dimensions if "bucket" in q.dimensions else ("bucket", *q.dimensions)
-    return await _rows(q, rows, lambda g: (_money(g.values["open"], g.currency), {}), dims)
+    return await _rows(q, rows, _amount("open"), dims)
 
 
 async def _renewal_rate(q: MetricQuery) -> list[MetricRow]:
@@ -188,14 +181,14 @@ async def _signed_amount(q: MetricQuery) -> list[MetricRow]:
     columns = {**MONEY, "product": "l.product"} if by_line else MONEY
     grouping = _grouping(q, columns, _day_period(r.SIGNED_ON, q.granularity))
     groups = await r.signed_sums(q.actor, start, end, grouping, by_line=by_line)
-    return await _rows(q, groups, _amount("contracts"))
+    return await _rows(q, groups, _amount("amount", "contracts"))
 
 
 async def _collected_amount(q: MetricQuery) -> list[MetricRow]:
     start, end = _period(q)
     grouping = _grouping(q, MONEY, _day_period(r.APPLIED_ON, q.granularity))
     groups = await r.collected_sums(q.actor, start, end, grouping)
-    return await _rows(q, groups, _amount("payments"))
+    return await _rows(q, groups, _amount("amount", "payments"))
 
 
 def report_metrics() -> list[Metric]:

@@ -36,8 +36,9 @@ async def renewals(kehu, system, make_user, make_customer, make_contract):
     gamma = await make_customer("GAMMA", owner=bo, region="South", tier="gold")
 
     async def contract(customer, owner, start, end=None, state="signed"):
-        return await make_contract(customer, state, signed_on=start, actor=owner.actor,
-                                   start_date=start, end_date=end)
+        return await make_contract(
+            customer, state, signed_on=start, actor=owner.actor, start_date=start, end_date=end
+        )
 
     await contract(acme, ana, date(2025, 6, 11), date(2026, 6, 10))  # R1
     await contract(acme, ana, date(2026, 6, 20))  # N1
@@ -57,7 +58,8 @@ async def test_renewal_rate_by_owner_region_and_period(renewals, gql):
     *_, admin = renewals
     # June: R1, R2, R3 expiring, R1 and R3 renewed → 2 / 3 = 66.67%
     assert await run(admin.actor, "contracts.renewal_rate") == [
-        {"value": "66.67", "expiring": "3", "renewed": "2"}]
+        {"value": "66.67", "expiring": "3", "renewed": "2"}
+    ]
     # ana: R1 renewed, R2 not → 50.00%; bo: R3 renewed → 100.00% (R6 terminated: not counted)
     assert await graphql(gql, admin, "contracts.renewal_rate", "owner") == [
         {"owner": "ana", "value": "50.00", "expiring": "2", "renewed": "1"},
@@ -65,30 +67,37 @@ async def test_renewal_rate_by_owner_region_and_period(renewals, gql):
     ]
     rows = await run(admin.actor, "contracts.renewal_rate", "region", "tier")
     assert [(x["region"], x["tier"], x["value"]) for x in rows] == [
-        ("East", "gold", "100.00"), ("North", "silver", "0.00"), ("South", "gold", "100.00")]
+        ("East", "gold", "100.00"),
+        ("North", "silver", "0.00"),
+        ("South", "gold", "100.00"),
+    ]
     # June and July by month of the end date: July has R4 only, renewed → 100.00%
     summer = (JUNE[0], datetime(2026, 8, 1, tzinfo=UTC))
     rows = await graphql(gql, admin, "contracts.renewal_rate", "period", period=summer)
     assert [(x["period"], x["value"], x["expiring"]) for x in rows] == [
-        ("2026-06", "66.67", "3"), ("2026-07", "100.00", "1")]
+        ("2026-06", "66.67", "3"),
+        ("2026-07", "100.00", "1"),
+    ]
 
 
 async def test_the_grace_window_decides(renewals):
     _, _, admin = renewals
     # with 100 days of grace N2 (87 days after R2's end) renews R2 too: 3 / 3
-    (row,) = await r.renewal_counts(admin.actor, date(2026, 6, 1), date(2026, 6, 30),
-                                    grace_days=100)
+    (row,) = await r.renewal_counts(
+        admin.actor, date(2026, 6, 1), date(2026, 6, 30), grace_days=100
+    )
     assert row.values == {"expiring": 3, "renewed": 3}
     # with 5 days none of them is renewed
-    (row,) = await r.renewal_counts(admin.actor, date(2026, 6, 1), date(2026, 6, 30),
-                                    grace_days=5)
+    (row,) = await r.renewal_counts(admin.actor, date(2026, 6, 1), date(2026, 6, 30), grace_days=5)
     assert row.values == {"expiring": 3, "renewed": 0}
 
 
 async def test_a_rep_of_another_team_sees_only_their_renewals(renewals):
     ana, bo, _ = renewals
     assert await run(bo.actor, "contracts.renewal_rate", "owner") == [
-        {"owner": "bo", "value": "100.00", "expiring": "1", "renewed": "1"}]
+        {"owner": "bo", "value": "100.00", "expiring": "1", "renewed": "1"}
+    ]
     assert await run(bo.actor, "contracts.renewal_rate", team="North") == []
     assert await run(ana.actor, "contracts.renewal_rate") == [
-        {"value": "50.00", "expiring": "2", "renewed": "1"}]
+        {"value": "50.00", "expiring": "2", "renewed": "1"}
+    ]

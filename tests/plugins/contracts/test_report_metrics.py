@@ -58,8 +58,9 @@ def flat(rows: list[Any]) -> list[dict[str, str]]:
         else:
             dims, value, currency = row.dimensions, str(row.value), row.currency
             measures = {k: None if v is None else str(v) for k, v in row.measures.items()}
-        out.append({**dims, "value": value, **({"currency": currency} if currency else {}),
-                    **measures})
+        out.append(
+            {**dims, "value": value, **({"currency": currency} if currency else {}), **measures}
+        )
     return out
 
 
@@ -73,7 +74,12 @@ async def run(
 ) -> list[dict[str, str]]:
     start, end = period or (None, None)
     _, rows = await services.run_metric(
-        actor, name, dimensions=dims, filters=filters, start=start, end=end,
+        actor,
+        name,
+        dimensions=dims,
+        filters=filters,
+        start=start,
+        end=end,
         granularity=granularity,
     )
     return flat(rows)
@@ -101,8 +107,12 @@ async def graphql(
 
 
 def line(product: str, amount: str, currency: str = "CNY") -> dict[str, Any]:
-    return {"product": product, "specification": "Std", "quantity": 1,
-            "unit_price": Money.from_decimal(amount, currency)}
+    return {
+        "product": product,
+        "specification": "Std",
+        "quantity": 1,
+        "unit_price": Money.from_decimal(amount, currency),
+    }
 
 
 @pytest.fixture
@@ -121,28 +131,40 @@ async def ledger(kehu, system, make_user, make_customer, make_contract) -> Simpl
     bo = await make_user("sales", team="South", username="bo")
     acme = await make_customer("ACME", owner=ana, region="East", industry="software", tier="gold")
     beta = await make_customer("BETA", owner=ana, region="North", industry="retail", tier="silver")
-    gamma = await make_customer("GAMMA", owner=bo, region="South", industry="software",
-                                tier="gold")
+    gamma = await make_customer("GAMMA", owner=bo, region="South", industry="software", tier="gold")
 
     async def contract(customer, owner, signed_on, lines, currency="CNY", state="signed"):
-        return await make_contract(customer, state, signed_on=signed_on, actor=owner.actor,
-                                   lines=lines, currency=currency, payment_terms="100",
-                                   start_date=signed_on)
+        return await make_contract(
+            customer,
+            state,
+            signed_on=signed_on,
+            actor=owner.actor,
+            lines=lines,
+            currency=currency,
+            payment_terms="100",
+            start_date=signed_on,
+        )
 
     async def schedule(row, *items):
-        rows = await r.set_schedule(system, row["id"], [
-            (due, Money.from_decimal(amount, row["currency"])) for due, amount in items])
+        rows = await r.set_schedule(
+            system,
+            row["id"],
+            [(due, Money.from_decimal(amount, row["currency"])) for due, amount in items],
+        )
         return {i["due_date"]: i for i in rows}
 
     async def pay(customer, inst, amount, on):
         money = Money.from_decimal(amount, inst["currency"])
-        await r.record_payment(system, customer["id"], money, received_on=on,
-                               allocations=[(inst["id"], money)])
+        await r.record_payment(
+            system, customer["id"], money, received_on=on, allocations=[(inst["id"], money)]
+        )
 
-    k1 = await contract(acme, ana, date(2026, 6, 5),
-                        [line("Licence", "1000"), line("Service", "500")])
-    i1 = await schedule(k1, (date(2026, 6, 10), "600"), (date(2026, 6, 25), "400"),
-                        (date(2026, 7, 20), "500"))
+    k1 = await contract(
+        acme, ana, date(2026, 6, 5), [line("Licence", "1000"), line("Service", "500")]
+    )
+    i1 = await schedule(
+        k1, (date(2026, 6, 10), "600"), (date(2026, 6, 25), "400"), (date(2026, 7, 20), "500")
+    )
     k2 = await contract(beta, ana, date(2026, 3, 1), [line("Licence", "2000")])
     i2 = await schedule(k2, (date(2026, 4, 15), "1000"), (date(2026, 6, 20), "1000"))
     k3 = await contract(gamma, bo, date(2026, 6, 12), [line("Licence", "800")])
@@ -157,15 +179,24 @@ async def ledger(kehu, system, make_user, make_customer, make_contract) -> Simpl
     await pay(beta, i2[date(2026, 6, 20)], "250", date(2026, 6, 22))
     await pay(gamma, i3[date(2026, 6, 15)], "200", date(2026, 6, 16))
     await pay(acme, i4[date(2026, 6, 28)], "100", date(2026, 6, 29))
-    await r.issue_credit_note(system, i2[date(2026, 6, 20)]["id"], cny("50"), "Discount",
-                              issued_on=date(2026, 6, 25))
-    for row, amount, on in ((k1, "1500", date(2026, 6, 5)), (k2, "1000", date(2026, 4, 10)),
-                            (k2, "1000", date(2026, 6, 18)), (k3, "800", date(2026, 6, 12))):
+    await r.issue_credit_note(
+        system, i2[date(2026, 6, 20)]["id"], cny("50"), "Discount", issued_on=date(2026, 6, 25)
+    )
+    for row, amount, on in (
+        (k1, "1500", date(2026, 6, 5)),
+        (k2, "1000", date(2026, 4, 10)),
+        (k2, "1000", date(2026, 6, 18)),
+        (k3, "800", date(2026, 6, 12)),
+    ):
         await r.issue_invoice(system, row["id"], amount=cny(amount), issued_on=on)
-    for row, submitted in ((k1, at(2026, 5, 28)), (k2, at(2026, 2, 20)), (k3, at(2026, 6, 8)),
-                           (k4, at(2026, 6, 15)), (k5, at(2026, 6, 25))):
-        await Contract.update({Contract.submitted_at: submitted}).where(
-            Contract.id == row["id"])
+    for row, submitted in (
+        (k1, at(2026, 5, 28)),
+        (k2, at(2026, 2, 20)),
+        (k3, at(2026, 6, 8)),
+        (k4, at(2026, 6, 15)),
+        (k5, at(2026, 6, 25)),
+    ):
+        await Contract.update({Contract.submitted_at: submitted}).where(Contract.id == row["id"])
     return SimpleNamespace(ana=ana, bo=bo, admin=await make_user("admin"))
 
 
@@ -225,7 +256,9 @@ async def test_open_and_overdue_receivables_as_of_the_period_end(ledger, gql):
     # as of 07-05 the 100 paid on K1's second installment counts: 2500 − 100 = 2400 CNY
     later = (at(2026, 7, 1), at(2026, 7, 6))
     assert (await run(admin.actor, "contracts.open_receivables", period=later))[0] == {
-        "value": "2400.00", "currency": "CNY"}
+        "value": "2400.00",
+        "currency": "CNY",
+    }
     # overdue = due before 06-30: East K1 400 (the 500 due 07-20 is current) and USD 200;
     # North K2 300 + 700 = 1000; South K3 600
     assert await graphql(gql, admin, "contracts.overdue_amount", "region", "tier") == [
@@ -244,27 +277,51 @@ async def test_collection_rate_by_owner_and_period(ledger, gql):
     # due in June: ana CNY K1 600 + 400 + K2 1000 = 2000, collected by 06-30 600 + 0 + 250 =
     # 850 → 42.50%; ana USD 300, 100 → 33.33%; bo CNY 800, 200 → 25.00%
     assert await graphql(gql, ledger.admin, "contracts.collection_rate", "owner") == [
-        {"owner": "ana", "value": "42.50", "currency": "CNY", "due": "2000.00",
-         "collected": "850.00"},
-        {"owner": "ana", "value": "33.33", "currency": "USD", "due": "300.00",
-         "collected": "100.00"},
-        {"owner": "bo", "value": "25.00", "currency": "CNY", "due": "800.00",
-         "collected": "200.00"},
+        {
+            "owner": "ana",
+            "value": "42.50",
+            "currency": "CNY",
+            "due": "2000.00",
+            "collected": "850.00",
+        },
+        {
+            "owner": "ana",
+            "value": "33.33",
+            "currency": "USD",
+            "due": "300.00",
+            "collected": "100.00",
+        },
+        {
+            "owner": "bo",
+            "value": "25.00",
+            "currency": "CNY",
+            "due": "800.00",
+            "collected": "200.00",
+        },
     ]
     # April–June by month of the due date: April K2 1000 due, 700 collected → 70.00%;
     # June CNY 2000 + 800 = 2800 due, 850 + 200 = 1050 collected → 37.50%
     spring = (at(2026, 4, 1), at(2026, 7, 1))
     rows = await run(ledger.admin.actor, "contracts.collection_rate", "period", period=spring)
     assert [(x["period"], x["currency"], x["value"]) for x in rows] == [
-        ("2026-04", "CNY", "70.00"), ("2026-06", "CNY", "37.50"), ("2026-06", "USD", "33.33")]
+        ("2026-04", "CNY", "70.00"),
+        ("2026-06", "CNY", "37.50"),
+        ("2026-06", "USD", "33.33"),
+    ]
 
 
 async def test_dso_by_team(ledger, gql):
     # June: invoiced 1500 + 1000 + 800 = 3300 CNY; open at 06-30 2500 CNY; 30 days
     # DSO = 2500 × 30 / 3300 = 22.727… → 22.73 (USD: nothing invoiced, no DSO, no row)
     assert await run(ledger.admin.actor, "contracts.dso") == [
-        {"value": "22.73", "currency": "CNY", "open": "2500.00", "invoiced": "3300.00",
-         "days": "30"}]
+        {
+            "value": "22.73",
+            "currency": "CNY",
+            "open": "2500.00",
+            "invoiced": "3300.00",
+            "days": "30",
+        }
+    ]
     # North (ana): 1900 × 30 / (1500 + 1000) = 22.80; South (bo): 600 × 30 / 800 = 22.50
     rows = await graphql(gql, ledger.admin, "contracts.dso", "team")
     assert [(x["team"], x["value"]) for x in rows] == [("North", "22.80"), ("South", "22.50")]
@@ -281,12 +338,18 @@ async def test_collected_amount_by_owner_and_period(ledger, gql):
     spring = (at(2026, 4, 1), at(2026, 8, 1))
     rows = await run(ledger.admin.actor, "contracts.collected_amount", "period", period=spring)
     assert [(x["period"], x["currency"], x["value"]) for x in rows] == [
-        ("2026-04", "CNY", "700.00"), ("2026-06", "CNY", "1050.00"),
-        ("2026-06", "USD", "100.00"), ("2026-07", "CNY", "100.00")]
-    days = await run(ledger.admin.actor, "contracts.collected_amount", "period",
-                     granularity="day", region="East")
+        ("2026-04", "CNY", "700.00"),
+        ("2026-06", "CNY", "1050.00"),
+        ("2026-06", "USD", "100.00"),
+        ("2026-07", "CNY", "100.00"),
+    ]
+    days = await run(
+        ledger.admin.actor, "contracts.collected_amount", "period", granularity="day", region="East"
+    )
     assert [(x["period"], x["value"]) for x in days] == [
-        ("2026-06-12", "600.00"), ("2026-06-29", "100.00")]
+        ("2026-06-12", "600.00"),
+        ("2026-06-29", "100.00"),
+    ]
 
 
 async def test_signed_amount_by_product_and_quarter(ledger, gql):
@@ -304,11 +367,14 @@ async def test_signed_amount_by_product_and_quarter(ledger, gql):
     ]
     # the first half by quarter: Q1 K2 2000; Q2 1500 + 800 = 2300 CNY, 300 USD
     half = (at(2026, 1, 1), at(2026, 7, 1))
-    rows = await run(ledger.admin.actor, "contracts.signed_amount", "period", period=half,
-                     granularity="quarter")
+    rows = await run(
+        ledger.admin.actor, "contracts.signed_amount", "period", period=half, granularity="quarter"
+    )
     assert [(x["period"], x["currency"], x["value"]) for x in rows] == [
-        ("2026-Q1", "CNY", "2000.00"), ("2026-Q2", "CNY", "2300.00"),
-        ("2026-Q2", "USD", "300.00")]
+        ("2026-Q1", "CNY", "2000.00"),
+        ("2026-Q2", "CNY", "2300.00"),
+        ("2026-Q2", "USD", "300.00"),
+    ]
     licence = await run(ledger.admin.actor, "contracts.signed_amount", "owner", product="Licence")
     assert [(x["owner"], x["value"]) for x in licence] == [("ana", "1000.00"), ("bo", "800.00")]
 
@@ -317,7 +383,8 @@ async def test_signing_rate_by_owner(ledger, gql):
     # submitted in June: K3 (bo, signed), K4 (ana, signed), K5 (ana, not signed); K1 was
     # submitted in May. All: 2 / 3 = 66.67%; ana 1 / 2 = 50.00%; bo 1 / 1 = 100.00%
     assert await run(ledger.admin.actor, "contracts.signing_rate") == [
-        {"value": "66.67", "submitted": "3", "signed": "2"}]
+        {"value": "66.67", "submitted": "3", "signed": "2"}
+    ]
     assert await graphql(gql, ledger.admin, "contracts.signing_rate", "owner", "period") == [
         {"owner": "ana", "period": "2026-06", "value": "50.00", "submitted": "2", "signed": "1"},
         {"owner": "bo", "period": "2026-06", "value": "100.00", "submitted": "1", "signed": "1"},
@@ -342,8 +409,9 @@ async def test_a_rep_of_another_team_sees_only_their_own_numbers(ledger, make_us
         if name == "contracts.aging":
             rows = [x for x in rows if x["value"] != "0.00"]
             value = value[1]
-        assert [(x["owner"], x["region"], x["value"]) for x in rows] == [
-            ("bo", "South", value)], name
+        assert [(x["owner"], x["region"], x["value"]) for x in rows] == [("bo", "South", value)], (
+            name
+        )
         assert await run(bo, name, owner="ana") == [], name  # filtering does not reveal
     # a manager sees the team: North = ana's
     lead = (await make_user("manager", team="North")).actor
