@@ -9,20 +9,18 @@ minor units per currency and rounded once. A row whose value would divide by zer
 """
 
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 from piccolo.querystring import QueryString
 
-from kehu.core.db import current_engine, is_sqlite
 from kehu.core.errors import FieldError, ValidationFailed
 from kehu.core.money import Money
 from kehu.core.permissions import owner_team_scope
 from kehu.plugins.pipeline import services
 from kehu.plugins.pipeline import tables as t
 from kehu.plugins.reporting.metrics import Metric, MetricQuery, MetricRow
-from kehu.plugins.reporting.sql import Source, id_of, labels, period_sql
+from kehu.plugins.reporting.sql import Source, first_day, grouped, id_of, utc_midnight
 
 OPP = services.OPP
 SNAP, LINE = "pipeline_forecast_snapshot", "pipeline_forecast_snapshot_line"
@@ -54,21 +52,6 @@ def _scoped(where: list[QueryString], scope: Any) -> list[QueryString]:
     return where if scope is None else [*where, scope.querystring]
 
 
-def _utc_midnight(column: str) -> str:
-    """A ``Date`` column as the instant of its UTC midnight (SQLite compares the ISO text)."""
-    if is_sqlite(current_engine()):
-        return column
-    return f"(CAST({column} AS TIMESTAMP) AT TIME ZONE 'UTC')"
-
-
-def _first_day(moment: datetime | None) -> date | None:
-    """The first date whose UTC midnight is at or after ``moment`` (naive = UTC)."""
-    if moment is None:
-        return None
-    moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return moment.date() + timedelta(days=moment.time() != time())
-
-
 # -- grouped aggregates ----------------------------------------------------------------------
 
 
@@ -84,46 +67,12 @@ class Group:
 async def aggregate(source: Source, query: MetricQuery, values: dict[str, str],
                     where: list[QueryString], *, currency: str | None = None,
                     dates: bool = False) -> list[Group]:
-    """``SELECT dims[, currency], agg AS name... FROM source WHERE where AND filters AND
-    window GROUP BY dims[, currency]``: reporting's ``grouped`` with several aggregates.
-    ``dates``: the time column is a ``Date`` (windows are whole UTC days)."""
-    dims = list(query.dimensions)
-    time_column = source.time_column or ""
-    period = period_sql(_utc_midnight(time_column) if dates else time_column,
-                        query.granularity) if time_column else ""
-    keys = [period if d == "period" else source.dimensions[d] for d in dims]
-    keys += [currency] if currency else []
-    conditions = list(where)
-    for name, value in query.filters.items():
-        if name == "period":  # a label like 2026-11 or 2026-Q4, at the query's granularity
-            conditions.append(QueryString(f"{period} = {{}}", value))
-            continue
-        if name in source.labels and not value.isdigit():
-            value = await id_of(name, value)
-        conditions.append(QueryString(f"CAST({source.dimensions[name]} AS TEXT) = {{}}", value))
-    start, end = (_first_day(query.start), _first_day(query.end)) if dates else (
-        query.start, query.end)
-    if source.time_column and start:
-        conditions.append(QueryString(f"{time_column} >= {{}}", start))
-    if source.time_column and end:
-        conditions.append(QueryString(f"{time_column} < {{}}", end))
-    select = [f"{k} AS d{i}" for i, k in enumerate(keys)]
-    select += [f"{sql} AS {name}" for name, sql in values.items()]
-    sql = f"SELECT {', '.join(select)} FROM {source.table}"
-    if conditions:
-        sql += " WHERE " + " AND ".join("{}" for _ in conditions)
-    if keys:
-        order = ", ".join(f"d{i}" for i in range(len(keys)))
-        sql += f" GROUP BY {order} ORDER BY {order}"
-    rows = await t.Opportunity.raw(sql, *conditions)
-    names = await labels(dims, source.labels, rows)
-    return [Group({d: names.get((d, r[f"d{i}"]), _text(r[f"d{i}"])) for i, d in enumerate(dims)},
-                  r[f"d{len(dims)}"] if currency else None,
-                  {name: int(r[name] or 0) for name in values}) for r in rows]
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
+    """Reporting's ``grouped`` with several integer aggregates (``values``), per currency when
+    given; ``dates``: the time column is a DATE."""
+    source = replace(source, dated=dates, currency=currency)
+    rows = await grouped(source, query, "COUNT(*)", None, where, measures=values)
+    return [Group(r.dimensions, r.currency, {k: int(v or 0) for k, v in r.measures.items()})
+            for r in rows]
 
 
 async def _pipeline_id(filters: dict[str, str]) -> int:
@@ -256,7 +205,7 @@ async def forecast_vs_actual(q: MetricQuery) -> list[MetricRow]:
     """Per forecast period starting in the window (one snapshot each, see
     ``services.period_snapshots``): the snapshot's weighted forecast and commit next to what
     was won in the period; value = actual ÷ weighted forecast × 100."""
-    snapshots = await services.period_snapshots(_first_day(q.start), _first_day(q.end))
+    snapshots = await services.period_snapshots(first_day(q.start), first_day(q.end))
     if not snapshots:
         return []
     ids = ", ".join(str(int(s["id"])) for s in snapshots)
@@ -274,8 +223,8 @@ async def forecast_vs_actual(q: MetricQuery) -> list[MetricRow]:
         _scoped([chosen], line_scope),
         currency=f"{LINE}.currency", dates=True)
     opp_scope = owner_team_scope(q.actor, t.Opportunity.owner, t.Opportunity.team)
-    within = (f"{OPP}.closed_at >= {_utc_midnight(f'{SNAP}.period_start')} AND "
-              f"{OPP}.closed_at < {_utc_midnight(f'{SNAP}.period_end')}")
+    within = (f"{OPP}.closed_at >= {utc_midnight(f'{SNAP}.period_start')} AND "
+              f"{OPP}.closed_at < {utc_midnight(f'{SNAP}.period_end')}")
     actual = await aggregate(
         Source(f"{OPP} JOIN {SNAP} ON {within}", OWNER_TEAM, f"{SNAP}.period_start", LABELS),
         everything, {"won": f"SUM({OPP}.amount_minor)"},

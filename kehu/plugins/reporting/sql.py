@@ -2,6 +2,7 @@
 actor's visibility, and id → name labels for owner/team dimensions."""
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -36,13 +37,31 @@ def period_sql(column: str, granularity: str) -> str:
 @dataclass(frozen=True)
 class Source:
     """A table to aggregate: ``dimensions`` maps dimension names to SQL expressions,
-    ``time_column`` is what ``from``/``to`` and the ``period`` dimension use, ``scope`` is the
-    actor's visibility as a QueryString (or ``None``)."""
+    ``time_column`` is what ``from``/``to`` and the ``period`` dimension use (``dated``: it is
+    a DATE, so windows are whole UTC days and a date's period is that of its UTC midnight),
+    ``currency`` an expression grouped on too (money: one row per currency)."""
 
     table: str
     dimensions: dict[str, str]
     time_column: str | None = None
     labels: tuple[str, ...] = ()  # dimensions holding user/team ids shown by name
+    dated: bool = False
+    currency: str | None = None
+
+
+def utc_midnight(column: str) -> str:
+    """A DATE column as the instant of its UTC midnight (SQLite compares the ISO text)."""
+    if is_sqlite(current_engine()):
+        return column
+    return f"(CAST({column} AS TIMESTAMP) AT TIME ZONE 'UTC')"
+
+
+def first_day(moment: datetime | None) -> date | None:
+    """The first date whose UTC midnight is at or after ``moment`` (naive = UTC)."""
+    if moment is None:
+        return None
+    moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.date() + timedelta(days=moment.time() != time())
 
 
 async def grouped(
@@ -53,35 +72,37 @@ async def grouped(
     where: list[QueryString] | None = None,
     measures: dict[str, str] | None = None,
 ) -> list[MetricRow]:
-    """``SELECT dims, value[, measures] FROM table WHERE visibility AND filters GROUP BY dims``:
-    one query; each named ``measures`` expression is aggregated over the same groups (NULL
-    sums read as 0)."""
+    """``SELECT dims[, currency], value[, measures] FROM table WHERE visibility AND filters
+    AND window GROUP BY dims[, currency]``: one query; each named ``measures`` expression is
+    aggregated over the same groups (NULL sums read as 0)."""
     from kehu.core.tables import Customer  # any bound table can run raw SQL
 
     dims = list(query.dimensions)
-    exprs = [
-        period_sql(source.time_column, query.granularity) if d == "period" else source.dimensions[d]
-        for d in dims
-    ]
+    column = source.time_column or ""
+    period = period_sql(utc_midnight(column) if source.dated else column, query.granularity)
+    keys = [period if d == "period" else source.dimensions[d] for d in dims]
+    keys += [source.currency] if source.currency else []
     conditions: list[QueryString] = list(where or [])
     if scope is not None:
         conditions.append(scope)
     for name, value in query.filters.items():
         if name == "period":  # a label like 2026-11 or 2026-Q4, at the query's granularity
-            expr = period_sql(source.time_column, query.granularity)
-            conditions.append(QueryString(f"{expr} = {{}}", value))
+            conditions.append(QueryString(f"{period} = {{}}", value))
             continue
         if name in source.labels and not value.isdigit():
             value = await id_of(name, value)
         conditions.append(QueryString(f"CAST({source.dimensions[name]} AS TEXT) = {{}}", value))
-    if source.time_column and query.start:
-        conditions.append(QueryString(f"{source.time_column} >= {{}}", query.start))
-    if source.time_column and query.end:
-        conditions.append(QueryString(f"{source.time_column} < {{}}", query.end))
+    start, end = query.start, query.end
+    if source.dated:
+        start, end = first_day(start), first_day(end)
+    if column and start:
+        conditions.append(QueryString(f"{column} >= {{}}", start))
+    if column and end:
+        conditions.append(QueryString(f"{column} < {{}}", end))
     extra = list((measures or {}).items())
     select = ", ".join(
         [
-            *(f"{e} AS d{i}" for i, e in enumerate(exprs)),
+            *(f"{e} AS d{i}" for i, e in enumerate(keys)),
             f"{value_sql} AS value",
             *(f"{sql} AS m{i}" for i, (_, sql) in enumerate(extra)),
         ]
@@ -89,16 +110,17 @@ async def grouped(
     sql = f"SELECT {select} FROM {source.table}"
     if conditions:
         sql += " WHERE " + " AND ".join("{}" for _ in conditions)
-    if dims:
-        sql += " GROUP BY " + ", ".join(f"d{i}" for i in range(len(dims)))
-        sql += " ORDER BY " + ", ".join(f"d{i}" for i in range(len(dims)))
+    if keys:
+        order = ", ".join(f"d{i}" for i in range(len(keys)))
+        sql += f" GROUP BY {order} ORDER BY {order}"
     rows = await Customer.raw(sql, *conditions)
     names = await labels(dims, source.labels, rows)
     return [
         MetricRow(
             {d: names.get((d, r[f"d{i}"]), _text(r[f"d{i}"])) for i, d in enumerate(dims)},
             Decimal(r["value"] or 0),
-            measures={name: Decimal(r[f"m{i}"] or 0) for i, (name, _) in enumerate(extra)},
+            r[f"d{len(dims)}"] if source.currency else None,
+            {name: Decimal(r[f"m{i}"] or 0) for i, (name, _) in enumerate(extra)},
         )
         for r in rows
     ]
