@@ -6,19 +6,17 @@ Dates (a line's ``source_date``, a target's first and last day) count at their m
 they are in ``[from, to)`` when that instant is, and label periods like timestamps do."""
 
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 
 from piccolo.querystring import QueryString
 
-from kehu.core.db import current_engine, is_sqlite
 from kehu.core.money import Money
 from kehu.plugins.incentives.services.actuals import MONEY_METRICS, NON_ADDITIVE
 from kehu.plugins.incentives.services.targets import attainments, target_scope
 from kehu.plugins.incentives.tables import Target
 from kehu.plugins.reporting.metrics import Metric, MetricQuery, MetricRow
-from kehu.plugins.reporting.sql import Source, grouped, period_sql
+from kehu.plugins.reporting.sql import Source, first_day, grouped, period_sql, utc_midnight
 
 L = "incentives_commission_line"
 TG = "incentives_target"
@@ -27,56 +25,36 @@ FINE = Decimal("0.0001")
 ALWAYS = ("metric", "scope")  # attainments of different metrics or scopes never add up
 
 
-def _first_day(moment: datetime) -> date:
-    """The first day whose midnight (UTC) is at or after ``moment``."""
-    moment = moment.astimezone(UTC)
-    day = moment.date()
-    return day if datetime.combine(day, time(), UTC) >= moment else day + timedelta(days=1)
-
-
 def _days_in(first: str, last: str, query: MetricQuery) -> list[QueryString]:
     """Date columns ``first`` ≥ the first day of ``from`` and ``last`` < the first day of
     ``to`` (no condition for a missing bound)."""
     out = []
     if query.start is not None:
-        out.append(QueryString(f"{first} >= {{}}", _first_day(query.start)))
+        out.append(QueryString(f"{first} >= {{}}", first_day(query.start)))
     if query.end is not None:
-        out.append(QueryString(f"{last} < {{}}", _first_day(query.end)))
+        out.append(QueryString(f"{last} < {{}}", first_day(query.end)))
     return out
-
-
-def _day_sql(column: str) -> str:
-    """A date column as a UTC instant for ``period_sql`` (SQLite reads the ISO text)."""
-    if is_sqlite(current_engine()):
-        return column
-    return f"(CAST({column} AS TIMESTAMP) AT TIME ZONE 'UTC')"
 
 
 # -- commission ---------------------------------------------------------------------------
 
 
-def _lines() -> Source:
-    return Source(
-        f'{L} JOIN core_user u ON u.id = {L}."user"',
-        {"owner": f'{L}."user"', "team": "u.team", "kind": f"{L}.kind",
-         "currency": f"{L}.currency"},
-        time_column=_day_sql(f"{L}.source_date"), labels=("owner", "team"))
+LINES = Source(
+    f'{L} JOIN core_user u ON u.id = {L}."user"',
+    {"owner": f'{L}."user"', "team": "u.team", "kind": f"{L}.kind", "currency": f"{L}.currency"},
+    time_column=f"{L}.source_date", labels=("owner", "team"), dated=True,
+    currency=f"{L}.currency")
 
 
 async def _commission(query: MetricQuery) -> list[MetricRow]:
     """Ledger amounts per group and currency, summed in SQL (minor units)."""
-    dims = (*(d for d in query.dimensions if d != "currency"), "currency")
-    by_currency = MetricQuery(query.actor, dims, query.filters, granularity=query.granularity)
     scope = (None if query.actor.can("commission:read_all")
              else QueryString(f'{L}."user" = {{}}', query.actor.user_id))
-    days = _days_in(f"{L}.source_date", f"{L}.source_date", query)
-    out = []
-    for row in await grouped(_lines(), by_currency, f"SUM({L}.amount_minor)", scope, days):
-        currency = row.dimensions.pop("currency")
-        if "currency" in query.dimensions:
-            row.dimensions["currency"] = currency
-        out.append(MetricRow(row.dimensions, Money(int(row.value), currency).amount, currency))
-    return out
+    dims = tuple(d for d in query.dimensions if d != "currency")  # always grouped by currency
+    rows = await grouped(LINES, replace(query, dimensions=dims), f"SUM({L}.amount_minor)", scope)
+    shown = "currency" in query.dimensions
+    return [MetricRow({**r.dimensions, **({"currency": r.currency} if shown else {})},
+                      Money(int(r.value), r.currency).amount, r.currency) for r in rows]
 
 
 # -- target attainment --------------------------------------------------------------------
@@ -90,7 +68,7 @@ def _target_sql(query: MetricQuery) -> tuple[str, list[QueryString]]:
     """The visible leaf targets (a decomposed target counts through its parts) whose period
     lies in ``[from, to)``, with their dimension labels; the team of a user target is the
     user's."""
-    labels = {**TARGET_DIMS, "period": period_sql(_day_sql(f"{TG}.start"), query.granularity)}
+    labels = {**TARGET_DIMS, "period": period_sql(utc_midnight(f"{TG}.start"), query.granularity)}
     where = [QueryString(f"NOT EXISTS (SELECT 1 FROM {TG} c WHERE c.parent = {TG}.id)"),
              *_days_in(f'{TG}."start"', f'{TG}."end"', query)]
     scope = target_scope(query.actor)
