@@ -6,7 +6,7 @@ No ``from __future__ import annotations``: Strawberry reads these annotations at
 import datetime as dt
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -106,10 +106,10 @@ class MetricFilterInput:
     value: str
 
 
-@strawberry.input
+@strawberry.input(description="The period [from, to).")
 class PeriodInput:
-    start: dt.datetime
-    end: dt.datetime
+    start: dt.datetime = strawberry.field(name="from")
+    end: dt.datetime = strawberry.field(name="to")
 
 
 def _filters(items: list[MetricFilterInput] | None) -> dict[str, str]:
@@ -159,8 +159,13 @@ class ReportingQuery:
         name: str,
         dimensions: list[str] | None = None,
         filters: list[MetricFilterInput] | None = None,
-        start: dt.datetime | None = None,
-        end: dt.datetime | None = None,
+        start: Annotated[
+            dt.datetime | None,
+            strawberry.argument(name="from", description="Start of [from, to)."),
+        ] = None,
+        end: Annotated[
+            dt.datetime | None, strawberry.argument(name="to", description="End, exclusive.")
+        ] = None,
         granularity: Granularity = Granularity.MONTH,
     ) -> MetricResult:
         metric, rows = await services.run_metric(

@@ -1,10 +1,11 @@
 """``GET /reports/{metric}``: a metric as CSV, JSON or an SVG/PNG chart (API key required)."""
 
 from datetime import datetime
+from typing import Annotated
 
 from litestar import Response, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from kehu.core.errors import ValidationFailed
 from kehu.core.permissions import Actor
@@ -35,12 +36,12 @@ async def report(
     format: FromQuery[str] = "csv",
     dimensions: FromQuery[str] = "",
     filter: FromQuery[list[str] | None] = None,
-    start: FromQuery[datetime | None] = None,
-    end: FromQuery[datetime | None] = None,
+    start: Annotated[datetime | None, QueryParameter(name="from")] = None,
+    end: Annotated[datetime | None, QueryParameter(name="to")] = None,
     granularity: FromQuery[str] = "month",
 ) -> Response[str | bytes]:
     """A metric: ``?format=csv|json|svg|png&dimensions=tier,region&filter=region=East
-    &start=2026-01-01T00:00:00Z&end=...&granularity=month``."""
+    &from=2026-01-01T00:00:00Z&to=...&granularity=month``."""
     if format not in MEDIA:
         raise ValidationFailed("format must be csv, json, svg or png", field="format")
     dims = tuple(d for d in dimensions.split(",") if d)

@@ -26,7 +26,7 @@ def at(y: int, m: int, d: int) -> datetime:
 JUNE = (at(2026, 6, 1), at(2026, 7, 1))  # as of 2026-06-30 for the snapshot metrics
 QUERY = """query($name: String!, $dims: [String!], $filters: [MetricFilterInput!],
                  $start: DateTime, $end: DateTime, $g: Granularity! = MONTH) {
-  metric(name: $name, dimensions: $dims, filters: $filters, start: $start, end: $end,
+  metric(name: $name, dimensions: $dims, filters: $filters, from: $start, to: $end,
          granularity: $g) {
     rows { dimensions { name value } value currency measures { name value } } } }"""
 NAMES = {

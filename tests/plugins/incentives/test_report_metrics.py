@@ -129,7 +129,7 @@ async def test_commission_visibility(kehu, ledger):
 
 async def test_commission_over_graphql(kehu, ledger, gql):
     query = """query($start: DateTime, $end: DateTime) {
-      metric(name: "incentives.commission", dimensions: ["owner"], start: $start, end: $end) {
+      metric(name: "incentives.commission", dimensions: ["owner"], from: $start, to: $end) {
         rows { dimensions { value } value currency } } }"""
     variables = {k: v.isoformat() for k, v in H2.items()}
 
@@ -276,7 +276,7 @@ async def test_target_attainment_over_graphql(kehu, goals, gql):
     query = """query($start: DateTime, $end: DateTime) {
       metric(name: "incentives.target_attainment", dimensions: ["owner"],
              filters: [{name: "scope", value: "user"}, {name: "metric", value: "won_revenue"}],
-             start: $start, end: $end) {
+             from: $start, to: $end) {
         rows { dimensions { name value } value currency measures { name value } } } }"""
     body = await gql(query, {k: v.isoformat() for k, v in Q3.items()}, user=goals["bob"])
     assert body["data"]["metric"]["rows"] == [{

@@ -43,7 +43,7 @@ JAN, FEB, MAR = (datetime(2025, m, 1, tzinfo=UTC) for m in (1, 2, 3))
 
 QUERY = """query($name: String!, $d: [String!], $f: [MetricFilterInput!], $from: DateTime,
   $to: DateTime, $g: Granularity) {
-  metric(name: $name, dimensions: $d, filters: $f, start: $from, end: $to, granularity: $g) {
+  metric(name: $name, dimensions: $d, filters: $f, from: $from, to: $to, granularity: $g) {
     rows { dimensions { name value } value currency measures { name value } } } }"""
 
 

@@ -22,7 +22,7 @@ from kehu.plugins.reporting import services as reporting
 
 QUERY = """query($name: String!, $d: [String!], $f: [MetricFilterInput!], $s: DateTime,
   $e: DateTime, $g: Granularity) {
-  metric(name: $name, dimensions: $d, filters: $f, start: $s, end: $e, granularity: $g) {
+  metric(name: $name, dimensions: $d, filters: $f, from: $s, to: $e, granularity: $g) {
     rows { dimensions { name value } value currency measures { name value } } } }"""
 JAN, MAR, APR, JUL = (datetime(2025, m, 1, tzinfo=UTC) for m in (1, 3, 4, 7))
 _names = itertools.count(1)
@@ -237,8 +237,8 @@ async def test_deal_cycle_compare_is_the_textbook_example(world, gql):
     body = await gql("""query($b: PeriodInput!, $a: PeriodInput!) {
         compare(name: "pipeline.deal_cycle", before: $b, after: $a) {
           before after effect } }""", {
-        "b": {"start": JAN.isoformat(), "end": APR.isoformat()},
-        "a": {"start": APR.isoformat(), "end": JUL.isoformat()}}, user=world.admin)
+        "b": {"from": JAN.isoformat(), "to": APR.isoformat()},
+        "a": {"from": APR.isoformat(), "to": JUL.isoformat()}}, user=world.admin)
     [row] = body["data"]["compare"]
     assert (Decimal(row["before"]), Decimal(row["after"]), Decimal(row["effect"])) == (
         Decimal("30.00"), Decimal("25.00"), Decimal("-0.1667"))

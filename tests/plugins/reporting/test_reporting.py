@@ -54,7 +54,7 @@ async def world(kehu, make_user, system):
 
 METRIC = """query($name: String!, $dims: [String!], $filters: [MetricFilterInput!],
   $start: DateTime, $end: DateTime, $g: Granularity! = MONTH) {
-  metric(name: $name, dimensions: $dims, filters: $filters, start: $start, end: $end,
+  metric(name: $name, dimensions: $dims, filters: $filters, from: $start, to: $end,
          granularity: $g) {
     metric { name unit plugin }
     rows { dimensions { name value } value }
@@ -176,8 +176,8 @@ def test_optimisation_effect_textbook_example():
 
 async def test_compare_two_periods(world, gql):
     query = """query { compare(name: "activities.done", dimensions: ["kind"],
-      before: {start: "2026-01-01T00:00:00Z", end: "2026-02-01T00:00:00Z"},
-      after: {start: "2026-03-01T00:00:00Z", end: "2026-04-01T00:00:00Z"}) {
+      before: {from: "2026-01-01T00:00:00Z", to: "2026-02-01T00:00:00Z"},
+      after: {from: "2026-03-01T00:00:00Z", to: "2026-04-01T00:00:00Z"}) {
         dimensions { value } before after effect } }"""
     body = await gql(query, user=world["admin"])
     (row,) = body["data"]["compare"]
@@ -206,6 +206,13 @@ async def test_exports_and_chart_over_http(world, kehu_client):
     )
     assert svg.headers["content-type"].startswith("image/svg+xml")
     assert svg.text.startswith("<svg") and "<polyline" in svg.text and "2026-01" in svg.text
+    window = await kehu_client.get(
+        "/reports/customers.new",
+        params={"dimensions": "period", "from": "2026-01-01T00:00:00Z",
+                "to": "2026-03-01T00:00:00Z"},
+        headers=headers,
+    )
+    assert window.text.splitlines() == ["period,count", "2026-01,2", "2026-02,2"]
     assert (await kehu_client.get(url)).status_code == 401
     bad = await kehu_client.get(url, params={"dimensions": "colour"}, headers=headers)
     assert bad.status_code == 400 and bad.json()["code"] == "VALIDATION"

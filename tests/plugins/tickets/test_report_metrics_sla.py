@@ -155,7 +155,7 @@ async def test_sla_compliance_visibility(kehu, desk):
 
 async def test_sla_compliance_over_graphql(kehu, desk, gql):
     query = """query($start: DateTime, $end: DateTime) {
-      metric(name: "tickets.sla_compliance", dimensions: ["team"], start: $start, end: $end) {
+      metric(name: "tickets.sla_compliance", dimensions: ["team"], from: $start, to: $end) {
         rows { dimensions { value } value measures { name value } } } }"""
     variables = {k: v.isoformat() for k, v in SPAN.items()}
 

@@ -234,7 +234,7 @@ async def test_nps_visibility(kehu, shop):
 
 
 GQL = """query($name: String!, $dims: [String!], $start: DateTime, $end: DateTime) {
-  metric(name: $name, dimensions: $dims, start: $start, end: $end) {
+  metric(name: $name, dimensions: $dims, from: $start, to: $end) {
     rows { dimensions { name value } value measures { name value } } } }"""
 
 
