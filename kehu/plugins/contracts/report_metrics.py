@@ -11,12 +11,11 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from kehu.core.db import current_engine, is_sqlite
 from kehu.core.money import Money
 from kehu.plugins.contracts import receivables as r
 from kehu.plugins.contracts.services import config, today
 from kehu.plugins.reporting.metrics import Metric, MetricQuery, MetricRow
-from kehu.plugins.reporting.sql import period_sql
+from kehu.plugins.reporting.sql import period_sql, utc_midnight
 
 CENT = Decimal("0.01")
 PARTIES = {
@@ -44,11 +43,8 @@ def _as_of(query: MetricQuery) -> date:
 
 
 def _day_period(column: str, granularity: str) -> str:
-    """The ``period`` of a DATE column. PostgreSQL: the date as UTC midnight first, else
-    ``AT TIME ZONE`` would shift it by the session's time zone."""
-    if is_sqlite(current_engine()):
-        return period_sql(column, granularity)
-    return period_sql(f"(CAST({column} AS TIMESTAMP) AT TIME ZONE 'UTC')", granularity)
+    """The ``period`` of a DATE column (that of its UTC midnight)."""
+    return period_sql(utc_midnight(column), granularity)
 
 
 def _filter(name: str, sql: str, value: str) -> r.Fragment:
