@@ -145,6 +145,9 @@ async def test_a_rep_counts_only_what_the_rep_may_see(world, gql):
     assert table(body) == {("gold",): 2, ("silver",): 1}
     body = await gql(METRIC, {"name": "activities.done"}, user=world["south"])
     assert table(body) == {(): 3}
+    # customers.new: the South rep sees D (created in February) and E (March) only
+    body = await gql(METRIC, {"name": "customers.new", "dims": ["period"]}, user=world["south"])
+    assert table(body) == {("2026-02",): 1, ("2026-03",): 1}
 
 
 async def test_bad_queries_are_typed_errors(world, gql):
