@@ -217,9 +217,10 @@ async def _dimensions(q: MetricQuery, names: list[str], rows: list[dict[str, Any
 
 
 def _percent(part: int, whole: int) -> Decimal:
-    """``part ÷ whole × 100`` to 0.01, half up (``whole`` is never 0: such groups are left
-    out)."""
-    return (Decimal(part) * 100 / Decimal(whole)).quantize(CENT, rounding=ROUND_HALF_UP)
+    """``services.percent`` of a group whose ``whole`` is never 0 (such groups are left out)."""
+    value = services.percent(int(part), int(whole))
+    assert value is not None
+    return value
 
 
 def _money(total_minor: Any, count: Any, currency: str) -> Decimal:
