@@ -1,5 +1,6 @@
 """Kehu (客户): a plugin-based, headless CRM framework."""
 
+from kehu.core.event_types import EventHook, EventType
 from kehu.core.events import Event
 from kehu.core.hookspecs import hookimpl, hookspec
 from kehu.core.money import Money
@@ -18,6 +19,8 @@ def create_app(settings: Settings | None = None, kehu: Kehu | None = None):
 
 __all__ = [
     "Event",
+    "EventHook",
+    "EventType",
     "Job",
     "Kehu",
     "Money",

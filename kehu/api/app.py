@@ -3,14 +3,18 @@
 from typing import Any
 
 from litestar import Litestar, Request, get
+from litestar.datastructures import Headers
 from litestar.di import Provide
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.response import Response
 from litestar.status_codes import HTTP_503_SERVICE_UNAVAILABLE
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.litestar import make_graphql_controller
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET
 
-from kehu.api.auth import bearer_token, provide_actor
+from kehu.api.auth import bearer_from, provide_actor
 from kehu.core.errors import KehuError, Unauthenticated, ValidationFailed
 from kehu.core.graphql.base import KehuContext
 from kehu.core.runtime import Kehu
@@ -45,20 +49,42 @@ def create_app(
     kehu = kehu or Kehu.from_settings(settings)
     composed = kehu.graphql()
 
-    async def context_getter(request: Request[Any, Any, Any]) -> KehuContext:
+    async def context_getter(headers: Headers) -> KehuContext:
+        """The request's context, for HTTP and WebSocket requests alike."""
         context = KehuContext(
             kehu=kehu, node_types=composed.node_types, loader_fns=composed.loaders
         )
         try:
-            context.user = await authenticate(bearer_token(request))
+            context.user = await authenticate(bearer_from(headers.get("authorization")))
         except Unauthenticated as exc:
             context.auth_error = exc.message
         kehu.call("kehu_graphql_context", context=context)
         return context
 
-    graphql = make_graphql_controller(
-        composed.schema, path="/graphql", context_getter=context_getter, graphql_ide="graphiql"
+    base = make_graphql_controller(
+        composed.schema,
+        path="/graphql",
+        context_getter=context_getter,
+        graphql_ide="graphiql",
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        keep_alive=True,
+        keep_alive_interval=15,
     )
+
+    class GraphQL(base):  # type: ignore[valid-type,misc]
+        async def on_ws_connect(self, context: KehuContext) -> Any:
+            """Subscriptions authenticate with the upgrade request's Authorization header
+            or, from browsers, ``connection_init`` ``{"Authorization": "Bearer ..."}``."""
+            if context.user is None:
+                params = context.connection_params or {}
+                token = params.get("Authorization") or params.get("authorization")
+                try:
+                    context.user = await authenticate(bearer_from(token))
+                except Unauthenticated as exc:
+                    raise ConnectionRejectionError(
+                        {"code": "UNAUTHENTICATED", "message": exc.message}
+                    ) from exc
+            return UNSET
 
     @get("/health", tags=["meta"])
     async def health() -> Response[dict[str, str]]:
@@ -94,10 +120,10 @@ def create_app(
         )
 
     app = Litestar(
-        route_handlers=[graphql, health, meta, *kehu.collect("kehu_route_handlers")],
+        route_handlers=[GraphQL, health, meta, *kehu.collect("kehu_route_handlers")],
         dependencies={"actor": Provide(provide_actor)},
-        on_startup=[kehu.start] if lifespan else [],
-        on_shutdown=[kehu.stop] if lifespan else [],
+        on_startup=[kehu.start, kehu.events.start_background] if lifespan else [],
+        on_shutdown=[kehu.events.stop_background, kehu.stop] if lifespan else [],
         middleware=middleware,
         exception_handlers={KehuError: kehu_error_response},
         openapi_config=OpenAPIConfig(title="Kehu", version="0.1.0", path="/schema"),

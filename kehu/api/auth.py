@@ -12,10 +12,16 @@ from kehu.core.permissions import Actor
 from kehu.core.services.users import authenticate
 
 
-def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
-    header = connection.headers.get("authorization", "")
+def bearer_from(header: Any) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` value."""
+    if not isinstance(header, str):
+        return None
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    return bearer_from(connection.headers.get("authorization", ""))
 
 
 async def provide_actor(request: Request[Any, Any, Any]) -> Actor:

@@ -5,7 +5,7 @@ import contextlib
 import contextvars
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
@@ -185,6 +185,34 @@ def prepare_database(engine: Engine) -> None:
             conn.execute("PRAGMA journal_mode=WAL")
 
 
+MIGRATION_LOCK = 7_163_000  # pg_advisory_lock key held while migrating
+
+
+@contextlib.asynccontextmanager
+async def migration_lock(engine: Engine) -> AsyncIterator[None]:
+    """Serialise ``kehu migrate`` across processes: a session advisory lock on PostgreSQL
+    (every container may migrate on start-up), an exclusive file lock beside a SQLite file.
+    The second migrator waits, then finds nothing left to do."""
+    if is_sqlite(engine):
+        import fcntl
+
+        with open(f"{engine.path}.migrate-lock", "w") as handle:
+            await asyncio.to_thread(fcntl.flock, handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        return
+    import asyncpg
+
+    conn = await asyncpg.connect(**engine.config)
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+        yield
+    finally:
+        await conn.close()  # ends the session, which releases the lock
+
+
 _engine: Engine | None = None
 
 
@@ -297,3 +325,35 @@ class StatisticsRefresher:
         if written >= self.next and not is_sqlite(current_engine()):
             await current_engine().run_ddl(f'ANALYZE "{self.table._meta.tablename}"')
             self.next = written * 2
+
+
+async def claim_rows(
+    table: type[Table],
+    where: str,
+    args: Sequence[Any],
+    values: Mapping[str, Any],
+    *,
+    returning: str = "*",
+    order_by: str | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Take the rows matching ``where`` (raw SQL, ``{}`` placeholders for ``args``) by setting
+    ``values`` in one ``UPDATE ... RETURNING``: the claim is atomic on both databases, and on
+    PostgreSQL the candidates are locked ``FOR UPDATE SKIP LOCKED``, so concurrent claimers
+    never wait for each other nor take the same row. Leases, queues and due jobs use it."""
+    name = table._meta.tablename
+    inner = f'SELECT id FROM "{name}" WHERE {where}'
+    if order_by:
+        inner += f" ORDER BY {order_by}"
+    if limit is not None:
+        inner += f" LIMIT {int(limit)}"
+    if not is_sqlite(current_engine()):
+        inner += " FOR UPDATE SKIP LOCKED"
+    sets = ", ".join(f'"{column}" = {{}}' for column in values)
+    sql = f'UPDATE "{name}" SET {sets} WHERE id IN ({inner}) RETURNING {returning}'
+    return await table.raw(sql, *values.values(), *args)
+
+
+def placeholders(values: Sequence[Any]) -> str:
+    """``{}, {}, {}`` for a raw ``IN (...)`` list (at least one ``NULL`` so it stays valid)."""
+    return ", ".join("{}" for _ in values) or "NULL"

@@ -1,8 +1,14 @@
-"""Units of work: one write transaction, its audit rows, and domain events sent after commit."""
+"""Units of work: one write transaction with its audit rows and its domain events.
+
+Events are written to the outbox (``core_event``) in the same transaction as the change, so a
+rollback writes none and a crash after commit loses none; ``kehu.core.delivery`` hands them
+to every subscriber at least once, right after commit and again after any failure.
+"""
 
 import contextlib
 import contextvars
 import json
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -15,7 +21,11 @@ from kehu.core.permissions import Actor
 
 @dataclass(frozen=True)
 class Event:
-    """A committed domain change, e.g. ``Event("customer.created", "customer", 7, ...)``."""
+    """A committed domain change, e.g. ``Event("customer.created", "customer", 7, ...)``.
+
+    ``id`` is stable across every delivery attempt (handlers deduplicate on it; webhooks send
+    it as ``webhook-id``); ``seq`` is the position in the outbox (commit order), set once the
+    event is stored; ``version`` is the version of the data layout of this event name."""
 
     name: str
     entity: str
@@ -23,6 +33,20 @@ class Event:
     actor_id: int | None
     data: dict[str, Any] = field(default_factory=dict)
     occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    seq: int | None = None
+    version: int = 1
+
+    @property
+    def customer_id(self) -> int | None:
+        """The customer the event concerns (``data["customer"]``), if any."""
+        value = self.data.get("customer")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    @property
+    def entity_key(self) -> str:
+        """Events with the same key reach a subscriber in commit order."""
+        return f"{self.entity}:{self.entity_id}"
 
 
 _pending: contextvars.ContextVar[list[Event] | None] = contextvars.ContextVar(
@@ -32,28 +56,37 @@ _pending: contextvars.ContextVar[list[Event] | None] = contextvars.ContextVar(
 
 @contextlib.asynccontextmanager
 async def unit_of_work() -> AsyncIterator[None]:
-    """Run the block in one write transaction; dispatch its events after a successful commit.
-    Nested units join the outermost one."""
+    """Run the block in one write transaction; its events are stored in the outbox in the
+    same transaction and delivered after a successful commit. Nested units join the
+    outermost one."""
     if _pending.get() is not None:
         yield
         return
+    from kehu.core.runtime import current
+
+    kehu = current()
     events: list[Event] = []
+    stored: list[Event] = []
     token = _pending.set(events)
     try:
         async with write_transaction():
             yield
+            if events:
+                stored = await kehu.events.store(events)
     finally:
         _pending.reset(token)
-    from kehu.core.runtime import current
-
-    await current().dispatch(events)
+    if stored:
+        await kehu.events.committed(stored)
 
 
 def emit(event: Event) -> None:
-    """Queue an event for dispatch after the current unit of work commits."""
+    """Queue an event for the outbox of the current unit of work."""
     pending = _pending.get()
     if pending is None:
         raise RuntimeError("emit() outside unit_of_work()")
+    from kehu.core.runtime import current
+
+    current().event_types.check(event)
     pending.append(event)
 
 

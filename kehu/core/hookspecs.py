@@ -53,6 +53,11 @@ def kehu_graphql_mutations() -> Any:
 
 
 @hookspec
+def kehu_graphql_subscriptions() -> Any:
+    """Return Strawberry types whose fields are merged into the root ``Subscription``."""
+
+
+@hookspec
 def kehu_graphql_type_extensions() -> Any:
     """Return ``{"Customer": [Mixin, ...]}``: resolver fields added to core or plugin types."""
 
@@ -101,7 +106,33 @@ def kehu_demo_data(actor: Any, users: dict[str, Any]) -> Any:
 
 @hookspec
 def kehu_event(event: Any) -> Any:
-    """Receive a committed domain event (``kehu.Event``). Never called for rolled-back work."""
+    """Receive a committed domain event (``kehu.Event``), at least once: a failure is retried
+    with backoff, then dead-lettered; a plugin gets one entity's events in commit order.
+    Deduplicate on ``event.id``. Never called for rolled-back work."""
+
+
+@hookspec
+def kehu_event_types() -> Any:
+    """Return ``kehu.EventType`` declarations: every event name the plugin emits, its data
+    fields, the permission a receiver needs and the GraphQL type of its entity."""
+
+
+@hookspec
+def kehu_event_hooks() -> Any:
+    """Return ``kehu.EventHook`` objects: typed hooks this plugin publishes for its events
+    (``opportunity.won`` → ``kehu_opportunity_won(...)``), delivered like ``kehu_event``."""
+
+
+@hookspec
+def kehu_mail_templates() -> Any:
+    """Return ``kehu.core.mail.MailTemplate`` objects: the e-mail notifications this plugin
+    sends (``queue_mail(kind, ...)``), with Chinese and English subject and body."""
+
+
+@hookspec
+def kehu_event_subscribers() -> Any:
+    """Return further event subscribers (``kehu.core.delivery.Subscriber``), e.g. one per
+    webhook endpoint (async allowed)."""
 
 
 @hookspec

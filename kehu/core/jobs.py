@@ -1,38 +1,47 @@
-"""Periodic jobs: due-time computation, a lease per job so two workers never run the same job
-at once (an atomic conditional UPDATE on both databases), and the worker loop."""
+"""Periodic jobs: each runs once per due time with any number of workers.
+
+A claim is one atomic ``UPDATE`` (``claim_rows``) that checks both that the lease is free and
+that the job is still due, and moves ``next_run_at`` to the next due time in the same
+statement, so a second worker that looked at the same moment finds nothing to do. The lease
+is short (``job_lease_seconds``) and renewed by a heartbeat while the job runs: the run of a
+worker that died is taken over, and run again, once its lease has expired.
+"""
 
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from croniter import croniter
 
+from kehu.core.db import claim_rows
+from kehu.core.delivery import holder_id
 from kehu.core.runtime import Job, Kehu
 from kehu.core.services.common import now
 from kehu.core.tables import JobState
 
 log = logging.getLogger("kehu.jobs")
-LEASE = timedelta(hours=1)
 
 
 @dataclass
 class JobResult:
     name: str
-    status: str  # "ok" | "error" | "locked"
+    status: str  # "ok" | "error" | "locked" (running elsewhere or no longer due)
     summary: str = ""
 
 
+_holder = holder_id()
+
+
 def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This process's lease holder name (``host:pid:nonce``)."""
+    return _holder
 
 
 def next_run(job: Job, last_started: datetime | None, at: datetime) -> datetime:
-    """When ``job`` is next due: immediately if it never ran."""
+    """When ``job`` is due after a run started at ``last_started``: now if it never ran."""
     if last_started is None:
         return at
     if job.every is not None:
@@ -40,41 +49,78 @@ def next_run(job: Job, last_started: datetime | None, at: datetime) -> datetime:
     return croniter(job.cron, last_started).get_next(datetime)
 
 
+def _lease(kehu: Kehu) -> timedelta:
+    return timedelta(seconds=kehu.settings.job_lease_seconds)
+
+
 async def _states() -> dict[str, dict[str, Any]]:
     return {r["name"]: r for r in await JobState.select()}
 
 
-async def _acquire(name: str, holder: str, at: datetime) -> bool:
-    await JobState.insert(JobState(name=name)).on_conflict(
+def _crashed(state: dict[str, Any], at: datetime) -> bool:
+    """A run whose worker stopped renewing its lease."""
+    return bool(state.get("locked_by")) and (
+        state.get("locked_until") is None or state["locked_until"] < at
+    )
+
+
+def due_at(job: Job, state: dict[str, Any], at: datetime) -> datetime:
+    """The job's due time (rows written before ``next_run_at`` existed: from the last run)."""
+    if _crashed(state, at):
+        return at
+    return state.get("next_run_at") or next_run(job, state.get("last_started_at"), at)
+
+
+async def _claim(kehu: Kehu, job: Job, holder: str, at: datetime, force: bool) -> bool:
+    await JobState.insert(JobState(name=job.name)).on_conflict(
         target=JobState.name, action="DO NOTHING"
     )
-    free = JobState.locked_until.is_null() | (JobState.locked_until < at)
-    rows = (
-        await JobState.update(
-            {
-                JobState.locked_by: holder,
-                JobState.locked_until: at + LEASE,
-                JobState.last_started_at: at,
-            }
+    where = "name = {} AND (locked_until IS NULL OR locked_until < {})"
+    args: list[Any] = [job.name, at]
+    values: dict[str, Any] = {
+        "locked_by": holder,
+        "locked_until": at + _lease(kehu),
+        "last_started_at": at,
+    }
+    if not force:
+        where += (
+            " AND (next_run_at IS NULL OR next_run_at <= {} "
+            "OR (locked_by <> '' AND locked_until < {}))"
         )
-        .where((JobState.name == name) & free)
-        .returning(JobState.id)
-    )
-    return bool(rows)
+        args += [at, at]
+        values["next_run_at"] = next_run(job, at, at)
+    return bool(await claim_rows(JobState, where, args, values, returning="id"))
 
 
-async def run_job(kehu: Kehu, job: Job, holder: str | None = None) -> JobResult:
-    """Run ``job`` once now, unless another worker holds its lease."""
+async def _heartbeat(kehu: Kehu, name: str, holder: str) -> None:
+    """Renew the lease every third of its length while the job runs."""
+    lease = _lease(kehu)
+    while True:
+        await asyncio.sleep(lease.total_seconds() / 3)
+        await JobState.update({JobState.locked_until: now() + lease}).where(
+            (JobState.name == name) & (JobState.locked_by == holder)
+        )
+
+
+async def run_job(
+    kehu: Kehu, job: Job, holder: str | None = None, *, force: bool = True
+) -> JobResult:
+    """Run ``job`` now. ``force`` (``kehu jobs run``) runs it even if not due; either way
+    never while another worker holds its lease."""
     holder = holder or worker_id()
-    if not await _acquire(job.name, holder, now()):
-        return JobResult(job.name, "locked", "another worker is running it")
+    if not await _claim(kehu, job, holder, now(), force):
+        return JobResult(job.name, "locked", "another worker is running it or it is not due")
     status, summary, error = "ok", "", ""
+    beat = asyncio.create_task(_heartbeat(kehu, job.name, holder))
     try:
         summary = await job.func(kehu) or ""
     except Exception as exc:
         log.exception("job %s failed", job.name)
         status, error, summary = "error", f"{type(exc).__name__}: {exc}", str(exc)
     finally:
+        beat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beat
         await JobState.update(
             {
                 JobState.locked_until: None,
@@ -89,13 +135,15 @@ async def run_job(kehu: Kehu, job: Job, holder: str | None = None) -> JobResult:
 
 
 async def run_due(kehu: Kehu, holder: str | None = None) -> list[JobResult]:
-    """Run every job that is due now (one pass of the worker)."""
+    """Run every job that is due now (one pass of the worker); a job another worker has
+    just claimed is skipped."""
     states, at = await _states(), now()
     results = []
     for job in kehu.jobs().values():
-        state = states.get(job.name, {})
-        if next_run(job, state.get("last_started_at"), at) <= at:
-            results.append(await run_job(kehu, job, holder))
+        if due_at(job, states.get(job.name, {}), at) <= at:
+            result = await run_job(kehu, job, holder, force=False)
+            if result.status != "locked":
+                results.append(result)
     return results
 
 
@@ -112,17 +160,22 @@ async def job_table(kehu: Kehu) -> list[dict[str, Any]]:
                 "description": job.description,
                 "last_started_at": state.get("last_started_at"),
                 "last_status": state.get("last_status", ""),
-                "next_run": next_run(job, state.get("last_started_at"), at),
+                "running_on": state.get("locked_by") if not _crashed(state, at) else "",
+                "next_run": due_at(job, state, at),
             }
         )
     return out
 
 
-async def worker(kehu: Kehu, stop: asyncio.Event, poll_seconds: float = 30.0) -> None:
-    """Run due jobs until ``stop`` is set."""
+async def worker(kehu: Kehu, stop: asyncio.Event, poll_seconds: float = 10.0) -> None:
+    """Run due jobs and deliver events until ``stop`` is set."""
     holder = worker_id()
-    while not stop.is_set():
-        for result in await run_due(kehu, holder):
-            log.info("job %s: %s %s", result.name, result.status, result.summary)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
+    await kehu.events.start_background()
+    try:
+        while not stop.is_set():
+            for result in await run_due(kehu, holder):
+                log.info("job %s: %s %s", result.name, result.status, result.summary)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
+    finally:
+        await kehu.events.stop_background()

@@ -21,6 +21,8 @@ CORE_PERMISSIONS: dict[str, set[str]] = {
     "user:read": EVERYONE,
     "user:manage": {"admin"},
     "audit:read": {"admin", "manager"},
+    "event:admin": {"admin"},
+    "mail:read": {"admin"},
 }
 
 

@@ -25,15 +25,26 @@ def kehu_permissions() -> dict[str, set[str]]:
 @hookimpl
 def kehu_graphql_queries() -> list[type]:
     from kehu.core.graphql.api import CoreQuery
+    from kehu.core.graphql.events import EventsQuery
+    from kehu.core.graphql.notifications import NotificationsQuery
 
-    return [CoreQuery]
+    return [CoreQuery, EventsQuery, NotificationsQuery]
 
 
 @hookimpl
 def kehu_graphql_mutations() -> list[type]:
     from kehu.core.graphql.api import CoreMutation
+    from kehu.core.graphql.events import EventsMutation
+    from kehu.core.graphql.notifications import NotificationsMutation
 
-    return [CoreMutation]
+    return [CoreMutation, EventsMutation, NotificationsMutation]
+
+
+@hookimpl
+def kehu_graphql_subscriptions() -> list[type]:
+    from kehu.core.graphql.events import EventsSubscription
+
+    return [EventsSubscription]
 
 
 @hookimpl
@@ -64,6 +75,12 @@ def kehu_jobs() -> list:
         created = await plan_stale_reviews(system_actor(), days)
         return f"{created} stale-customer review task(s) planned"
 
+    async def prune_events(kehu) -> str:
+        from kehu.core.services.events import prune
+
+        gone = await prune(timedelta(days=kehu.settings.event_retention_days))
+        return f"{gone} old event(s) pruned from the outbox"
+
     return [
         Job(
             "core.stale-customers",
@@ -71,8 +88,29 @@ def kehu_jobs() -> list:
             every=timedelta(days=1),
             description="Plan a review task for customers without activity for "
             "stale_customer_days days",
-        )
+        ),
+        Job(
+            "core.prune-events",
+            prune_events,
+            every=timedelta(days=1),
+            description="Delete outbox events older than event_retention_days that every "
+            "subscriber has read",
+        ),
     ]
+
+
+@hookimpl
+def kehu_event_types() -> list:
+    from kehu.core.core_events import CORE_EVENTS
+
+    return CORE_EVENTS
+
+
+@hookimpl
+def kehu_cli_commands() -> list:
+    from kehu.core.commands import COMMANDS
+
+    return COMMANDS
 
 
 @hookimpl
@@ -84,6 +122,8 @@ async def kehu_demo_data(actor, users):
 
 @hookimpl
 def kehu_graphql_types() -> list[type]:
+    from kehu.core.graphql import events, notifications
     from kehu.core.graphql.base import Money, MoneyInput
 
-    return [Money, MoneyInput]  # the shared money convention, present in every schema
+    # the money convention, the outbox and notifications are in every schema
+    return [Money, MoneyInput, *events.TYPES, *notifications.TYPES]

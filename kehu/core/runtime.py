@@ -21,8 +21,10 @@ from piccolo.table import Table
 from pydantic import ValidationError
 
 from kehu.core import hookspecs, piccolo_conf
-from kehu.core.db import bind_tables, make_engine, prepare_database
+from kehu.core.db import bind_tables, make_engine, migration_lock, prepare_database
+from kehu.core.delivery import Dispatcher
 from kehu.core.errors import PluginError
+from kehu.core.event_types import Catalogue
 from kehu.core.settings import Settings
 
 log = logging.getLogger("kehu")
@@ -163,6 +165,9 @@ class Kehu:
         self._started = False
         self._permissions: dict[str, set[str]] | None = None
         self.composed: Any = None  # the GraphQL schema, built on first use
+        self.event_types = Catalogue(self)
+        self.events = Dispatcher(self)
+        self._feed: Any = None
         self.activate()
         self.permissions()  # validates settings.permissions at startup
         self.call("kehu_configure", kehu=self)
@@ -185,6 +190,15 @@ class Kehu:
             self.composed = build_schema(self)
         self.composed.install()
         return self.composed
+
+    @property
+    def feed(self) -> Any:
+        """The live event feed of this process (GraphQL subscriptions), made on first use."""
+        if self._feed is None:
+            from kehu.core.feed import EventFeed
+
+            self._feed = EventFeed(self)
+        return self._feed
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> "Kehu":
@@ -286,16 +300,6 @@ class Kehu:
             jobs[job.name] = job
         return jobs
 
-    async def dispatch(self, events: list[Any]) -> None:
-        """Deliver committed events to ``kehu_event``; a failing handler is logged, not fatal."""
-        for event in events:
-            for name, result in self.call("kehu_event", event=event):
-                try:
-                    if inspect.isawaitable(result):
-                        await result
-                except Exception:
-                    log.exception("kehu_event handler of plugin %s failed on %s", name, event.name)
-
     # -- database --------------------------------------------------------------------
     async def start(self) -> None:
         """Open the PostgreSQL pool (Litestar lifespan / CLI); idempotent."""
@@ -324,8 +328,9 @@ class Kehu:
         prepare_database(self.engine)
         Migration._meta.db = self.engine
         out = sys.stdout if verbose else io.StringIO()
-        with contextlib.redirect_stdout(out):
-            result = await run_forwards(app_name="all")
+        async with migration_lock(self.engine):
+            with contextlib.redirect_stdout(out):
+                result = await run_forwards(app_name="all")
         if not result.success:
             raise PluginError(f"Migration failed: {result.message}")
 

@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     page_size_max: int = 100
     rate_limit_per_minute: int = Field(0, description="Requests per minute per client; 0 = off")
     default_currency: str = "CNY"
+    secret_key: str = Field(
+        "", description="Encrypts stored integration secrets (webhook secrets); kehu init "
+        "writes one. Empty: a key generated once and kept in the database"
+    )
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="Base URL of links in e-mails (survey links)"
+    )
     customer_tiers: list[str] = ["gold", "silver", "bronze"]
     visibility: dict[str, Visibility] = Field(default_factory=lambda: dict(DEFAULT_VISIBILITY))
     permissions: dict[str, list[str]] = Field(
@@ -61,6 +68,25 @@ class Settings(BaseSettings):
         '{"customer:export" = ["admin", "manager", "sales"]}',
     )
     stale_customer_days: int = 90
+    strict_events: bool = Field(
+        False, description="Emitting an undeclared event or data key is an error (tests)"
+    )
+    event_batch_size: int = Field(200, ge=1, le=10000)
+    event_max_attempts: int = Field(10, ge=1, description="Attempts before a dead letter")
+    event_retry_base_seconds: float = Field(2.0, gt=0)
+    event_retry_max_seconds: float = Field(3600.0, gt=0)
+    event_lease_seconds: float = Field(30.0, gt=0, description="A dead process's work is "
+                                       "taken over after this")
+    event_poll_seconds: float = Field(1.0, gt=0, description="Background delivery checks")
+    smtp_url: str = Field(
+        "", description="smtp://user:password@host:587 or smtps://host; empty: mail waits"
+    )
+    mail_from: str = "Kehu <kehu@localhost>"
+    mail_default_locale: Literal["zh", "en"] = "zh"
+    mail_max_attempts: int = Field(10, ge=1)
+    smtp_timeout: float = Field(30.0, gt=0)
+    job_lease_seconds: float = Field(30.0, gt=0, description="Renewed while a job runs")
+    event_retention_days: int = Field(30, ge=1, description="Outbox rows kept this long")
     import_chunk_size: int = 500
     plugin_settings: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-plugin sections: [plugin_settings.<name>]"

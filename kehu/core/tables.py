@@ -4,6 +4,8 @@ from enum import StrEnum
 
 from piccolo.columns import (
     JSON,
+    BigInt,
+    BigSerial,
     Boolean,
     Date,
     ForeignKey,
@@ -83,6 +85,7 @@ class User(Table, tablename="core_user"):
     role = Varchar(length=20, choices=Role, default=Role.viewer)
     team = ForeignKey(references=Team, null=True, on_delete=OnDelete.set_null)
     active = Boolean(default=True)
+    locale = Varchar(length=10, default="")  # e-mail language; "" = mail_default_locale
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
 
@@ -184,6 +187,7 @@ class JobState(Table, tablename="core_job_state"):
     name = Varchar(length=100, unique=True)
     locked_by = Varchar(length=100, default="")
     locked_until = Timestamptz(null=True, default=None)
+    next_run_at = Timestamptz(null=True, default=None)  # the due time the next claim takes
     last_started_at = Timestamptz(null=True, default=None)
     last_finished_at = Timestamptz(null=True, default=None)
     last_status = Varchar(length=20, default="")
@@ -191,4 +195,115 @@ class JobState(Table, tablename="core_job_state"):
     run_count = Integer(default=0)
 
 
-CORE_TABLES = [Team, User, ApiKey, Customer, CustomerTag, Contact, Activity, AuditLog, JobState]
+class DeliveryStatus(StrEnum):
+    pending = "pending"  # waiting for a retry, or behind an earlier event of its entity
+    delivered = "delivered"
+    dead = "dead"  # gave up after the last attempt; ``kehu events replay`` sends it again
+
+
+class EventRecord(Table, tablename="core_event"):
+    """The outbox: every committed domain event. ``id`` is its position in commit order."""
+
+    id = BigSerial(primary_key=True)
+    event_id = Varchar(length=36, unique=True)
+    name = Varchar(length=100, index=True)
+    entity = Varchar(length=50)
+    entity_id = BigInt(null=True, default=None, index=True)
+    actor = Integer(null=True, default=None)
+    customer = Integer(null=True, default=None)
+    data = JSON(default="{}")
+    version = Integer(default=1)
+    occurred_at = Timestamptz(default=TimestamptzNow(), index=True)
+
+
+class EventSubscriber(Table, tablename="core_event_subscriber"):
+    """One consumer of the outbox (a plugin's handlers, a webhook endpoint): how far it has
+    read, who delivers to it now (a lease), and its circuit breaker."""
+
+    name = Varchar(length=100, unique=True)
+    position = BigInt(default=0)
+    locked_by = Varchar(length=100, default="")
+    locked_until = Timestamptz(null=True, default=None)
+    paused_until = Timestamptz(null=True, default=None)
+    failures = Integer(default=0)  # consecutive failed attempts
+    last_delivered_at = Timestamptz(null=True, default=None)
+    last_error = Text(default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class EventDelivery(Table, tablename="core_event_delivery"):
+    """A delivery that did not succeed at once: retried, parked behind an earlier event of the
+    same entity, dead-lettered or replayed. Unique per (subscriber, event)."""
+
+    subscriber = Varchar(length=100, index=True)
+    event = BigInt(index=True)
+    entity_key = Varchar(length=100)
+    status = Varchar(length=20, choices=DeliveryStatus, default=DeliveryStatus.pending, index=True)
+    attempts = Integer(default=0)
+    next_attempt_at = Timestamptz(default=TimestamptzNow(), index=True)
+    last_error = Text(default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+    delivered_at = Timestamptz(null=True, default=None)
+
+
+class MailStatus(StrEnum):
+    queued = "queued"
+    sent = "sent"
+    dead = "dead"
+
+
+class MailMessage(Table, tablename="core_mail"):
+    """The mail outbox: rendered messages waiting for (or sent through) SMTP."""
+
+    kind = Varchar(length=50, index=True)
+    to_address = Varchar(length=255)
+    to_user = Integer(null=True, default=None, index=True)
+    customer = Integer(null=True, default=None)
+    locale = Varchar(length=10, default="")
+    subject = Varchar(length=255)
+    body = Text(default="")
+    status = Varchar(length=20, choices=MailStatus, default=MailStatus.queued, index=True)
+    attempts = Integer(default=0)
+    next_attempt_at = Timestamptz(default=TimestamptzNow(), index=True)
+    locked_by = Varchar(length=100, default="")
+    locked_until = Timestamptz(null=True, default=None)
+    last_error = Text(default="")
+    message_id = Varchar(length=255, default="")
+    dedup_key = Varchar(length=255, unique=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+    sent_at = Timestamptz(null=True, default=None)
+
+
+class NotificationOptOut(Table, tablename="core_notification_optout"):
+    """A user who does not want e-mails of one notification kind (unique per user, kind)."""
+
+    user = ForeignKey(references=User, on_delete=OnDelete.cascade, index=True)
+    kind = Varchar(length=50)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class KeyValue(Table, tablename="core_kv"):
+    """Small instance-wide values (e.g. the generated encryption key when none is set)."""
+
+    name = Varchar(length=100, unique=True)
+    value = Text(default="")
+
+
+CORE_TABLES = [
+    Team,
+    User,
+    ApiKey,
+    Customer,
+    CustomerTag,
+    Contact,
+    Activity,
+    AuditLog,
+    JobState,
+    EventRecord,
+    EventSubscriber,
+    EventDelivery,
+    MailMessage,
+    NotificationOptOut,
+    KeyValue,
+]

@@ -306,7 +306,7 @@ def test_jobs_list_and_run(cli):
 
 def test_jobs_run_unknown_job(cli):
     reason = cli.fails("jobs", "run", "nope")
-    assert reason == "Error: Unknown job 'nope'; jobs: core.stale-customers"
+    assert reason == "Error: Unknown job 'nope'; jobs: core.stale-customers, core.prune-events"
 
 
 def test_jobs_run_locked_exits_1(cli):

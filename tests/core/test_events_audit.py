@@ -31,6 +31,12 @@ class Probe:
         return PluginInfo(self.name, "0")
 
     @kehu_api.hookimpl
+    def kehu_event_types(self) -> list[kehu_api.EventType]:
+        fields = {"size": "", "why": "", "price": "", "at": ""}
+        actions = ("created", "updated", "pinged", "repriced")
+        return [kehu_api.EventType(f"widget.{a}", "a test event", fields) for a in actions]
+
+    @kehu_api.hookimpl
     async def kehu_event(self, event: Event) -> None:
         if self.fail:
             raise RuntimeError(f"{self.name} handler failed")

@@ -393,7 +393,9 @@ def test_contributions_follow_dependency_order_not_lifo(tmp_path):
     # pluggy itself calls the most recently registered plugin first
     native = k.pm.hook.kehu_permissions()
     assert native[0] != k.call("kehu_permissions")[0][1]
-    assert list(k.jobs()) == ["core.stale-customers", "zeta.job", "alpha.job", "mid.job"]
+    assert list(k.jobs()) == [
+        "core.stale-customers", "core.prune-events", "zeta.job", "alpha.job", "mid.job"
+    ]
 
 
 def test_permissions_merge_roles(tmp_path):

@@ -188,6 +188,7 @@ class KehuContext(BaseContext, kw_only=True):
     loader_fns: dict[str, Callable[..., Any]] = msgspec.field(default_factory=dict)
     loaders: dict[str, DataLoader] = msgspec.field(default_factory=dict)
     extra: dict[str, Any] = msgspec.field(default_factory=dict)
+    connection_params: dict[str, Any] | None = None  # graphql-transport-ws connection_init
 
     @property
     def actor(self) -> Actor:

@@ -118,6 +118,8 @@ def build_schema(kehu: Any) -> ComposedSchema:
     query = _merge("Query", _per_plugin(kehu, "kehu_graphql_queries"))
     mutation_parts = _per_plugin(kehu, "kehu_graphql_mutations")
     mutation = _merge("Mutation", mutation_parts) if mutation_parts else None
+    subscription_parts = _per_plugin(kehu, "kehu_graphql_subscriptions")
+    subscription = _merge("Subscription", subscription_parts) if subscription_parts else None
 
     loaders: dict[str, Any] = {}
     for plugin, fns in kehu.call("kehu_graphql_dataloaders"):
@@ -142,6 +144,7 @@ def build_schema(kehu: Any) -> ComposedSchema:
     schema = strawberry.Schema(
         query=query,
         mutation=mutation,
+        subscription=subscription,
         types=[*node_types.values(), *(c for _, c in extra)],
         extensions=schema_extensions,
     )

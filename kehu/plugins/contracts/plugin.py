@@ -7,7 +7,7 @@ for a migration, a job or the CLI stays cheap.
 from datetime import timedelta
 from typing import Any
 
-from kehu import Event, Job, Kehu, PluginInfo, hookimpl
+from kehu import Event, EventHook, EventType, Job, Kehu, PluginInfo, hookimpl
 from kehu.core.money import Money
 from kehu.core.permissions import EVERYONE
 from kehu.plugins.contracts import __version__, hookspecs, receivables, services
@@ -130,61 +130,97 @@ def _money(data: dict[str, Any], key: str = "amount_minor") -> Money:
 
 
 @hookimpl
-async def kehu_event(event: Event) -> None:
-    """Translate committed domain events into the published ``kehu_contract_*`` hooks."""
-    from kehu.core.runtime import current
+def kehu_event_hooks() -> list[EventHook]:
+    """The published ``kehu_contract_*``/``kehu_invoice_*``/``kehu_payment_*`` hooks."""
 
-    d = event.data
-    kehu = current()
-    if event.name == "contract.transitioned" and d.get("status") == "signed":
-        await kehu.acall(
-            "kehu_contract_signed",
-            contract_id=event.entity_id,
-            customer_id=d["customer"],
-            number=d["number"],
-            total=_money(d, "total_minor"),
-        )
-    elif event.name == "invoice.issued":
-        await kehu.acall(
-            "kehu_invoice_issued",
-            invoice_id=event.entity_id,
-            contract_id=d["contract"],
-            customer_id=d["customer"],
-            amount=_money(d),
-        )
-    elif event.name == "payment.received":
-        await kehu.acall(
-            "kehu_payment_received",
-            payment_id=event.entity_id,
-            customer_id=d["customer"],
-            amount=_money(d),
-            method=d["method"],
-        )
-    elif event.name == "payment.allocated":
-        await kehu.acall(
-            "kehu_payment_allocated",
-            payment_id=event.entity_id,
-            installment_id=d["installment"],
-            contract_id=d["contract"],
-            customer_id=d["customer"],
-            amount=_money(d),
-        )
-    elif event.name == "payment.refunded":
-        await kehu.acall(
-            "kehu_refund_issued",
-            payment_id=event.entity_id,
-            customer_id=d["customer"],
-            amount=_money(d),
-        )
-    elif event.name == "installment.dunned" and d.get("days_overdue", 0) > 0:
-        await kehu.acall(
-            "kehu_receivable_overdue",
-            installment_id=event.entity_id,
-            customer_id=d["customer"],
-            step=d["step"],
-            days_overdue=d["days_overdue"],
-            open_amount=_money(d, "open_minor"),
-        )
+    def signed(e: Event) -> dict[str, Any] | None:
+        if e.data.get("status") != "signed":
+            return None
+        d = e.data
+        return {
+            "contract_id": e.entity_id,
+            "customer_id": d["customer"],
+            "number": d["number"],
+            "total": _money(d, "total_minor"),
+        }
+
+    def issued(e: Event) -> dict[str, Any]:
+        d = e.data
+        return {
+            "invoice_id": e.entity_id,
+            "contract_id": d["contract"],
+            "customer_id": d["customer"],
+            "amount": _money(d),
+        }
+
+    def received(e: Event) -> dict[str, Any]:
+        d = e.data
+        return {
+            "payment_id": e.entity_id,
+            "customer_id": d["customer"],
+            "amount": _money(d),
+            "method": d["method"],
+        }
+
+    def allocated(e: Event) -> dict[str, Any]:
+        d = e.data
+        return {
+            "payment_id": e.entity_id,
+            "installment_id": d["installment"],
+            "contract_id": d["contract"],
+            "customer_id": d["customer"],
+            "amount": _money(d),
+        }
+
+    def refunded(e: Event) -> dict[str, Any]:
+        return {
+            "payment_id": e.entity_id,
+            "customer_id": e.data["customer"],
+            "amount": _money(e.data),
+        }
+
+    def overdue(e: Event) -> dict[str, Any] | None:
+        d = e.data
+        if d.get("days_overdue", 0) <= 0:
+            return None
+        return {
+            "installment_id": e.entity_id,
+            "customer_id": d["customer"],
+            "step": d["step"],
+            "days_overdue": d["days_overdue"],
+            "open_amount": _money(d, "open_minor"),
+        }
+
+    return [
+        EventHook("contract.transitioned", "kehu_contract_signed", signed),
+        EventHook("invoice.issued", "kehu_invoice_issued", issued),
+        EventHook("payment.received", "kehu_payment_received", received),
+        EventHook("payment.allocated", "kehu_payment_allocated", allocated),
+        EventHook("payment.refunded", "kehu_refund_issued", refunded),
+        EventHook("installment.dunned", "kehu_receivable_overdue", overdue),
+    ]
+
+
+@hookimpl
+async def kehu_event(event: Event) -> None:
+    """E-mail notifications for this plugin's events (queued once per event and recipient)."""
+    from kehu.plugins.contracts.notifications import on_event
+
+    await on_event(event)
+
+
+@hookimpl
+def kehu_mail_templates() -> list[Any]:
+    from kehu.plugins.contracts.notifications import TEMPLATES
+
+    return TEMPLATES
+
+
+@hookimpl
+def kehu_event_types() -> list[EventType]:
+    from kehu.plugins.contracts.event_types import CONTRACTS_EVENTS
+
+    return CONTRACTS_EVENTS
 
 
 @hookimpl

@@ -6,9 +6,8 @@ can only be based on won amounts. GraphQL and click are imported inside the hook
 
 from typing import Any
 
-from kehu import Event, PluginInfo, hookimpl
+from kehu import Event, EventHook, EventType, PluginInfo, hookimpl
 from kehu.core.money import Money
-from kehu.core.runtime import current
 from kehu.plugins.incentives import __version__, hookspecs
 from kehu.plugins.incentives.services import triggers
 from kehu.plugins.incentives.settings import IncentivesSettings
@@ -18,9 +17,12 @@ NAME = "incentives"
 
 @hookimpl
 def kehu_plugin_info() -> PluginInfo:
-    return PluginInfo(NAME, __version__,
-                      "Targets, attainment, commission plans and ledger, incentives, scorecards",
-                      depends=("pipeline",))
+    return PluginInfo(
+        NAME,
+        __version__,
+        "Targets, attainment, commission plans and ledger, incentives, scorecards",
+        depends=("pipeline",),
+    )
 
 
 @hookimpl
@@ -95,46 +97,58 @@ def kehu_report_metrics() -> list[Any]:
 
 
 @hookimpl(optionalhook=True)
-async def kehu_opportunity_won(opportunity_id: int, customer_id: int, amount: Any,
-                               owner_id: int | None) -> None:
+async def kehu_opportunity_won(
+    opportunity_id: int, customer_id: int, amount: Any, owner_id: int | None
+) -> None:
     await triggers.recompute_days([])
 
 
 @hookimpl(optionalhook=True)
-async def kehu_opportunity_stage_changed(opportunity_id: int, customer_id: int,
-                                         from_stage: str | None, to_stage: str,
-                                         actor_id: int | None) -> None:
+async def kehu_opportunity_stage_changed(
+    opportunity_id: int,
+    customer_id: int,
+    from_stage: str | None,
+    to_stage: str,
+    actor_id: int | None,
+) -> None:
     """A reopened deal stops earning: recompute the current period (older periods on
     ``recomputeCommissions``)."""
     from kehu.plugins.pipeline.tables import Opportunity, Stage
 
     if from_stage is None:
         return
-    row = await Opportunity.select(Opportunity.status, Opportunity.pipeline).where(
-        Opportunity.id == opportunity_id).first()
+    row = (
+        await Opportunity.select(Opportunity.status, Opportunity.pipeline)
+        .where(Opportunity.id == opportunity_id)
+        .first()
+    )
     if row is None or row["status"] != "open":
         return
-    reopened = await Stage.exists().where(Stage.pipeline == row["pipeline"],
-                                          Stage.name == from_stage, Stage.is_won.eq(True))
+    reopened = await Stage.exists().where(
+        Stage.pipeline == row["pipeline"], Stage.name == from_stage, Stage.is_won.eq(True)
+    )
     if reopened:  # only leaving the won stage changes commissions
         await triggers.recompute_days([])
 
 
 @hookimpl(optionalhook=True)
-async def kehu_invoice_issued(invoice_id: int, contract_id: int, customer_id: int,
-                              amount: Any) -> None:
+async def kehu_invoice_issued(
+    invoice_id: int, contract_id: int, customer_id: int, amount: Any
+) -> None:
     await triggers.on_invoice(invoice_id)
 
 
 @hookimpl(optionalhook=True)
-async def kehu_payment_received(payment_id: int, customer_id: int, amount: Any,
-                                method: str) -> None:
+async def kehu_payment_received(
+    payment_id: int, customer_id: int, amount: Any, method: str
+) -> None:
     await triggers.on_payment(payment_id)
 
 
 @hookimpl(optionalhook=True)
-async def kehu_payment_allocated(payment_id: int, installment_id: int, contract_id: int,
-                                 customer_id: int, amount: Any) -> None:
+async def kehu_payment_allocated(
+    payment_id: int, installment_id: int, contract_id: int, customer_id: int, amount: Any
+) -> None:
     await triggers.on_payment(payment_id)
 
 
@@ -145,18 +159,47 @@ async def kehu_refund_issued(payment_id: int, customer_id: int, amount: Any) -> 
 
 @hookimpl
 async def kehu_event(event: Event) -> None:
-    """Credit notes (no contracts hook) trigger recomputation; payout runs and approvals are
-    published as ``kehu_commission_period_locked`` / ``kehu_incentive_approved``."""
-    d = event.data
+    """Credit notes (no contracts hook) trigger recomputation."""
     if event.name == "credit.credit_note" and event.entity_id is not None:
         await triggers.on_credit(event.entity_id)
-    elif event.name == "commission_period.paid_out":
+
+
+@hookimpl
+def kehu_event_types() -> list[EventType]:
+    from kehu.plugins.incentives.event_types import INCENTIVES_EVENTS
+
+    return INCENTIVES_EVENTS
+
+
+@hookimpl
+def kehu_event_hooks() -> list[EventHook]:
+    """Payout runs and approvals, published as ``kehu_commission_period_locked`` and
+    ``kehu_incentive_approved``."""
+
+    def locked(e: Event) -> dict[str, Any]:
+        d = e.data
         total = Money(int(d["total_minor"]), d["currency"]) if d.get("currency") else None
-        await current().acall("kehu_commission_period_locked", period=d["period"], total=total,
-                              lines=int(d["lines"]))
-    elif event.name == "incentive_event.approved" and event.entity_id is not None:
-        amount = (Money(int(d["amount_minor"]), d["currency"])
-                  if d.get("amount_minor") is not None else None)
-        await current().acall("kehu_incentive_approved", event_id=event.entity_id,
-                               user_id=d["user"], kind=d["kind"], subtype=d["subtype"],
-                               amount=amount, period=d["period"])
+        return {"period": d["period"], "total": total, "lines": int(d["lines"])}
+
+    def approved(e: Event) -> dict[str, Any] | None:
+        if e.entity_id is None:
+            return None
+        d = e.data
+        amount = (
+            Money(int(d["amount_minor"]), d["currency"])
+            if d.get("amount_minor") is not None
+            else None
+        )
+        return {
+            "event_id": e.entity_id,
+            "user_id": d["user"],
+            "kind": d["kind"],
+            "subtype": d["subtype"],
+            "amount": amount,
+            "period": d["period"],
+        }
+
+    return [
+        EventHook("commission_period.paid_out", "kehu_commission_period_locked", locked),
+        EventHook("incentive_event.approved", "kehu_incentive_approved", approved),
+    ]

@@ -7,7 +7,7 @@ plugin for a migration, a job or the CLI stays cheap.
 from datetime import timedelta
 from typing import Any
 
-from kehu import Event, Job, Kehu, PluginInfo, hookimpl
+from kehu import Event, EventHook, EventType, Job, Kehu, PluginInfo, hookimpl
 from kehu.core.money import Money
 from kehu.core.permissions import EVERYONE
 from kehu.core.runtime import current
@@ -119,25 +119,35 @@ def kehu_jobs() -> list[Job]:
 
 
 @hookimpl
-async def kehu_event(event: Event) -> None:
-    """Publish stage changes, wins and losses to other plugins, after commit."""
-    if event.entity != "opportunity" or event.entity_id is None:
-        return
-    data = event.data
-    kehu = current()
-    if event.name == "opportunity.stage_changed":
-        await kehu.acall("kehu_opportunity_stage_changed", opportunity_id=event.entity_id,
-                         customer_id=data["customer"], from_stage=data.get("from_stage"),
-                         to_stage=data["to_stage"], actor_id=event.actor_id)
-    elif event.name == "opportunity.won":
-        await kehu.acall("kehu_opportunity_won", opportunity_id=event.entity_id,
-                         customer_id=data["customer"],
-                         amount=Money(int(data["amount_minor"]), data["currency"]),
-                         owner_id=data.get("owner"))
-    elif event.name == "opportunity.lost":
-        await kehu.acall("kehu_opportunity_lost", opportunity_id=event.entity_id,
-                         customer_id=data["customer"], reason=data.get("reason") or "",
-                         owner_id=data.get("owner"))
+def kehu_event_types() -> list[EventType]:
+    from kehu.plugins.pipeline.event_types import PIPELINE_EVENTS
+
+    return PIPELINE_EVENTS
+
+
+@hookimpl
+def kehu_event_hooks() -> list[EventHook]:
+    """Stage changes, wins and losses, published to other plugins after commit."""
+
+    def stage_changed(e: Event) -> dict[str, Any]:
+        return {"opportunity_id": e.entity_id, "customer_id": e.data["customer"],
+                "from_stage": e.data.get("from_stage"), "to_stage": e.data["to_stage"],
+                "actor_id": e.actor_id}
+
+    def won(e: Event) -> dict[str, Any]:
+        return {"opportunity_id": e.entity_id, "customer_id": e.data["customer"],
+                "amount": Money(int(e.data["amount_minor"]), e.data["currency"]),
+                "owner_id": e.data.get("owner")}
+
+    def lost(e: Event) -> dict[str, Any]:
+        return {"opportunity_id": e.entity_id, "customer_id": e.data["customer"],
+                "reason": e.data.get("reason") or "", "owner_id": e.data.get("owner")}
+
+    return [
+        EventHook("opportunity.stage_changed", "kehu_opportunity_stage_changed", stage_changed),
+        EventHook("opportunity.won", "kehu_opportunity_won", won),
+        EventHook("opportunity.lost", "kehu_opportunity_lost", lost),
+    ]
 
 
 @hookimpl

@@ -3,7 +3,7 @@
 import contextlib
 from typing import Any
 
-from kehu import PluginInfo, __version__, hookimpl
+from kehu import EventType, PluginInfo, __version__, hookimpl
 
 NAME = "pipeline_contracts"
 
@@ -29,6 +29,13 @@ def kehu_settings_model() -> type:
 @hookimpl
 def kehu_piccolo_app() -> str:
     return "kehu.plugins.pipeline_contracts.piccolo_app"
+
+
+@hookimpl
+def kehu_event_types() -> list[EventType]:
+    from kehu.plugins.pipeline_contracts.event_types import BRIDGE_EVENTS
+
+    return BRIDGE_EVENTS
 
 
 @hookimpl

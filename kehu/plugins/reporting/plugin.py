@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from kehu import PluginInfo, __version__, hookimpl
+from kehu import EventType, PluginInfo, __version__, hookimpl
 from kehu.core.permissions import EVERYONE
 from kehu.plugins.reporting import hookspecs
 
@@ -34,6 +34,13 @@ def kehu_report_metrics() -> list:
     from kehu.plugins.reporting.core_metrics import core_metrics
 
     return core_metrics()
+
+
+@hookimpl
+def kehu_event_types() -> list[EventType]:
+    from kehu.plugins.reporting.event_types import REPORTING_EVENTS
+
+    return REPORTING_EVENTS
 
 
 @hookimpl

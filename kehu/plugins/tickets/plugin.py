@@ -7,7 +7,7 @@ the plugin for a migration, a job or the CLI stays cheap.
 from datetime import datetime, timedelta
 from typing import Any
 
-from kehu import Job, Kehu, PluginInfo, hookimpl
+from kehu import Event, EventType, Job, Kehu, PluginInfo, hookimpl
 from kehu.core.permissions import EVERYONE
 from kehu.plugins.tickets import __version__, hookspecs
 
@@ -48,6 +48,28 @@ def kehu_permissions() -> dict[str, set[str]]:
         "ticket:sla": {"admin", "manager"},
         "survey:create": agents,
     }
+
+
+@hookimpl
+async def kehu_event(event: Event) -> None:
+    """E-mail notifications for this plugin's events (queued once per event and recipient)."""
+    from kehu.plugins.tickets.notifications import on_event
+
+    await on_event(event)
+
+
+@hookimpl
+def kehu_mail_templates() -> list[Any]:
+    from kehu.plugins.tickets.notifications import TEMPLATES
+
+    return TEMPLATES
+
+
+@hookimpl
+def kehu_event_types() -> list[EventType]:
+    from kehu.plugins.tickets.event_types import TICKETS_EVENTS
+
+    return TICKETS_EVENTS
 
 
 @hookimpl
@@ -120,12 +142,18 @@ def kehu_jobs() -> list[Job]:
 
     settings = current().plugin_settings(NAME)
     return [
-        Job("tickets.sla_check", sla_check_job,
+        Job(
+            "tickets.sla_check",
+            sla_check_job,
             every=timedelta(minutes=settings.sla_check_every_minutes),
-            description="SLA reminders before breach and escalation to the team supervisor"),
-        Job("tickets.churn_check", churn_check_job,
+            description="SLA reminders before breach and escalation to the team supervisor",
+        ),
+        Job(
+            "tickets.churn_check",
+            churn_check_job,
             every=timedelta(hours=settings.churn_check_every_hours),
-            description="Churn risk alerts for account managers"),
+            description="Churn risk alerts for account managers",
+        ),
     ]
 
 
@@ -153,8 +181,12 @@ async def kehu_opportunity_won(opportunity_id: int, customer_id: int) -> None:
 
     for kind in current().plugin_settings(NAME).survey_on_deal_won:
         await surveys.create_survey(
-            system_actor(), customer_id, kind, related_type="opportunity",
-            related_id=opportunity_id, check_visibility=False,
+            system_actor(),
+            customer_id,
+            kind,
+            related_type="opportunity",
+            related_id=opportunity_id,
+            check_visibility=False,
         )
 
 

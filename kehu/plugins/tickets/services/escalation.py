@@ -169,6 +169,7 @@ async def _run(actor: Actor, step: Step, when: datetime) -> None:
             Escalation.step_key == step.key)
         await record(actor, f"sla_{step.step}", "ticket", ticket["id"], after={
             "target": step.target, "notified": step.notify, "activities": created,
+            "due_at": step.due_at,
             "reassigned_to": step.reassign_to, "customer": ticket["customer"]})
 
 
