@@ -8,10 +8,13 @@ A subscription may resume after a position (``after``): the backlog is read from
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from kehu.core.events import Event
+
+log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 1000
 
@@ -29,14 +32,18 @@ class EventFeed:
         self.position: int | None = None
         kehu.events.listeners.append(self._wake.set)
 
-    async def stream(self, after: int | None = None) -> AsyncIterator[list[Event]]:
+    async def stream(self, after: int | None = None) -> AsyncGenerator[list[Event], None]:
         """Batches of committed events, in commit order, from now (or after ``after``)."""
         queue: asyncio.Queue[Event | None] = asyncio.Queue(QUEUE_SIZE)
         self._queues.add(queue)
         try:
-            if self.position is None:
-                self.position = await self.kehu.events.max_seq()
-            self._start()
+            if not self._running():
+                # an idle feed's position is that of its last subscription: "now" is the head
+                head = await self.kehu.events.max_seq()
+                if not self._running():
+                    self.position = head
+                    self._start()
+            assert self.position is not None
             last = self.position if after is None else after
             while after is not None and last < self.position:  # the backlog
                 batch = await self.kehu.events._read(last, 500)
@@ -59,8 +66,11 @@ class EventFeed:
         finally:
             self._queues.discard(queue)
 
+    def _running(self) -> bool:
+        return self._pump is not None and not self._pump.done()
+
     def _start(self) -> None:
-        if self._pump is None or self._pump.done():
+        if not self._running():
             self._pump = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
@@ -68,7 +78,11 @@ class EventFeed:
         while self._queues:
             self._wake.clear()
             assert self.position is not None
-            batch = await self.kehu.events._read(self.position, 500)
+            try:
+                batch = await self.kehu.events._read(self.position, 500)
+            except Exception:  # the database is away: keep the subscriptions, try again
+                log.exception("Reading the outbox for subscriptions failed")
+                batch = []
             if batch:
                 self.position = batch[-1].seq
                 for queue in list(self._queues):

@@ -1,6 +1,7 @@
 """The Kehu runtime: settings, the plugin manager, the database engine and the hook façade."""
 
 import contextlib
+import dataclasses
 import graphlib
 import importlib
 import inspect
@@ -171,6 +172,7 @@ class Kehu:
         self.activate()
         self.permissions()  # validates settings.permissions at startup
         self.call("kehu_configure", kehu=self)
+        self.jobs()  # validates settings.job_schedules at startup
 
     def activate(self) -> None:
         """Make this runtime the process's current one: tables bound to its engine, Piccolo
@@ -293,11 +295,21 @@ class Kehu:
         return self._permissions
 
     def jobs(self) -> dict[str, Job]:
+        """The periodic jobs of the enabled plugins, with ``job_schedules`` applied."""
         jobs: dict[str, Job] = {}
         for job in self.collect("kehu_jobs"):
             if job.name in jobs:
                 raise PluginError(f"Two plugins define job {job.name!r}")
             jobs[job.name] = job
+        for name, spec in self.settings.job_schedules.items():
+            if name not in jobs:
+                raise PluginError(
+                    f"job_schedules names unknown job {name!r}; jobs: {', '.join(jobs)}"
+                )
+            if spec.strip() == "off":
+                del jobs[name]
+            else:
+                jobs[name] = _rescheduled(jobs[name], spec.strip())
         return jobs
 
     # -- database --------------------------------------------------------------------
@@ -333,6 +345,24 @@ class Kehu:
                 result = await run_forwards(app_name="all")
         if not result.success:
             raise PluginError(f"Migration failed: {result.message}")
+
+
+def _rescheduled(job: Job, spec: str) -> Job:
+    """``job`` on the schedule ``spec``: ``30s``, ``5m``, ``2h``, ``1d`` or a cron line."""
+    import re
+
+    from croniter import croniter
+
+    units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+    match = re.fullmatch(r"(\d+)\s*([smhd])", spec)
+    if match and int(match[1]) > 0:
+        every = timedelta(**{units[match[2]]: int(match[1])})
+        return dataclasses.replace(job, every=every, cron=None)
+    if croniter.is_valid(spec):
+        return dataclasses.replace(job, every=None, cron=spec)
+    raise PluginError(
+        f"job_schedules[{job.name!r}] = {spec!r}: use 30s, 5m, 2h, 1d, a cron line or off"
+    )
 
 
 _current: Kehu | None = None

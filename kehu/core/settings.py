@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     mail_default_locale: Literal["zh", "en"] = "zh"
     mail_max_attempts: int = Field(10, ge=1)
     smtp_timeout: float = Field(30.0, gt=0)
+    job_schedules: dict[str, str] = Field(
+        default_factory=dict,
+        description='Override job schedules: {"contracts.dunning" = "0 9 * * *", '
+        '"core.prune-events" = "off", "tickets.sla_check" = "5m"}',
+    )
     job_lease_seconds: float = Field(30.0, gt=0, description="Renewed while a job runs")
     event_retention_days: int = Field(30, ge=1, description="Outbox rows kept this long")
     import_chunk_size: int = 500

@@ -346,7 +346,7 @@ class HttpReceiver:
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.should_exit = True
+            self._server.should_exit = self._server.force_exit = True
             self._thread.join(timeout=10)
 
 

@@ -6,6 +6,7 @@ No ``from __future__ import annotations`` here: Strawberry resolves the annotati
 
 import datetime as dt
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Any
 
 import strawberry
@@ -282,6 +283,8 @@ class EventsSubscription:
         names: list[str] | None = None,
         after: int | None = None,
     ) -> AsyncGenerator[DomainEvent, None]:
+        # Not a generator itself: bad arguments raise before the stream starts, so that
+        # graphql-transport-ws answers with an ``error`` message (not ``next`` + errors).
         actor = info.context.actor
         kehu = info.context.kehu
         patterns = names or ["*"]
@@ -293,10 +296,16 @@ class EventsSubscription:
             )
         if after is not None and after < 0:
             raise ValidationFailed("after must be a position (>= 0)", field="after")
-        async for batch in kehu.feed.stream(after):
-            wanted = [e for e in batch if matches(e.name, patterns)]
-            for event in await service.receivable(actor, wanted):
-                yield _node(info, event)
+
+        async def stream() -> AsyncGenerator[DomainEvent, None]:
+            # aclosing: a completed subscription leaves the feed at once, not when collected
+            async with aclosing(kehu.feed.stream(after)) as batches:
+                async for batch in batches:
+                    wanted = [e for e in batch if matches(e.name, patterns)]
+                    for event in await service.receivable(actor, wanted):
+                        yield _node(info, event)
+
+        return stream()
 
 
 TYPES = [DomainEvent, EventDeliveryInfo, EventSubscriberInfo, EventTypeInfo]

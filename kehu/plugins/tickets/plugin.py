@@ -174,13 +174,15 @@ def kehu_report_metrics() -> list[Any]:
 
 @hookimpl(optionalhook=True)
 async def kehu_opportunity_won(opportunity_id: int, customer_id: int) -> None:
-    """Pipeline (if enabled) reports a won deal: send the ``survey_on_deal_won`` surveys."""
+    """Pipeline (if enabled) reports a won deal: send the ``survey_on_deal_won`` surveys,
+    one of each kind per opportunity (a redelivered event, or the deal won again after a
+    reopening, sends none)."""
     from kehu.core.permissions import system_actor
     from kehu.core.runtime import current
     from kehu.plugins.tickets.services import surveys
 
     for kind in current().plugin_settings(NAME).survey_on_deal_won:
-        await surveys.create_survey(
+        await surveys.create_related_survey(
             system_actor(),
             customer_id,
             kind,

@@ -1,7 +1,8 @@
 """Satisfaction surveys: CSAT (1–5, satisfied = 4–5) and NPS (0–10).
 
 A survey is created when a ticket closes, or by another plugin calling ``create_survey``
-(e.g. after a deal is won). Its link carries a random token; only the token's SHA-256 is
+(e.g. after a deal is won: ``create_related_survey``, at most one per record and kind, so a
+redelivered event sends no second survey). Its link carries a random token; only the token's SHA-256 is
 stored, the token itself goes out once in the ``ticket_survey.created`` event (for a mailer)
 and the return value. The public route answers a survey exactly once.
 """
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from kehu.core.db import current_engine, is_sqlite
 from kehu.core.errors import FieldError, NotFound
 from kehu.core.events import record, unit_of_work
 from kehu.core.permissions import Actor, system_actor
@@ -72,6 +74,45 @@ async def create_survey(
         await record(actor, "created", "ticket_survey", row["id"], after=safe,
                      event_data={**safe, "token": token, "path": f"/surveys/{token}"})
     return row, token
+
+
+async def create_related_survey(
+    actor: Actor,
+    customer_id: int,
+    kind: str,
+    *,
+    related_type: str,
+    related_id: int,
+    now: datetime | None = None,
+    check_visibility: bool = True,
+) -> tuple[dict[str, Any], str] | None:
+    """``create_survey`` at most once per ``(related_type, related_id, kind)`` (one NPS
+    survey per won opportunity, however often the event is delivered): ``None`` when that
+    survey exists already. Race-free: on PostgreSQL a transaction-scoped advisory lock on the
+    key serialises the check and the insert (SQLite's ``BEGIN IMMEDIATE`` already serialises
+    writers), so two deliveries at once in two processes create one survey."""
+    async with unit_of_work():
+        if not is_sqlite(current_engine()):
+            await Survey.raw(
+                "SELECT pg_advisory_xact_lock(hashtext({}), {})",
+                f"kehu.tickets.survey:{related_type}:{kind}",
+                related_id,
+            )
+        if await Survey.exists().where(
+            Survey.related_type == related_type,
+            Survey.related_id == related_id,
+            Survey.kind == kind,
+        ):
+            return None
+        return await create_survey(
+            actor,
+            customer_id,
+            kind,
+            related_type=related_type,
+            related_id=related_id,
+            now=now,
+            check_visibility=check_visibility,
+        )
 
 
 async def _by_token(token: str, when: datetime) -> dict[str, Any]:
