@@ -35,6 +35,7 @@ lint: $(VENV)/.dev-installed
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/core_bench.py
 	$(BIN)/python bench/reporting_bench.py
+	$(BIN)/python bench/events_bench.py
 
 clean:
 	rm -rf $(VENV) *.egg-info build dist

@@ -1,6 +1,6 @@
 """Kehu (客户): a plugin-based, headless CRM framework."""
 
-from kehu.core.event_types import EventHook, EventType
+from kehu.core.event_types import EventHook, EventType, on_events
 from kehu.core.events import Event
 from kehu.core.hookspecs import hookimpl, hookspec
 from kehu.core.money import Money
@@ -30,4 +30,5 @@ __all__ = [
     "create_app",
     "hookimpl",
     "hookspec",
+    "on_events",
 ]

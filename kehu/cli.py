@@ -18,7 +18,7 @@ from rich.table import Table
 from kehu.core.errors import KehuError
 from kehu.core.permissions import Actor, system_actor
 from kehu.core.runtime import Kehu
-from kehu.core.settings import DEFAULT_TOML, Settings
+from kehu.core.settings import Settings, default_toml
 
 T = TypeVar("T")
 console = Console()
@@ -139,7 +139,7 @@ def init() -> None:
     if path.exists():
         console.print("kehu.toml exists; leaving it unchanged")
         return
-    path.write_text(DEFAULT_TOML, encoding="utf-8")
+    path.write_text(default_toml(), encoding="utf-8")
     console.print("Created kehu.toml")
 
 
@@ -216,20 +216,24 @@ def serve(state: CliState, host: str | None, port: int | None, workers: int, rel
 
 
 @main.command()
-@click.option("--once", is_flag=True, help="Run the due jobs once and exit.")
-@click.option("--poll", default=30.0, show_default=True, help="Seconds between checks.")
+@click.option("--once", is_flag=True, help="Run the due jobs, deliver due events, exit.")
+@click.option("--poll", default=10.0, show_default=True, help="Seconds between job checks.")
 @pass_state
 def worker(state: CliState, once: bool, poll: float) -> None:
-    """Run periodic jobs on their schedules (safe to run several workers)."""
+    """Run periodic jobs once per due time and deliver events (webhooks, plugin handlers,
+    mail) that no server delivered; safe to run several workers on several machines."""
     from kehu.core import jobs
 
     async def work(kehu: Kehu) -> None:
         if once:
             for result in await jobs.run_due(kehu):
                 console.print(f"{result.name}: {result.status} {result.summary}")
+            await kehu.events.drain()
             return
         stop = asyncio.Event()
-        console.print(f"Worker {jobs.worker_id()} running {len(kehu.jobs())} job(s); Ctrl-C stops")
+        console.print(
+            f"Worker {jobs.worker_id()}: {len(kehu.jobs())} job(s), event delivery; Ctrl-C stops"
+        )
         await jobs.worker(kehu, stop, poll)
 
     try:
@@ -282,9 +286,12 @@ def user() -> None:
 @click.option("--team", default=None, help="Team name (created with `kehu team add`).")
 @click.option("--email", default="")
 @click.option("--display-name", default="")
+@click.option("--locale", type=click.Choice(["zh", "en"]), default=None,
+              help="E-mail language (default: mail_default_locale).")
 @pass_state
 def user_add(
-    state: CliState, username: str, role: str, team: str | None, email: str, display_name: str
+    state: CliState, username: str, role: str, team: str | None, email: str, display_name: str,
+    locale: str | None,
 ) -> None:
     """Create a user."""
     from kehu.core.services import users
@@ -299,6 +306,7 @@ def user_add(
                 "team": team_id,
                 "email": email,
                 "display_name": display_name or username,
+                "locale": locale or "",
             },
         )
 
@@ -313,9 +321,13 @@ def user_add(
 )
 @click.option("--team", default=None, help="Team name ('' for none).")
 @click.option("--active/--inactive", default=None, help="Deactivate a user who left.")
+@click.option("--email", default=None)
+@click.option("--locale", type=click.Choice(["zh", "en", ""]), default=None,
+              help="E-mail language ('' for the default).")
 @pass_state
 def user_update(
-    state: CliState, username: str, role: str | None, team: str | None, active: bool | None
+    state: CliState, username: str, role: str | None, team: str | None, active: bool | None,
+    email: str | None, locale: str | None,
 ) -> None:
     """Change a user's role, team or active flag."""
     from kehu.core.services import users
@@ -329,6 +341,9 @@ def user_update(
             data["team"] = (await users.team_by_name(team))["id"] if team else None
         if active is not None:
             data["active"] = active
+        for name, value in (("email", email), ("locale", locale)):
+            if value is not None:
+                data[name] = value
         return await users.update_user(system_actor(), row["id"], data)
 
     row = state.run(work)

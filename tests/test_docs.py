@@ -1,5 +1,7 @@
-"""Documentation checks: every hook (core and published by built-in plugins) is documented."""
+"""Documentation checks: every hook (core and published by built-in plugins) is documented,
+and the event catalogue of docs/events.md is the one generated from the declarations."""
 
+import os
 import re
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -29,8 +31,8 @@ def _core_specs() -> set[str]:
     return {name for name in dir(pm.hook) if name.startswith("kehu_")}
 
 
-def _builtin_specs(tmp_path: Path) -> set[str]:
-    """Hookspecs of a runtime with every built-in plugin (kehu.plugins.*) enabled."""
+def _builtin(tmp_path: Path) -> Kehu:
+    """A runtime with every built-in plugin (kehu.plugins.*) enabled."""
     builtin = [ep.name for ep in entry_points(group="kehu")
                if ep.value.startswith("kehu.plugins.")]
     try:
@@ -38,11 +40,16 @@ def _builtin_specs(tmp_path: Path) -> set[str]:
     except RuntimeError:
         previous = None
     kehu = Kehu(Settings(database_url=f"sqlite:///{tmp_path}/docs.db", plugins=builtin))
-    names = {name for name in dir(kehu.pm.hook) if name.startswith("kehu_")
-             and kehu.pm.hook.__dict__[name].spec is not None}
     if previous is not None:
         previous.activate()
-    return names
+    return kehu
+
+
+def _builtin_specs(tmp_path: Path) -> set[str]:
+    """Hookspecs of a runtime with every built-in plugin enabled."""
+    kehu = _builtin(tmp_path)
+    return {name for name in dir(kehu.pm.hook) if name.startswith("kehu_")
+            and kehu.pm.hook.__dict__[name].spec is not None}
 
 
 def test_every_hook_is_documented(tmp_path: Path) -> None:
@@ -59,3 +66,22 @@ def test_every_core_hookspec_has_a_docstring() -> None:
 def test_no_stale_hook_sections(tmp_path: Path) -> None:
     stale = _documented() - _core_specs() - _builtin_specs(tmp_path)
     assert not stale, f"Docs describe hooks that do not exist: {sorted(stale)}"
+
+
+START, END = "<!-- catalogue:start -->", "<!-- catalogue:end -->"
+
+
+def test_the_event_catalogue_is_generated_from_the_declarations(tmp_path: Path) -> None:
+    path = DOCS / "events.md"
+    text = path.read_text(encoding="utf-8")
+    head, _, rest = text.partition(START)
+    documented, _, tail = rest.partition(END)
+    generated = _builtin(tmp_path).event_types.markdown()
+    if os.environ.get("KEHU_UPDATE_DOCS"):
+        path.write_text(f"{head}{START}\n{generated}\n{END}{tail}", encoding="utf-8")
+        documented = generated
+    assert documented.strip() == generated.strip(), (
+        "docs/events.md's catalogue is out of date: KEHU_UPDATE_DOCS=1 pytest tests/test_docs.py")
+    for name, declared in _builtin(tmp_path).event_types.types.items():
+        assert declared.description.strip(), name
+        assert all(meaning.strip() for meaning in declared.data_fields().values()), name

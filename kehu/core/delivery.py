@@ -39,7 +39,7 @@ from kehu.core.db import (
     placeholders,
     write_transaction,
 )
-from kehu.core.event_types import EventHook
+from kehu.core.event_types import EventHook, matches
 from kehu.core.events import Event, to_jsonable
 from kehu.core.services.common import load_json, now
 from kehu.core.tables import DeliveryStatus, EventDelivery, EventRecord, EventSubscriber
@@ -148,7 +148,14 @@ class PluginSubscriber(Subscriber):
 
     inline = True
 
-    def __init__(self, kehu: Any, plugin: str, all_events: bool, hooks: list[EventHook]):
+    def __init__(
+        self,
+        kehu: Any,
+        plugin: str,
+        all_events: bool,
+        hooks: list[EventHook],
+        names: tuple[str, ...] | None = None,
+    ):
         s = kehu.settings
         super().__init__(
             f"plugin:{plugin}",
@@ -159,17 +166,21 @@ class PluginSubscriber(Subscriber):
         self.kehu = kehu
         self.plugin = plugin
         self.all_events = all_events
+        self.names = names  # the events its kehu_event handles (``on_events``); None: all
         self.hooks: dict[str, list[EventHook]] = {}
         for hook in hooks:
             self.hooks.setdefault(hook.event, []).append(hook)
 
     def wants(self, event: Event) -> bool:
-        return self.all_events or event.name in self.hooks
+        return self._handles(event) or event.name in self.hooks
+
+    def _handles(self, event: Event) -> bool:
+        return self.all_events and (self.names is None or matches(event.name, self.names))
 
     async def deliver(self, event: Event, attempt: int) -> None:
         pm = self.kehu.pm
         others = [p for n, p in pm.list_name_plugin() if n != self.plugin]
-        if self.all_events:
+        if self._handles(event):
             await _await_all(pm.subset_hook_caller("kehu_event", others)(event=event))
         for hook in self.hooks.get(event.name, []):
             args = hook.args(event)
@@ -183,6 +194,8 @@ class _Claim:
     position: int
     active: bool = True  # False once paused or the lease is lost
     failures: int = 0
+    parked: bool = False  # it has pending deliveries (new events of their entities wait)
+    released: bool = False
     failed: bool = False
     delivered: bool = False
     error: str = ""
@@ -306,10 +319,11 @@ class Dispatcher:
             for name in names:
                 if pm.get_plugin(name) is None:
                     continue
-                handles_all = _implements(pm, name, "kehu_event")
-                mine = [h for _, h in hooks if _implements(pm, name, h.hook)]
-                if handles_all or mine:
-                    subs.append(PluginSubscriber(self.kehu, name, handles_all, mine))
+                handler = _implementation(pm, name, "kehu_event")
+                mine = [h for _, h in hooks if _implementation(pm, name, h.hook)]
+                if handler or mine:
+                    names = getattr(handler, "kehu_event_names", None)
+                    subs.append(PluginSubscriber(self.kehu, name, bool(handler), mine, names))
             self._plugin_subs, self._plugin_key = subs, key
         return self._plugin_subs
 
@@ -355,7 +369,7 @@ class Dispatcher:
                             done += await self._retry_due(claim)
                     return done + await self._deliver_new(claims)
                 finally:
-                    await self._release(claims)
+                    await self._release([c for c in claims if not c.released])
             finally:
                 _delivering.reset(token)
 
@@ -380,7 +394,12 @@ class Dispatcher:
                 ).on_conflict(action="DO NOTHING")
                 got.update({r["name"]: r for r in await self._take(new, at)})
         return [
-            _Claim(s, got[s.name]["position"], failures=got[s.name]["failures"])
+            _Claim(
+                s,
+                got[s.name]["position"],
+                failures=got[s.name]["failures"],
+                parked=bool(got[s.name]["pending"]),
+            )
             for s in subs
             if s.name in got
         ]
@@ -397,11 +416,15 @@ class Dispatcher:
             where,
             [*names, at, self.holder, at],
             {"locked_by": self.holder, "locked_until": at + lease},
-            returning="name, position, failures",
+            returning="name, position, failures, (SELECT COUNT(*) FROM core_event_delivery d "
+            "WHERE d.subscriber = core_event_subscriber.name AND d.status = 'pending') "
+            "AS pending",
         )
 
     async def _release(self, claims: list[_Claim]) -> None:
         """Free the leases; ``locked_until`` keeps the time of the last delivery pass."""
+        if not claims:
+            return
         names = [c.sub.name for c in claims]
         await EventSubscriber.update(
             {EventSubscriber.locked_by: "", EventSubscriber.locked_until: self.clock()}
@@ -429,6 +452,8 @@ class Dispatcher:
     async def _parked(self, claims: list[_Claim]) -> dict[str, set[str]]:
         """Entity keys with a pending delivery, per subscriber: their new events wait."""
         out: dict[str, set[str]] = {c.sub.name: set() for c in claims}
+        if not any(c.parked for c in claims):
+            return out
         rows = await EventDelivery.raw(
             "SELECT DISTINCT subscriber, entity_key FROM core_event_delivery "
             f"WHERE status = 'pending' AND subscriber IN ({placeholders(list(out))})",
@@ -491,8 +516,9 @@ class Dispatcher:
             parked = await self._parked(active)
             for claim in active:
                 done += await self._deliver_batch(claim, batch, parked[claim.sub.name])
-            await self._save(active)
-            if len(batch) < batch_size and self._commits == commits:
+            last = len(batch) < batch_size and self._commits == commits
+            await self._save(active, release=last)
+            if last:
                 break
         return done
 
@@ -513,6 +539,7 @@ class Dispatcher:
                         claim.delivered = True
                     else:
                         parked.add(event.entity_key)
+                        claim.parked = True
                         self._parked_row(claim, event, 1, error)
                         self._failed(claim, error)
             claim.position = event.seq
@@ -520,8 +547,9 @@ class Dispatcher:
                 break
         return done
 
-    async def _save(self, claims: list[_Claim]) -> None:
-        """Store parked deliveries and positions; renew the leases (one transaction)."""
+    async def _save(self, claims: list[_Claim], *, release: bool = False) -> None:
+        """Store parked deliveries and positions; renew (or free) the leases, in one
+        transaction."""
         at = self.clock()
         lease = timedelta(seconds=self.kehu.settings.event_lease_seconds)
         async with write_transaction():
@@ -533,8 +561,10 @@ class Dispatcher:
             for claim in claims:
                 values: dict[Any, Any] = {
                     EventSubscriber.position: claim.position,
-                    EventSubscriber.locked_until: at + lease,
+                    EventSubscriber.locked_until: at if release else at + lease,
                 }
+                if release:
+                    values[EventSubscriber.locked_by] = ""
                 values.update(await self._health(claim, at))
                 kept = (
                     await EventSubscriber.update(values)
@@ -548,6 +578,7 @@ class Dispatcher:
                     log.warning("Lease of %s was taken over; stopping", claim.sub.name)
                     claim.active = False
                 claim.rows = []
+                claim.released = release
 
     async def _health(self, claim: _Claim, at: datetime) -> dict[Any, Any]:
         """Circuit breaker and last results of a claim's deliveries since the last save. An
@@ -647,24 +678,25 @@ class Dispatcher:
         await EventDelivery.update(values).where(EventDelivery.id == delivery_id)
 
     # -- the background loop ------------------------------------------------------------------
-    async def pass_once(self) -> None:
-        """Start delivering to every subscriber that has work and is not busy here."""
+    async def pass_once(self) -> bool:
+        """Start delivering to every subscriber that has work and is not busy here, and
+        sending due mail. Whether anything was started."""
         plugin_subs = self.plugin_subscribers()
         external = await self.external_subscribers()
-        subs: list[Subscriber] = [*plugin_subs, *external]
-        if not subs:
-            return
-        work = await self._with_work(subs)
+        work = await self._with_work([*plugin_subs, *external])
+        started = False
         group = [s for s in plugin_subs if s.name in work and not self._lock(s.name).locked()]
         if group:
-            self._spawn("plugins", self.deliver(group, retries=True))
+            started |= self._spawn("plugins", self.deliver(group, retries=True))
         for sub in external:
             if sub.name in work:
-                self._spawn(sub.name, self.deliver([sub], retries=True))
+                started |= self._spawn(sub.name, self.deliver([sub], retries=True))
         if self.kehu.settings.smtp_url:
-            from kehu.core.mail import send_due
+            from kehu.core import mail
 
-            self._spawn("mail", send_due())
+            if await mail.has_due():
+                started |= self._spawn("mail", mail.send_due())
+        return started
 
     async def _with_work(self, subs: list[Subscriber]) -> set[str]:
         """Names of subscribers with new events or due retries whose lease is free (a dead
@@ -700,12 +732,13 @@ class Dispatcher:
                 work.add(r["name"])
         return work
 
-    def _spawn(self, key: str, work: Coroutine[Any, Any, Any]) -> None:
+    def _spawn(self, key: str, work: Coroutine[Any, Any, Any]) -> bool:
         running = self._tasks.get(key)
         if running is not None and not running.done():
             work.close()
-            return
+            return False
         self._tasks[key] = asyncio.create_task(self._guarded(key, work))
+        return True
 
     async def _guarded(self, key: str, work: Coroutine[Any, Any, Any]) -> None:
         try:
@@ -719,14 +752,14 @@ class Dispatcher:
         """Deliver until nothing is left that is due now (tests, ``kehu events deliver``)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            await self.pass_once()
+            started = await self.pass_once()
             tasks = [t for t in self._tasks.values() if not t.done()]
-            if not tasks:
+            if tasks:
+                await asyncio.wait(tasks, timeout=max(0.0, deadline - time.monotonic()))
+            elif not started:
                 if not await self._with_work(await self.subscribers()):
                     return
-                await asyncio.sleep(0.05)
-                continue
-            await asyncio.wait(tasks, timeout=max(0.0, deadline - time.monotonic()))
+                await asyncio.sleep(0.05)  # leased by another process: wait for it
 
     async def start_background(self) -> None:
         """Run the delivery loop in this process until ``stop_background``."""
@@ -782,9 +815,13 @@ class Dispatcher:
         return conn
 
 
-def _implements(pm: Any, plugin: str, hook: str) -> bool:
+def _implementation(pm: Any, plugin: str, hook: str) -> Callable[..., Any] | None:
+    """The function with which ``plugin`` implements ``hook``, if it does."""
     caller = getattr(pm.hook, hook, None)
-    return caller is not None and any(i.plugin_name == plugin for i in caller.get_hookimpls())
+    for impl in caller.get_hookimpls() if caller is not None else []:
+        if impl.plugin_name == plugin:
+            return impl.function
+    return None
 
 
 __all__ = ["Dispatcher", "PluginSubscriber", "Subscriber", "event_of", "holder_id"]

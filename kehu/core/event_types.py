@@ -11,7 +11,7 @@ import fnmatch
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from piccolo.table import Table
 
@@ -50,8 +50,10 @@ class EventType:
         """Every key the data may hold, with a description."""
         out: dict[str, str] = {}
         if self.table is not None:
+            name = self.table._meta.tablename
             for column in self.table._meta.columns:
-                out[column._meta.name] = column.__class__.__name__
+                kind = column.__class__.__name__
+                out[column._meta.name] = f"column {column._meta.name} of {name} ({kind})"
         out.update(self.fields)
         out.setdefault("customer", "id of the customer the event concerns")
         return out
@@ -65,6 +67,22 @@ class EventHook:
     event: str
     hook: str
     args: Callable[[Any], dict[str, Any] | None]
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def on_events(*patterns: str) -> Callable[[F], F]:
+    """Narrow a ``kehu_event`` implementation to the events it handles (names or globs): the
+    plugin is then only called for those, and a commit without them costs it nothing.
+
+    ``@hookimpl`` then ``@on_events("activity.created")`` above ``async def kehu_event``."""
+
+    def mark(func: F) -> F:
+        func.kehu_event_names = tuple(patterns)  # type: ignore[attr-defined]
+        return func
+
+    return mark
 
 
 def matches(name: str, patterns: Iterable[str]) -> bool:

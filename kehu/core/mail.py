@@ -67,8 +67,10 @@ def templates() -> dict[str, MailTemplate]:
 
 
 def _locale(value: str | None) -> str:
-    value = (value or current().settings.mail_default_locale or "zh").lower()
-    return value[:2] if value[:2] in LOCALES else "zh"
+    """``zh`` or ``en`` from a user's locale (``zh-CN``, ``EN``...), else the default."""
+    default = current().settings.mail_default_locale
+    value = (value or default).lower()[:2]
+    return value if value in LOCALES else default
 
 
 async def queue_mail(
@@ -174,6 +176,15 @@ def _retry_delay(attempt: int) -> timedelta:
     return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
 
 
+DUE = "status = 'queued' AND next_attempt_at <= {} AND (locked_by = '' OR locked_until < {})"
+
+
+async def has_due() -> bool:
+    """Whether a queued message is due and free to send."""
+    at = now()
+    return bool(await MailMessage.raw(f"SELECT id FROM core_mail WHERE {DUE} LIMIT 1", at, at))
+
+
 async def send_due(limit: int = 50) -> int:
     """Send queued messages that are due (nothing without ``smtp_url``). Returns how many
     went out."""
@@ -183,14 +194,13 @@ async def send_due(limit: int = 50) -> int:
     settings = kehu.settings
     if not settings.smtp_url:
         return 0
-    at = now()
-    due = "status = 'queued' AND next_attempt_at <= {} AND (locked_by = '' OR locked_until < {})"
-    if not await MailMessage.raw(f"SELECT id FROM core_mail WHERE {due} LIMIT 1", at, at):
+    if not await has_due():
         return 0
+    at = now()
     holder = kehu.events.holder
     rows = await claim_rows(
         MailMessage,
-        due,
+        DUE,
         [at, at],
         {"locked_by": holder, "locked_until": at + timedelta(seconds=settings.smtp_timeout * 4)},
         order_by="id",
@@ -220,7 +230,7 @@ async def send_due(limit: int = 50) -> int:
             try:
                 await client.send_message(_message(row, settings.mail_from))
             except (aiosmtplib.SMTPException, OSError) as exc:
-                await _failed(row, f"{type(exc).__name__}: {exc}")
+                await _failed(row, f"{type(exc).__name__}: {exc}", permanent=_permanent(exc))
                 if not client.is_connected:
                     break
                 continue
@@ -247,9 +257,18 @@ async def send_due(limit: int = 50) -> int:
     return sent
 
 
-async def _failed(row: dict[str, Any], error: str) -> None:
+def _permanent(exc: Exception) -> bool:
+    """A 5xx answer (for every recipient): retrying will not help."""
+    codes = [getattr(r, "code", 0) for r in getattr(exc, "recipients", [])]
+    codes = codes or [getattr(exc, "code", 0) or 0]
+    return all(500 <= code < 600 for code in codes)
+
+
+async def _failed(row: dict[str, Any], error: str, *, permanent: bool = False) -> None:
+    """A failed attempt: retried with backoff; dead after the last attempt or a permanent
+    refusal (5xx: unknown mailbox, rejected sender...)."""
     attempts = row["attempts"] + 1
-    dead = attempts >= current().settings.mail_max_attempts
+    dead = permanent or attempts >= current().settings.mail_max_attempts
     log.warning(
         "Mail %s to %s failed (attempt %d): %s", row["id"], row["to_address"], attempts, error
     )
@@ -298,7 +317,7 @@ async def list_mail(
 
 async def retry_mail(actor: Actor, ids: list[int] | None = None, *, dead: bool = False) -> int:
     """Queue dead (or the given) messages again, due now."""
-    actor.require("mail:read")
+    actor.require("mail:manage")
     query = MailMessage.update(
         {
             MailMessage.status: MailStatus.queued.value,
@@ -327,6 +346,24 @@ async def preferences(actor: Actor) -> list[tuple[MailTemplate, bool]]:
         )
     }
     return [(t, t.kind not in off) for t in templates().values() if t.audience == "user"]
+
+
+async def user_locale(actor: Actor) -> str | None:
+    if actor.user_id is None:
+        return None
+    row = await User.select(User.locale).where(User.id == actor.user_id).first()
+    return (row or {}).get("locale") or None
+
+
+async def set_user_locale(actor: Actor, locale: str | None) -> None:
+    """The language of the acting user's e-mails (``None``: ``mail_default_locale``)."""
+    from kehu.core.services.users import update_user
+
+    if actor.user_id is None:
+        raise ValidationFailed(FieldError(None, "The system has no locale", "INVALID"))
+    from kehu.core.permissions import system_actor
+
+    await update_user(system_actor(), actor.user_id, {"locale": locale or ""})
 
 
 async def set_preference(actor: Actor, kind: str, enabled: bool) -> None:

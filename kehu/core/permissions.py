@@ -23,6 +23,7 @@ CORE_PERMISSIONS: dict[str, set[str]] = {
     "audit:read": {"admin", "manager"},
     "event:admin": {"admin"},
     "mail:read": {"admin"},
+    "mail:manage": {"admin"},
 }
 
 

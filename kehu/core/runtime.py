@@ -172,7 +172,8 @@ class Kehu:
         self.activate()
         self.permissions()  # validates settings.permissions at startup
         self.call("kehu_configure", kehu=self)
-        self.jobs()  # validates settings.job_schedules at startup
+        if settings.job_schedules:
+            self.jobs()  # validates settings.job_schedules at startup
 
     def activate(self) -> None:
         """Make this runtime the process's current one: tables bound to its engine, Piccolo

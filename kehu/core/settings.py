@@ -136,6 +136,26 @@ database_url = "sqlite:///kehu.db"
 debug = false
 default_currency = "CNY"
 
+# E-mail notifications (survey links, SLA escalations, dunning, approvals). Without smtp_url
+# messages wait in the mail outbox (kehu mail list) and go out once it is set.
+# smtp_url = "smtp://user:password@smtp.example.com:587"
+# mail_from = "Kehu <crm@example.com>"
+# public_url = "https://crm.example.com"   # base of links in e-mails
+
+# [plugin_settings.webhooks]
+# allowed_hosts = ["127.0.0.1"]   # receivers on loopback/private addresses (development)
+
 # [plugin_settings.loyalty]
 # points_per_activity = 1
 """
+
+
+def default_toml() -> str:
+    """A new ``kehu.toml``: the defaults and a random ``secret_key``."""
+    import secrets
+
+    return (
+        DEFAULT_TOML
+        + "\n# Encrypts stored integration secrets (webhook secrets): keep it secret and stable.\n"
+        + f'secret_key = "{secrets.token_urlsafe(32)}"\n'
+    )

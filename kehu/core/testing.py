@@ -260,7 +260,8 @@ class ReceivedRequest:
     path: str
     headers: dict[str, str]
     body: bytes
-    at: float
+    at: float  # time.monotonic()
+    wall: float = 0.0  # time.time(), to compare with timestamps in payloads
 
     def json(self) -> Any:
         import json
@@ -310,6 +311,7 @@ class HttpReceiver:
             {k.decode().lower(): v.decode() for k, v in scope["headers"]},
             body,
             time.monotonic(),
+            time.time(),
         )
         with self._lock:
             self.requests.append(request)

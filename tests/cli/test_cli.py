@@ -33,7 +33,9 @@ def test_init_creates_kehu_toml(cli, tmp_path):
     result = cli.ok("init")
     assert "Created kehu.toml" in result.stdout
     path = tmp_path / "kehu.toml"
-    assert path.read_text(encoding="utf-8") == DEFAULT_TOML
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith(DEFAULT_TOML)
+    assert re.search(r'^secret_key = "[A-Za-z0-9_-]{40,}"$', text, re.MULTILINE)
     path.write_text(DEFAULT_TOML + "\n# mine\n", encoding="utf-8")
     result = cli.ok("init")
     assert "exists" in result.stdout

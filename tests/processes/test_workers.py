@@ -1,6 +1,7 @@
 """Several ``kehu worker`` processes at once run each periodic job once per due time, and
 ``kehu migrate`` started several times at once on an empty database succeeds."""
 
+import itertools
 import json
 import subprocess
 import time
@@ -35,7 +36,7 @@ def test_five_workers_run_a_job_once_per_due_time(deployment):
     deployment.stop_all()
     times = _snapshot_times(deployment)
     assert len(times) >= 5, times
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 0.9, gaps  # never twice for one due time
 
     async def runs(kehu):
@@ -57,7 +58,7 @@ def test_concurrent_migrate_on_an_empty_database(empty_url, tmp_path: Path, migr
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for _ in range(migrators)
     ]
-    results = [p.communicate(timeout=180) + (p.returncode,) for p in processes]
+    results = [(*p.communicate(timeout=180), p.returncode) for p in processes]
     for out, err, code in results:
         assert code == 0, (out, err)
         assert "Database migrated" in out

@@ -7,7 +7,7 @@ the plugin for a migration, a job or the CLI stays cheap.
 from datetime import timedelta
 from typing import Any
 
-from kehu import Event, EventType, Job, Kehu, PluginInfo, hookimpl
+from kehu import Event, EventType, Job, Kehu, PluginInfo, hookimpl, on_events
 from kehu.core.permissions import EVERYONE
 from kehu.core.services.common import now
 from kehu_loyalty import __version__, hookspecs, services
@@ -117,6 +117,7 @@ def kehu_jobs() -> list[Job]:
 
 
 @hookimpl
+@on_events("activity.created")
 async def kehu_event(event: Event) -> None:
     if event.name == "activity.created" and event.entity_id is not None:
         await services.award_for_activity(event.entity_id, event.data)

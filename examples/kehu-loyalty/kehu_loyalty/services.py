@@ -130,9 +130,9 @@ async def timeline_entries(
     query = LoyaltyLedger.select().where(LoyaltyLedger.customer == customer_id)
     if before is not None:
         query = query.where(LoyaltyLedger.created_at <= before)
-    rows = await query.order_by(
-        LoyaltyLedger.created_at, LoyaltyLedger.id, ascending=False
-    ).limit(limit)
+    rows = await query.order_by(LoyaltyLedger.created_at, LoyaltyLedger.id, ascending=False).limit(
+        limit
+    )
     return [
         TimelineEntry(
             at=r["created_at"],
@@ -242,8 +242,13 @@ async def _apply(
         ACTIONS[kind],
         PLUGIN,
         customer_id,
-        after={"entry_id": row["id"], "points": points, "balance": new_balance, "reason": reason,
-               "source": source},
+        after={
+            "entry_id": row["id"],
+            "points": points,
+            "balance": new_balance,
+            "reason": reason,
+            "source": source,
+        },
     )
     await current().acall(
         "kehu_loyalty_points_changed", customer_id=customer_id, delta=points, balance=new_balance
@@ -290,7 +295,12 @@ async def award_points(
         if done is not None:
             return PointsChange(customer, done, account["balance"])
         entry, new_balance = await _apply(
-            actor, account, EntryKind.award, points, reason=reason, source=source,
+            actor,
+            account,
+            EntryKind.award,
+            points,
+            reason=reason,
+            source=source,
             key=idempotency_key,
         )
     return PointsChange(customer, entry, new_balance)
@@ -325,7 +335,12 @@ async def redeem_points(
             )
         await _consume(customer_id, points)
         entry, new_balance = await _apply(
-            actor, account, EntryKind.redeem, -points, reason=reason, source=source,
+            actor,
+            account,
+            EntryKind.redeem,
+            -points,
+            reason=reason,
+            source=source,
             key=idempotency_key,
         )
     return PointsChange(customer, entry, new_balance)
@@ -372,15 +387,17 @@ async def merge_accounts(actor: Actor, survivor_id: int, merged_id: int) -> None
     await LoyaltyAccount.update(
         {
             LoyaltyAccount.balance: new_balance,
-            LoyaltyAccount.lifetime_points: survivor["lifetime_points"]
-            + merged["lifetime_points"],
+            LoyaltyAccount.lifetime_points: survivor["lifetime_points"] + merged["lifetime_points"],
             LoyaltyAccount.version: LoyaltyAccount.version + 1,
             LoyaltyAccount.updated_at: now(),
         }
     ).where(LoyaltyAccount.id == survivor["id"])
     await LoyaltyAccount.delete().where(LoyaltyAccount.id == merged["id"])
     await record(
-        actor, "merged", PLUGIN, survivor_id,
+        actor,
+        "merged",
+        PLUGIN,
+        survivor_id,
         after={"merged_id": merged_id, "points": merged["balance"], "balance": new_balance},
     )
     if merged["balance"]:
@@ -396,20 +413,30 @@ async def merge_accounts(actor: Actor, survivor_id: int, merged_id: int) -> None
 
 
 async def award_for_activity(activity_id: int, data: dict[str, Any]) -> PointsChange | None:
-    """Points for a logged activity (``activity.created``), once per activity."""
+    """Points for a logged activity (``activity.created``), once per activity: the ledger row's
+    idempotency key ``activity:<id>`` is unique. A delivery of the event after the first one
+    does nothing (``None``), also when ``points_per_activity`` changed or the customer was
+    merged into another since (its points moved with the ledger row); two deliveries at once
+    are serialised by the account lock in ``award_points``, which finds the key."""
     points = config().points_per_activity
     customer_id = data.get("customer")
     if not points or customer_id is None:
         return None
+    key = f"activity:{activity_id}"
+    if await LoyaltyLedger.exists().where(LoyaltyLedger.idempotency_key == key):
+        return None
     subject = str(data.get("subject") or "activity")
-    return await award_points(
-        system_actor(),
-        customer_id,
-        points,
-        f"Activity: {subject}"[:255],
-        source="activity",
-        idempotency_key=f"activity:{activity_id}",
-    )
+    try:
+        return await award_points(
+            system_actor(),
+            customer_id,
+            points,
+            f"Activity: {subject}"[:255],
+            source="activity",
+            idempotency_key=key,
+        )
+    except NotFound:  # the customer was deleted since (with its activities)
+        return None
 
 
 async def load_demo_data(actor: Actor) -> int:

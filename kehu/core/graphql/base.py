@@ -227,8 +227,10 @@ async def payload(cls: type[T], field: str, work: Callable[[], Awaitable[Any]]) 
 
 def should_mask(error: Any) -> bool:
     """Mask unexpected exceptions; keep Kehu's typed errors and GraphQL validation errors."""
+    from graphql import GraphQLError
+
     original = getattr(error, "original_error", None)
-    return original is not None and not isinstance(original, KehuError)
+    return original is not None and not isinstance(original, KehuError | GraphQLError)
 
 
 def given(obj: Any, fields: tuple[str, ...]) -> dict[str, Any]:

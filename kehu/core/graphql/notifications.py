@@ -69,6 +69,10 @@ class NotificationsQuery:
     async def notification_preferences(self, info: strawberry.Info) -> list[NotificationPreference]:
         return await _preferences(info.context.actor)
 
+    @strawberry.field(description="The language of your e-mails (zh, en; null: the default).")
+    async def notification_locale(self, info: strawberry.Info) -> str | None:
+        return await mail.user_locale(info.context.actor)
+
     @strawberry.field(description="The mail outbox, newest first (admins).")
     async def mail_messages(
         self,
@@ -98,8 +102,34 @@ class SetNotificationPreferencePayload:
     errors: list[UserError]
 
 
+@strawberry.input
+class SetNotificationLocaleInput:
+    locale: str | None = strawberry.field(description="zh, en, or null for the default.")
+
+
 @strawberry.type
-class NotificationsMutation:
+class SetNotificationLocalePayload:
+    locale: str | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class LocaleMutation:
+    @strawberry.mutation(description="Choose the language of your e-mails.")
+    async def set_notification_locale(
+        self, info: strawberry.Info, input: SetNotificationLocaleInput
+    ) -> SetNotificationLocalePayload:
+        actor = info.context.actor
+
+        async def work() -> str | None:
+            await mail.set_user_locale(actor, input.locale)
+            return await mail.user_locale(actor)
+
+        return await payload(SetNotificationLocalePayload, "locale", work)
+
+
+@strawberry.type
+class NotificationsMutation(LocaleMutation):
     @strawberry.mutation(description="Turn an e-mail notification off (or on again) for you.")
     async def set_notification_preference(
         self, info: strawberry.Info, input: SetNotificationPreferenceInput

@@ -56,6 +56,11 @@ def _clean_user(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     if "email" in data:
         out["email"], err = clean_email(data["email"])
         errors += [err] if err else []
+    if "locale" in data:
+        out["locale"] = (data["locale"] or "").strip().lower()
+        if out["locale"] not in ("", "zh", "en"):
+            errors.append(FieldError("locale", "locale must be zh, en or empty (the default)",
+                                     "INVALID_CHOICE"))
     for name in ("display_name", "team", "active"):
         if name in data:
             out[name] = data[name]

@@ -53,12 +53,24 @@ TEMPLATES = [
 ]
 
 
+def _when(days: int) -> tuple[str, str]:
+    """The due date relative to the run, in Chinese and English: ``days`` past due (0: due
+    today, e.g. the pre-due reminder of a first run on the due date; negative: before)."""
+    n = abs(days)
+    unit = "day" if n == 1 else "days"
+    if days > 0:
+        return f"已逾期 {n} 天", f"is {n} {unit} overdue"
+    if days == 0:
+        return "今天到期", "is due today"
+    return f"将于 {n} 天后到期", f"is due in {n} {unit}"
+
+
 async def dunning_reminder(event: Event) -> None:
     d = event.data
     recipient = await mail_recipient(d["customer"], role="finance")
     if recipient is None:
         return
-    days = int(d.get("days_overdue") or 0)
+    when_zh, when_en = _when(int(d.get("days_overdue") or 0))
     step_zh, step_en = STEPS.get(d.get("step"), (d.get("step"), d.get("step")))
     customer = await Customer.select(Customer.name).where(Customer.id == d["customer"]).first()
     context = {
@@ -68,8 +80,8 @@ async def dunning_reminder(event: Event) -> None:
         "amount": str(Money(int(d["open_minor"]), d["currency"])),
         "step_zh": step_zh,
         "step_en": step_en,
-        "when_zh": f"已逾期 {days} 天" if days > 0 else f"将于 {-days} 天后到期",
-        "when_en": f"is {days} days overdue" if days > 0 else f"is due in {-days} days",
+        "when_zh": when_zh,
+        "when_en": when_en,
     }
     async with unit_of_work():
         await queue_mail(
@@ -108,6 +120,10 @@ async def approval_request(event: Event) -> None:
     same_team = [u for u in users if u["team"] is not None and u["team"] == contract["team"]]
     if step["role"] == "manager" and same_team:
         users = same_team
+    if not users:  # nobody holds the role: admins may decide any step
+        users = await User.select(User.id, User.team).where(
+            User.role == "admin", User.active.eq(True)
+        ).order_by(User.id)
     customer = (
         await Customer.select(Customer.name).where(Customer.id == contract["customer"]).first()
     )

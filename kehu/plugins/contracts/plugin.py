@@ -7,7 +7,7 @@ for a migration, a job or the CLI stays cheap.
 from datetime import timedelta
 from typing import Any
 
-from kehu import Event, EventHook, EventType, Job, Kehu, PluginInfo, hookimpl
+from kehu import Event, EventHook, EventType, Job, Kehu, PluginInfo, hookimpl, on_events
 from kehu.core.money import Money
 from kehu.core.permissions import EVERYONE
 from kehu.plugins.contracts import __version__, hookspecs, receivables, services
@@ -202,6 +202,7 @@ def kehu_event_hooks() -> list[EventHook]:
 
 
 @hookimpl
+@on_events("installment.dunned", "contract_approval.approved", "contract.transitioned")
 async def kehu_event(event: Event) -> None:
     """E-mail notifications for this plugin's events (queued once per event and recipient)."""
     from kehu.plugins.contracts.notifications import on_event

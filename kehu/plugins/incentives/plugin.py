@@ -6,7 +6,7 @@ can only be based on won amounts. GraphQL and click are imported inside the hook
 
 from typing import Any
 
-from kehu import Event, EventHook, EventType, PluginInfo, hookimpl
+from kehu import Event, EventHook, EventType, PluginInfo, hookimpl, on_events
 from kehu.core.money import Money
 from kehu.plugins.incentives import __version__, hookspecs
 from kehu.plugins.incentives.services import triggers
@@ -100,7 +100,7 @@ def kehu_report_metrics() -> list[Any]:
 async def kehu_opportunity_won(
     opportunity_id: int, customer_id: int, amount: Any, owner_id: int | None
 ) -> None:
-    await triggers.recompute_days([])
+    await triggers.on_won(opportunity_id)
 
 
 @hookimpl(optionalhook=True)
@@ -158,6 +158,7 @@ async def kehu_refund_issued(payment_id: int, customer_id: int, amount: Any) -> 
 
 
 @hookimpl
+@on_events("credit.credit_note")
 async def kehu_event(event: Event) -> None:
     """Credit notes (no contracts hook) trigger recomputation."""
     if event.name == "credit.credit_note" and event.entity_id is not None:

@@ -1,11 +1,12 @@
 """Hooks of the pipeline ↔ contracts bridge (auto-enabled with both plugins)."""
 
-import contextlib
+import logging
 from typing import Any
 
 from kehu import EventType, PluginInfo, __version__, hookimpl
 
 NAME = "pipeline_contracts"
+log = logging.getLogger("kehu.pipeline_contracts")
 
 
 @hookimpl
@@ -64,11 +65,15 @@ def kehu_graphql_dataloaders() -> dict[str, Any]:
 
 @hookimpl
 async def kehu_opportunity_won(opportunity_id: int) -> None:
-    """Optionally draft the contract as soon as the deal is won (as the system)."""
+    """Optionally draft the contract as soon as the deal is won (as the system). Once per
+    opportunity: a redelivered event, or two deliveries at once, find the contract drafted
+    (by hand or by the first delivery) and do nothing."""
     from kehu.core.errors import ValidationFailed
     from kehu.core.permissions import system_actor
     from kehu.plugins.pipeline_contracts import services
 
     if services.settings().draft_contract_on_won:
-        with contextlib.suppress(ValidationFailed):  # already drafted by hand
-            await services.draft_contract(system_actor(), opportunity_id)
+        try:
+            await services.draft_contract_on_won(system_actor(), opportunity_id)
+        except ValidationFailed as exc:  # the deal cannot become a contract as it stands
+            log.warning("No contract drafted for won opportunity %s: %s", opportunity_id, exc)

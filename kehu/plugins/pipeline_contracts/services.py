@@ -4,7 +4,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from kehu.core.errors import FieldError, ValidationFailed
+from kehu.core.db import current_engine, is_sqlite
+from kehu.core.errors import FieldError, NotFound, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.money import Money
 from kehu.core.permissions import Actor
@@ -25,10 +26,24 @@ def settings() -> BridgeSettings:
     return current().plugin_settings("pipeline_contracts")
 
 
+async def _lock_opportunity(opportunity_id: int) -> None:
+    """Serialise drafting for one opportunity until the transaction ends (PostgreSQL: an
+    advisory lock; SQLite's ``BEGIN IMMEDIATE`` already serialises writers), so the check for
+    an existing contract and the insert of the link are atomic across processes."""
+    if not is_sqlite(current_engine()):
+        await ContractSource.raw(
+            "SELECT pg_advisory_xact_lock(hashtext({}), {})",
+            "kehu.pipeline_contracts.draft",
+            opportunity_id,
+        )
+
+
 async def draft_contract(actor: Actor, opportunity_id: int) -> dict[str, Any]:
     """A draft contract for a won opportunity: its customer, owner, currency and line items
-    (or one line with the deal amount). One contract per opportunity."""
+    (or one line with the deal amount). One contract per opportunity, also when two drafts
+    of it are requested at once."""
     async with unit_of_work():
+        await _lock_opportunity(opportunity_id)
         opp = await pipeline.get_opportunity(actor, opportunity_id)
         if opp["status"] != "won":
             raise ValidationFailed(
@@ -90,6 +105,20 @@ async def draft_contract(actor: Actor, opportunity_id: int) -> dict[str, Any]:
             customer_id=opp["customer"],
         )
     return contract
+
+
+async def draft_contract_on_won(actor: Actor, opportunity_id: int) -> dict[str, Any] | None:
+    """The ``draft_contract_on_won`` handler of ``opportunity.won``: the draft contract, or
+    ``None`` when the opportunity has its contract already (drafted by hand, or by an earlier
+    delivery of the event), is no longer won (reopened before the event came) or is gone."""
+    try:
+        return await draft_contract(actor, opportunity_id)
+    except NotFound:
+        return None
+    except ValidationFailed as exc:
+        if {e.code for e in exc.errors} <= {"DUPLICATE", "OPPORTUNITY_NOT_WON"}:
+            return None
+        raise
 
 
 async def source_opportunities(contract_ids: list[int]) -> dict[int, int]:

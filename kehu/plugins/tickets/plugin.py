@@ -7,7 +7,7 @@ the plugin for a migration, a job or the CLI stays cheap.
 from datetime import datetime, timedelta
 from typing import Any
 
-from kehu import Event, EventType, Job, Kehu, PluginInfo, hookimpl
+from kehu import Event, EventType, Job, Kehu, PluginInfo, hookimpl, on_events
 from kehu.core.permissions import EVERYONE
 from kehu.plugins.tickets import __version__, hookspecs
 
@@ -51,6 +51,8 @@ def kehu_permissions() -> dict[str, set[str]]:
 
 
 @hookimpl
+@on_events("ticket_survey.created", "ticket.sla_reminder", "ticket.sla_breach",
+           "customer.churn_alert_raised")
 async def kehu_event(event: Event) -> None:
     """E-mail notifications for this plugin's events (queued once per event and recipient)."""
     from kehu.plugins.tickets.notifications import on_event

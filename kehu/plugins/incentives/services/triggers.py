@@ -1,8 +1,10 @@
 """Automatic recomputation when source data changes (called from the hook implementations,
 after commit): the settlement periods containing the source dates and today are recomputed
-with the system actor, so the ledger follows wins, invoices, payments, refunds and credits."""
+with the system actor, so the ledger follows wins, invoices, payments, refunds and credits.
+Recomputation reconciles the ledger with the source tables, so delivering an event again (a
+retry, a replay) changes nothing: the handlers are idempotent by construction."""
 
-from datetime import date
+from datetime import UTC, date
 from typing import Any
 
 from kehu.core.permissions import system_actor
@@ -28,9 +30,22 @@ async def recompute_days(days: list[date | None]) -> list[str]:
 
 
 async def _first(table: Any, column: str, *where: Any) -> date | None:
-    row = await table.select(getattr(table, column)).where(*where).order_by(
-        table.id, ascending=False).first()
+    row = (
+        await table.select(getattr(table, column))
+        .where(*where)
+        .order_by(table.id, ascending=False)
+        .first()
+    )
     return row[column] if row else None
+
+
+async def on_won(opportunity_id: int) -> list[str]:
+    """The period the deal was won in (its ``closed_at``: a retried or replayed delivery may
+    come in a later period) and today's."""
+    from kehu.plugins.pipeline.tables import Opportunity
+
+    closed = await _first(Opportunity, "closed_at", Opportunity.id == opportunity_id)
+    return await recompute_days([closed.astimezone(UTC).date() if closed else None])
 
 
 async def on_invoice(invoice_id: int) -> list[str]:
@@ -42,16 +57,20 @@ async def on_invoice(invoice_id: int) -> list[str]:
 async def on_payment(payment_id: int) -> list[str]:
     from kehu.plugins.contracts.tables import Allocation, Payment
 
-    return await recompute_days([
-        await _first(Payment, "received_on", Payment.id == payment_id),
-        await _first(Allocation, "applied_on", Allocation.payment == payment_id)])
+    return await recompute_days(
+        [
+            await _first(Payment, "received_on", Payment.id == payment_id),
+            await _first(Allocation, "applied_on", Allocation.payment == payment_id),
+        ]
+    )
 
 
 async def on_refund(payment_id: int) -> list[str]:
     from kehu.plugins.contracts.tables import Credit
 
-    return await recompute_days([await _first(Credit, "issued_on", Credit.payment == payment_id,
-                                              Credit.kind == "refund")])
+    return await recompute_days(
+        [await _first(Credit, "issued_on", Credit.payment == payment_id, Credit.kind == "refund")]
+    )
 
 
 async def on_credit(credit_id: int) -> list[str]:

@@ -1,10 +1,10 @@
 """Satisfaction surveys: CSAT (1–5, satisfied = 4–5) and NPS (0–10).
 
 A survey is created when a ticket closes, or by another plugin calling ``create_survey``
-(e.g. after a deal is won: ``create_related_survey``, at most one per record and kind, so a
-redelivered event sends no second survey). Its link carries a random token; only the token's SHA-256 is
-stored, the token itself goes out once in the ``ticket_survey.created`` event (for a mailer)
-and the return value. The public route answers a survey exactly once.
+(after a deal is won: ``create_related_survey``, at most one per record and kind, so a
+redelivered event sends no second survey). Its link carries a random token; only the
+token's SHA-256 is stored, the token itself goes out once in the ``ticket_survey.created``
+event (for a mailer) and the return value. The public route answers a survey exactly once.
 """
 
 import hashlib
@@ -63,16 +63,37 @@ async def create_survey(
     async with unit_of_work():
         if check_visibility:
             await get_customer(actor, customer_id)
-        row = (await Survey.insert(Survey(
-            kind=kind, customer=customer_id, ticket=ticket_id, related_type=related_type,
-            related_id=related_id, question=(question or QUESTIONS[kind])[:500],
-            token_hash=hash_token(token), dimensions="{}",
-            expires_at=when + timedelta(days=config().survey_valid_days), created_at=when,
-        )).returning(*Survey.all_columns()))[0]
-        safe = {"kind": kind, "ticket": ticket_id, "customer": customer_id,
-                "related_type": related_type, "related_id": related_id}
-        await record(actor, "created", "ticket_survey", row["id"], after=safe,
-                     event_data={**safe, "token": token, "path": f"/surveys/{token}"})
+        row = (
+            await Survey.insert(
+                Survey(
+                    kind=kind,
+                    customer=customer_id,
+                    ticket=ticket_id,
+                    related_type=related_type,
+                    related_id=related_id,
+                    question=(question or QUESTIONS[kind])[:500],
+                    token_hash=hash_token(token),
+                    dimensions="{}",
+                    expires_at=when + timedelta(days=config().survey_valid_days),
+                    created_at=when,
+                )
+            ).returning(*Survey.all_columns())
+        )[0]
+        safe = {
+            "kind": kind,
+            "ticket": ticket_id,
+            "customer": customer_id,
+            "related_type": related_type,
+            "related_id": related_id,
+        }
+        await record(
+            actor,
+            "created",
+            "ticket_survey",
+            row["id"],
+            after=safe,
+            event_data={**safe, "token": token, "path": f"/surveys/{token}"},
+        )
     return row, token
 
 
@@ -138,13 +159,18 @@ class PublicSurvey:
 async def public_survey(token: str, now: datetime | None = None) -> PublicSurvey:
     row = await _by_token(token, at(now))
     customer = await Customer.select(Customer.name).where(Customer.id == row["customer"]).first()
-    return PublicSurvey(row["kind"], row["question"], customer["name"], SCALES[row["kind"]],
-                        DIMENSIONS)
+    return PublicSurvey(
+        row["kind"], row["question"], customer["name"], SCALES[row["kind"]], DIMENSIONS
+    )
 
 
 async def answer_survey(
-    token: str, score: Any, dimensions: dict[str, Any] | None = None, comment: str = "",
-    *, now: datetime | None = None,
+    token: str,
+    score: Any,
+    dimensions: dict[str, Any] | None = None,
+    comment: str = "",
+    *,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """Answer once through the token (no login). Dimension scores use the CSAT scale 1–5."""
     when = at(now)
@@ -152,13 +178,14 @@ async def answer_survey(
     dims = dict(dimensions or {})
     unknown = set(dims) - set(DIMENSIONS)
     if unknown:
-        errors.append(FieldError("dimensions", f"Unknown dimension(s): {sorted(unknown)}",
-                                 "INVALID"))
+        errors.append(
+            FieldError("dimensions", f"Unknown dimension(s): {sorted(unknown)}", "INVALID")
+        )
     for name, value in dims.items():
-        if name in DIMENSIONS and (isinstance(value, bool) or not isinstance(value, int)
-                                   or not 1 <= value <= 5):
-            errors.append(FieldError(f"dimensions.{name}", "Dimension scores are 1..5",
-                                     "INVALID"))
+        if name in DIMENSIONS and (
+            isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5
+        ):
+            errors.append(FieldError(f"dimensions.{name}", "Dimension scores are 1..5", "INVALID"))
     if not isinstance(comment, str) or len(comment) > 2000:
         errors.append(FieldError("comment", "comment must be text of at most 2000 characters"))
     async with unit_of_work():
@@ -167,15 +194,33 @@ async def answer_survey(
         if isinstance(score, bool) or not isinstance(score, int) or not low <= score <= high:
             errors.append(FieldError("score", f"score must be {low}..{high}", "INVALID"))
         raise_if(errors)
-        done = await Survey.update({
-            Survey.answered_at: when, Survey.score: score,
-            Survey.dimensions: json.dumps(dims), Survey.comment: comment,
-        }).where(Survey.id == row["id"], Survey.answered_at.is_null()).returning(Survey.id)
+        done = (
+            await Survey.update(
+                {
+                    Survey.answered_at: when,
+                    Survey.score: score,
+                    Survey.dimensions: json.dumps(dims),
+                    Survey.comment: comment,
+                }
+            )
+            .where(Survey.id == row["id"], Survey.answered_at.is_null())
+            .returning(Survey.id)
+        )
         if not done:
             raise SurveyGone("Survey not found")
-        await record(system_actor(), "answered", "ticket_survey", row["id"], after={
-            "kind": row["kind"], "score": score, "dimensions": dims,
-            "customer": row["customer"], "ticket": row["ticket"]})
+        await record(
+            system_actor(),
+            "answered",
+            "ticket_survey",
+            row["id"],
+            after={
+                "kind": row["kind"],
+                "score": score,
+                "dimensions": dims,
+                "customer": row["customer"],
+                "ticket": row["ticket"],
+            },
+        )
     return {**row, "answered_at": when, "score": score, "dimensions": dims, "comment": comment}
 
 
@@ -201,27 +246,33 @@ class Satisfaction:
     nps_responses: int
 
 
-async def satisfaction_of(customer_ids: list[int], since: datetime | None = None
-                          ) -> dict[int, Satisfaction]:
+async def satisfaction_of(
+    customer_ids: list[int], since: datetime | None = None
+) -> dict[int, Satisfaction]:
     """CSAT % and NPS per customer from answered surveys, one query."""
     scores: dict[int, dict[str, list[int]]] = {i: {"csat": [], "nps": []} for i in customer_ids}
     if customer_ids:
         query = Survey.select(Survey.customer, Survey.kind, Survey.score).where(
-            Survey.customer.is_in(sorted(set(customer_ids))), Survey.answered_at.is_not_null())
+            Survey.customer.is_in(sorted(set(customer_ids))), Survey.answered_at.is_not_null()
+        )
         if since is not None:
             query = query.where(Survey.answered_at >= since)
         for r in await query:
             scores[r["customer"]][r["kind"]].append(r["score"])
-    return {i: Satisfaction(csat_percent(s["csat"]), len(s["csat"]), nps(s["nps"]),
-                            len(s["nps"])) for i, s in scores.items()}
+    return {
+        i: Satisfaction(csat_percent(s["csat"]), len(s["csat"]), nps(s["nps"]), len(s["nps"]))
+        for i, s in scores.items()
+    }
 
 
 async def surveys_of_tickets(ticket_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     out: dict[int, list[dict[str, Any]]] = {i: [] for i in ticket_ids}
     if ticket_ids:
-        for r in await Survey.select().where(Survey.ticket.is_in(sorted(set(ticket_ids))))\
-                .order_by(Survey.id):
+        for r in (
+            await Survey.select()
+            .where(Survey.ticket.is_in(sorted(set(ticket_ids))))
+            .order_by(Survey.id)
+        ):
             r["dimensions"] = load_json(r["dimensions"])
             out[r["ticket"]].append(r)
     return out
-
