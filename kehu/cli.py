@@ -230,11 +230,17 @@ def worker(state: CliState, once: bool, poll: float) -> None:
                 console.print(f"{result.name}: {result.status} {result.summary}")
             await kehu.events.drain()
             return
+        import signal
+
         stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):  # finish the job at hand, then exit
+            loop.add_signal_handler(signum, stop.set)
         console.print(
             f"Worker {jobs.worker_id()}: {len(kehu.jobs())} job(s), event delivery; Ctrl-C stops"
         )
         await jobs.worker(kehu, stop, poll)
+        console.print("Worker stopped")
 
     try:
         state.run(work)

@@ -196,6 +196,7 @@ class _Claim:
     failures: int = 0
     parked: bool = False  # it has pending deliveries (new events of their entities wait)
     released: bool = False
+    saved_at: float = field(default_factory=time.monotonic)
     failed: bool = False
     delivered: bool = False
     error: str = ""
@@ -322,8 +323,8 @@ class Dispatcher:
                 handler = _implementation(pm, name, "kehu_event")
                 mine = [h for _, h in hooks if _implementation(pm, name, h.hook)]
                 if handler or mine:
-                    names = getattr(handler, "kehu_event_names", None)
-                    subs.append(PluginSubscriber(self.kehu, name, bool(handler), mine, names))
+                    patterns = getattr(handler, "kehu_event_names", None)
+                    subs.append(PluginSubscriber(self.kehu, name, bool(handler), mine, patterns))
             self._plugin_subs, self._plugin_key = subs, key
         return self._plugin_subs
 
@@ -545,7 +546,14 @@ class Dispatcher:
             claim.position = event.seq
             if not claim.active:
                 break
+            await self._keep_lease(claim)
         return done
+
+    async def _keep_lease(self, claim: _Claim) -> None:
+        """Save progress and renew the lease when a third of it has passed (slow handlers,
+        slow endpoints): no other process takes over a subscriber that is still served."""
+        if time.monotonic() - claim.saved_at > self.kehu.settings.event_lease_seconds / 3:
+            await self._save([claim])
 
     async def _save(self, claims: list[_Claim], *, release: bool = False) -> None:
         """Store parked deliveries and positions; renew (or free) the leases, in one
@@ -579,6 +587,7 @@ class Dispatcher:
                     claim.active = False
                 claim.rows = []
                 claim.released = release
+                claim.saved_at = time.monotonic()
 
     async def _health(self, claim: _Claim, at: datetime) -> dict[Any, Any]:
         """Circuit breaker and last results of a claim's deliveries since the last save. An
@@ -627,6 +636,7 @@ class Dispatcher:
                     failed_keys.add(row["entity_key"])
                 if not claim.active:
                     break
+                await self._keep_lease(claim)
             await self._save([claim])
             if not progressed:
                 break

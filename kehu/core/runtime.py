@@ -247,7 +247,7 @@ class Kehu:
     def _validate_plugin_settings(self) -> dict[str, Any]:
         config = {}
         for name, model in self.call("kehu_settings_model"):
-            raw = self.settings.plugin_settings.get(name, {})
+            raw = _json_values(self.settings.plugin_settings.get(name, {}))
             try:
                 config[name] = model.model_validate(raw)
             except ValidationError as exc:
@@ -346,6 +346,20 @@ class Kehu:
                 result = await run_forwards(app_name="all")
         if not result.success:
             raise PluginError(f"Migration failed: {result.message}")
+
+
+def _json_values(raw: dict[str, Any]) -> dict[str, Any]:
+    """Values given as JSON text (``KEHU_PLUGIN_SETTINGS__WEBHOOKS__ALLOWED_HOSTS=
+    '["127.0.0.1"]'`` arrives as a string) become lists and objects."""
+    import json
+
+    out = {}
+    for key, value in raw.items():
+        if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
+            with contextlib.suppress(ValueError):
+                value = json.loads(value)
+        out[key] = value
+    return out
 
 
 def _rescheduled(job: Job, spec: str) -> Job:

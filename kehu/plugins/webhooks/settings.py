@@ -1,6 +1,8 @@
 """The ``[plugin_settings.webhooks]`` section of ``kehu.toml`` (or ``KEHU_PLUGIN_SETTINGS``)."""
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # Svix's schedule: a delivery is retried for about 27 hours before it is dead-lettered.
 DEFAULT_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000]
@@ -34,3 +36,11 @@ class WebhooksSettings(BaseModel):
         24.0, ge=0, description="The old secret keeps signing this long after a rotation"
     )
     max_concurrent: int = Field(16, ge=1, description="Requests in flight per process")
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        """``KEHU_PLUGIN_SETTINGS__WEBHOOKS__ALLOWED_HOSTS=127.0.0.1,localhost`` too."""
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
