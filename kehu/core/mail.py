@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from kehu.core.db import claim_rows
 from kehu.core.errors import FieldError, PluginError, ValidationFailed
-from kehu.core.pagination import Page, keyset_page
+from kehu.core.pagination import Page, newest_first
 from kehu.core.permissions import Actor
 from kehu.core.runtime import current
 from kehu.core.services.common import now
@@ -291,28 +291,14 @@ async def list_mail(
 ) -> tuple[Page, Any]:
     """The mail outbox, newest first (``mail:read``)."""
     actor.require("mail:read")
-    query, count = MailMessage.select(), MailMessage.count()
+    conditions = []
     if status:
         if status not in {s.value for s in MailStatus}:
             raise ValidationFailed(
                 FieldError("status", "status: queued, sent or dead", "INVALID_CHOICE")
             )
-        query = query.where(MailMessage.status == status)
-        count = count.where(MailMessage.status == status)
-    page = await keyset_page(
-        query,
-        sort=MailMessage.id,
-        pk=MailMessage.id,
-        descending=True,
-        first=first,
-        after=after,
-        maximum=current().settings.page_size_max,
-    )
-
-    async def counter() -> int:
-        return await count
-
-    return page, counter
+        conditions.append(MailMessage.status == status)
+    return await newest_first(MailMessage, conditions, first=first, after=after)
 
 
 async def retry_mail(actor: Actor, ids: list[int] | None = None, *, dead: bool = False) -> int:

@@ -2,6 +2,7 @@
 
 import base64
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -85,3 +86,29 @@ async def keyset_page(
     rows = rows[:first]
     cursors = [encode_cursor(sort_name, r[sort_name], r[pk_name]) for r in rows]
     return Page(rows, has_next, cursors)
+
+
+async def newest_first(
+    table: Any, conditions: list[Any], *, first: int, after: str | None
+) -> tuple[Page, Callable[[], Awaitable[int]]]:
+    """A page of ``table``'s rows matching ``conditions``, newest (highest id) first, and a
+    counter run only when ``totalCount`` is asked for."""
+    from kehu.core.runtime import current
+
+    query, count = table.select(), table.count()
+    for condition in conditions:
+        query, count = query.where(condition), count.where(condition)
+    page = await keyset_page(
+        query,
+        sort=table.id,
+        pk=table.id,
+        descending=True,
+        first=first,
+        after=after,
+        maximum=current().settings.page_size_max,
+    )
+
+    async def counter() -> int:
+        return await count
+
+    return page, counter

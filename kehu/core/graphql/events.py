@@ -28,6 +28,7 @@ from kehu.core.services import events as service
 from kehu.core.tables import DeliveryStatus
 
 DeliveryStatusEnum = gql_enum(DeliveryStatus, "DeliveryStatus")
+MAX_BACKLOG = 10_000  # events a subscription may replay with ``after``
 
 
 @strawberry.type(description="A data field of an event type.")
@@ -296,6 +297,12 @@ class EventsSubscription:
             )
         if after is not None and after < 0:
             raise ValidationFailed("after must be a position (>= 0)", field="after")
+        if after is not None and await kehu.events.max_seq() - after > MAX_BACKLOG:
+            raise ValidationFailed(
+                f"after is more than {MAX_BACKLOG} events back; page through domainEvents "
+                "(admins) or resubscribe from now",
+                field="after",
+            )
 
         async def stream() -> AsyncGenerator[DomainEvent, None]:
             # aclosing: a completed subscription leaves the feed at once, not when collected

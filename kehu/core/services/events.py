@@ -11,7 +11,7 @@ from kehu.core.delivery import event_of
 from kehu.core.errors import FieldError, ValidationFailed
 from kehu.core.event_types import matches
 from kehu.core.events import Event, record, unit_of_work
-from kehu.core.pagination import Page, keyset_page
+from kehu.core.pagination import Page, newest_first
 from kehu.core.permissions import Actor
 from kehu.core.runtime import current
 from kehu.core.services.common import now
@@ -27,20 +27,22 @@ class EventFilter:
     since: datetime | None = None
 
 
-def _filtered(query: Any, f: EventFilter) -> Any:
+def _conditions(f: EventFilter) -> list[Any]:
+    conditions: list[Any] = []
     if f.entity:
-        query = query.where(EventRecord.entity == f.entity)
+        conditions.append(EventRecord.entity == f.entity)
     if f.entity_id is not None:
-        query = query.where(EventRecord.entity_id == f.entity_id)
+        conditions.append(EventRecord.entity_id == f.entity_id)
     if f.customer_id is not None:
-        query = query.where(EventRecord.customer == f.customer_id)
+        conditions.append(EventRecord.customer == f.customer_id)
     if f.since is not None:
-        query = query.where(EventRecord.occurred_at >= f.since)
+        conditions.append(EventRecord.occurred_at >= f.since)
     if f.names:
-        exact = [n for n in f.names if not any(ch in n for ch in "*?[")]
-        if len(exact) == len(f.names):
-            query = query.where(EventRecord.name.is_in(exact))
-    return query
+        # globs match the declared names; a name nobody declares is taken as it is
+        known = current().event_types.types
+        names = {n for n in known if matches(n, f.names)} | set(f.names)
+        conditions.append(EventRecord.name.is_in(sorted(names)))
+    return conditions
 
 
 async def list_events(
@@ -48,24 +50,9 @@ async def list_events(
 ) -> tuple[Page, Callable[[], Awaitable[int]]]:
     """Outbox events, newest first (keyset page and a counter)."""
     actor.require("event:admin")
-    f = f or EventFilter()
-    query = _filtered(EventRecord.select(), f)
-    page = await keyset_page(
-        query,
-        sort=EventRecord.id,
-        pk=EventRecord.id,
-        descending=True,
-        first=first,
-        after=after,
-        maximum=current().settings.page_size_max,
+    return await newest_first(
+        EventRecord, _conditions(f or EventFilter()), first=first, after=after
     )
-    if f.names:
-        page.rows = [r for r in page.rows if matches(r["name"], f.names)]
-
-    async def count() -> int:
-        return await _filtered(EventRecord.count(), f)
-
-    return page, count
 
 
 async def get_event(actor: Actor, seq: int) -> Event | None:
@@ -112,23 +99,7 @@ async def list_deliveries(
     if failed_only:
         conditions.append(EventDelivery.status != DeliveryStatus.delivered.value)
         conditions.append(EventDelivery.attempts > 0)
-    query, counter = EventDelivery.select(), EventDelivery.count()
-    for condition in conditions:
-        query, counter = query.where(condition), counter.where(condition)
-    page = await keyset_page(
-        query,
-        sort=EventDelivery.id,
-        pk=EventDelivery.id,
-        descending=True,
-        first=first,
-        after=after,
-        maximum=current().settings.page_size_max,
-    )
-
-    async def count() -> int:
-        return await counter
-
-    return page, count
+    return await newest_first(EventDelivery, conditions, first=first, after=after)
 
 
 async def subscriber_status(actor: Actor) -> list[dict[str, Any]]:

@@ -25,7 +25,7 @@ from kehu.core.delivery import Subscriber
 from kehu.core.event_types import matches
 from kehu.core.events import Event, record, unit_of_work
 from kehu.core.graphql.base import encode_id
-from kehu.core.pagination import Page, keyset_page
+from kehu.core.pagination import Page, newest_first
 from kehu.core.permissions import Actor, system_actor
 from kehu.core.runtime import current
 from kehu.core.services.common import load_json, now
@@ -373,25 +373,10 @@ async def list_attempts(
 ) -> tuple[Page, Any]:
     """The delivery log of an endpoint, newest first."""
     await get_webhook(actor, webhook_id)
-    query = WebhookAttempt.select().where(WebhookAttempt.webhook == webhook_id)
-    count = WebhookAttempt.count().where(WebhookAttempt.webhook == webhook_id)
+    conditions = [WebhookAttempt.webhook == webhook_id]
     if succeeded is not None:
-        query = query.where(WebhookAttempt.succeeded.eq(succeeded))
-        count = count.where(WebhookAttempt.succeeded.eq(succeeded))
-    page = await keyset_page(
-        query,
-        sort=WebhookAttempt.id,
-        pk=WebhookAttempt.id,
-        descending=True,
-        first=first,
-        after=after,
-        maximum=current().settings.page_size_max,
-    )
-
-    async def counter() -> int:
-        return await count
-
-    return page, counter
+        conditions.append(WebhookAttempt.succeeded.eq(succeeded))
+    return await newest_first(WebhookAttempt, conditions, first=first, after=after)
 
 
 async def redeliver(actor: Actor, webhook_id: int, event_ref: str) -> int:
