@@ -1,9 +1,10 @@
 """Periodic jobs: each runs once per due time with any number of workers.
 
-A claim is one atomic ``UPDATE`` (``claim_rows``) that checks both that the lease is free and
-that the job is still due, and moves ``next_run_at`` to the next due time in the same
-statement, so a second worker that looked at the same moment finds nothing to do. The lease
-is short (``job_lease_seconds``) and renewed by a heartbeat while the job runs: the run of a
+A job is due when ``next_run(job, last_started_at)`` has come. A claim is one atomic
+``UPDATE`` (``claim_rows``) that checks that the lease is free and that ``last_started_at``
+is still what the worker read when it found the job due (compare-and-set), and sets it to
+now: a second worker that looked at the same moment finds the job no longer due. The lease is
+short (``job_lease_seconds``) and renewed by a heartbeat while the job runs: the run of a
 worker that died is taken over, and run again, once its lease has expired.
 """
 
@@ -65,30 +66,30 @@ def _crashed(state: dict[str, Any], at: datetime) -> bool:
 
 
 def due_at(job: Job, state: dict[str, Any], at: datetime) -> datetime:
-    """The job's due time (rows written before ``next_run_at`` existed: from the last run)."""
+    """When the job is due: after its last start, or now if it never ran or its last run
+    died (the lease expired without the run finishing)."""
     if _crashed(state, at):
         return at
-    return state.get("next_run_at") or next_run(job, state.get("last_started_at"), at)
+    return next_run(job, state.get("last_started_at"), at)
 
 
-async def _claim(kehu: Kehu, job: Job, holder: str, at: datetime, force: bool) -> bool:
+async def _claim(
+    kehu: Kehu, job: Job, holder: str, at: datetime, seen: dict[str, Any] | None
+) -> bool:
+    """Take the job's lease. With ``seen`` (the state that showed it due) only if it is
+    still that state: nobody started the job since."""
     await JobState.insert(JobState(name=job.name)).on_conflict(
         target=JobState.name, action="DO NOTHING"
     )
-    where = "name = {} AND (locked_until IS NULL OR locked_until < {})"
+    where = "name = {} AND (locked_by = '' OR locked_until IS NULL OR locked_until < {})"
     args: list[Any] = [job.name, at]
-    values: dict[str, Any] = {
-        "locked_by": holder,
-        "locked_until": at + _lease(kehu),
-        "last_started_at": at,
-    }
-    if not force:
-        where += (
-            " AND (next_run_at IS NULL OR next_run_at <= {} "
-            "OR (locked_by <> '' AND locked_until < {}))"
-        )
-        args += [at, at]
-        values["next_run_at"] = next_run(job, at, at)
+    if seen is not None:
+        if seen.get("last_started_at") is None:
+            where += " AND last_started_at IS NULL"
+        else:
+            where += " AND last_started_at = {}"
+            args.append(seen["last_started_at"])
+    values = {"locked_by": holder, "locked_until": at + _lease(kehu), "last_started_at": at}
     return bool(await claim_rows(JobState, where, args, values, returning="id"))
 
 
@@ -103,12 +104,12 @@ async def _heartbeat(kehu: Kehu, name: str, holder: str) -> None:
 
 
 async def run_job(
-    kehu: Kehu, job: Job, holder: str | None = None, *, force: bool = True
+    kehu: Kehu, job: Job, holder: str | None = None, *, seen: dict[str, Any] | None = None
 ) -> JobResult:
-    """Run ``job`` now. ``force`` (``kehu jobs run``) runs it even if not due; either way
-    never while another worker holds its lease."""
+    """Run ``job`` now (``kehu jobs run``), or with ``seen`` only if the job is still in the
+    state that showed it due; never while another worker holds its lease."""
     holder = holder or worker_id()
-    if not await _claim(kehu, job, holder, now(), force):
+    if not await _claim(kehu, job, holder, now(), seen):
         return JobResult(job.name, "locked", "another worker is running it or it is not due")
     status, summary, error = "ok", "", ""
     beat = asyncio.create_task(_heartbeat(kehu, job.name, holder))
@@ -140,8 +141,9 @@ async def run_due(kehu: Kehu, holder: str | None = None) -> list[JobResult]:
     states, at = await _states(), now()
     results = []
     for job in kehu.jobs().values():
-        if due_at(job, states.get(job.name, {}), at) <= at:
-            result = await run_job(kehu, job, holder, force=False)
+        state = states.get(job.name, {})
+        if due_at(job, state, at) <= at:
+            result = await run_job(kehu, job, holder, seen=state)
             if result.status != "locked":
                 results.append(result)
     return results

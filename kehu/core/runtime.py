@@ -178,7 +178,9 @@ class Kehu:
     def activate(self) -> None:
         """Make this runtime the process's current one: tables bound to its engine, Piccolo
         configured for its plugins, its composed GraphQL types installed."""
-        bind_tables(self.engine, self.tables())
+        from piccolo.apps.migrations.tables import Migration
+
+        bind_tables(self.engine, [*self.tables(), Migration])
         piccolo_conf.configure(self.engine, [module for module, _ in self.apps])
         os.environ.setdefault("PICCOLO_CONF", "kehu.core.piccolo_conf")
         set_current(self)

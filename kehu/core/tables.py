@@ -187,7 +187,6 @@ class JobState(Table, tablename="core_job_state"):
     name = Varchar(length=100, unique=True)
     locked_by = Varchar(length=100, default="")
     locked_until = Timestamptz(null=True, default=None)
-    next_run_at = Timestamptz(null=True, default=None)  # the due time the next claim takes
     last_started_at = Timestamptz(null=True, default=None)
     last_finished_at = Timestamptz(null=True, default=None)
     last_status = Varchar(length=20, default="")

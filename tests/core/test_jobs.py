@@ -309,7 +309,7 @@ async def test_stale_customer_job_plans_one_review_per_stale_customer(kehu, syst
     assert await AuditLog.count() == audit_before + 2
 
     # the next day: open review tasks are not duplicated
-    await JobState.update({JobState.next_run_at: now() - timedelta(minutes=1)}).where(
+    await JobState.update({JobState.last_started_at: now() - timedelta(days=2)}).where(
         JobState.name == job.name
     )
     results = [r for r in await jobs.run_due(kehu) if r.name == job.name]

@@ -31,7 +31,7 @@ class User(Table, tablename="core_user", schema=None):
 
 ID = "2026-12-04T02:13:37:976066"
 VERSION = "1.38.0"
-DESCRIPTION = "Outbox, event subscribers and deliveries, mail outbox, opt-outs, job due times"
+DESCRIPTION = "Outbox, event subscribers and deliveries, mail outbox, opt-outs"
 
 
 async def forwards():
@@ -1182,27 +1182,6 @@ async def forwards():
             "length": 10,
             "default": "",
             "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="JobState",
-        tablename="core_job_state",
-        column_name="next_run_at",
-        db_column_name="next_run_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": None,
-            "null": True,
             "primary_key": False,
             "unique": False,
             "index": False,

@@ -24,7 +24,6 @@ from kehu.plugins.contracts.tables import (
     Installment,
     Invoice,
     Milestone,
-    Payment,
 )
 from kehu.plugins.contracts.tables import Credit as CreditRow
 
@@ -389,10 +388,8 @@ CONTRACTS_EVENTS = [
             "received_on": "date received (ISO date)",
             "reference": "the payer's or bank's reference",
             "idempotency_key": "the client's idempotency key, or null",
-            "request_hash": "SHA-256 of the request (for idempotent retries)",
             "created_by": "user id of who recorded it (null: the system)",
         },
-        table=Payment,
         scope=READ,
         node="Payment",
     ),
