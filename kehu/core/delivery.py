@@ -331,7 +331,7 @@ class Dispatcher:
     async def external_subscribers(self) -> list[Subscriber]:
         """Subscribers contributed by plugins (``kehu_event_subscribers``: webhooks...)."""
         out: list[Subscriber] = []
-        for _, subs in await self.kehu.acall("kehu_event_subscribers"):
+        for subs in await self.kehu.acall("kehu_event_subscribers"):
             out += subs
         return out
 

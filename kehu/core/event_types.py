@@ -105,7 +105,7 @@ class Catalogue:
             return
         types: dict[str, EventType] = {}
         owners: dict[str, str] = {}
-        for plugin, declared in self.kehu.call("kehu_event_types"):
+        for plugin, declared in self.kehu.call_each("kehu_event_types"):
             for item in declared:
                 if not EVENT_NAME.match(item.name):
                     raise PluginError(
@@ -119,7 +119,7 @@ class Catalogue:
                     )
                 types[item.name], owners[item.name] = item, plugin
         self._types = dict(sorted(types.items()))
-        self._hooks = [(p, h) for p, hooks in self.kehu.call("kehu_event_hooks") for h in hooks]
+        self._hooks = [(p, h) for p, hooks in self.kehu.call_each("kehu_event_hooks") for h in hooks]
         self._key = key
 
     @property

@@ -58,7 +58,7 @@ def _render(template: str, context: Mapping[str, Any]) -> str:
 
 def templates() -> dict[str, MailTemplate]:
     out: dict[str, MailTemplate] = {}
-    for plugin, items in current().call("kehu_mail_templates"):
+    for plugin, items in current().call_each("kehu_mail_templates"):
         for item in items:
             if item.kind in out and out[item.kind] != item:
                 raise PluginError(f"Mail template {item.kind!r} is defined twice ({plugin!r})")

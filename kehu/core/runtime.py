@@ -144,7 +144,9 @@ class Kehu:
         for name in sorted(set(available) - enabled):
             self.pm.set_blocked(name)
         try:
-            for plugin in self.plugins:
+            # pluggy calls the last registered first: registering in reverse dependency
+            # order makes its call order the dependency order (core first)
+            for plugin in reversed(self.plugins):
                 self.pm.register(plugin.module, name=plugin.info.name)
             self.pm.hook.kehu_add_hookspecs(pm=self.pm)
             self.pm.check_pending()
@@ -214,41 +216,55 @@ class Kehu:
     def names(self) -> list[str]:
         return [p.info.name for p in self.plugins]
 
-    def call(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        """Call ``hook`` on each enabled plugin in dependency order: ``[(plugin, result)]``.
-        ``None`` results are dropped; coroutines are returned unawaited (see ``acall``)."""
-        impls = {i.plugin_name: i for i in getattr(self.pm.hook, hook).get_hookimpls()}
-        # enabled plugins in dependency order, then objects registered later (e.g. in tests)
-        order = self.names + sorted(set(impls) - set(self.names))
-        results = []
-        for name in order:
-            impl = impls.get(name)
-            if impl is None:
-                continue
-            if self.settings.trace_hooks:
-                print(f"kehu: {hook} -> {name}", file=sys.stderr)
-            result = impl.function(*[kwargs[arg] for arg in impl.argnames])
-            if result is not None:
-                results.append((name, result))
-        return results
+    def call(self, hook: str, **kwargs: Any) -> Any:
+        """Call ``hook`` through pluggy: the list of non-``None`` results in call order, which
+        is the plugins' dependency order (core first) unless ``tryfirst``/``trylast`` say
+        otherwise; wrappers wrap the call and a ``firstresult`` hook returns one value.
+        Coroutines of async implementations are returned unawaited (see ``acall``)."""
+        caller = getattr(self.pm.hook, hook)
+        if self.settings.trace_hooks:
+            called = [i.plugin_name for i in reversed(caller.get_hookimpls())]
+            print(f"kehu: {hook} -> {', '.join(called)}", file=sys.stderr)
+        return caller(**kwargs)
 
-    async def acall(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
+    async def acall(self, hook: str, **kwargs: Any) -> Any:
         """Like ``call`` but awaits async implementations, one after the other."""
-        results = []
-        for name, result in self.call(hook, **kwargs):
+        results = self.call(hook, **kwargs)
+        if not isinstance(results, list):  # a firstresult hook
+            return await results if inspect.isawaitable(results) else results
+        out = []
+        for result in results:
             if inspect.isawaitable(result):
                 result = await result
             if result is not None:
-                results.append((name, result))
-        return results
+                out.append(result)
+        return out
 
     def collect(self, hook: str, **kwargs: Any) -> list[Any]:
-        """Concatenate list results of ``hook`` in plugin order."""
-        return [item for _, items in self.call(hook, **kwargs) for item in items]
+        """Concatenate the list results of ``hook`` in call order."""
+        return [item for items in self.call(hook, **kwargs) for item in items]
+
+    def call_each(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """``[(plugin, result)]``: ``hook`` called through pluggy once per implementing
+        plugin, in dependency order (then plugins registered later, e.g. in tests), for
+        contributions that name their plugin (settings sections, GraphQL fields, apps)."""
+        caller = getattr(self.pm.hook, hook)
+        implementing = {i.plugin_name for i in caller.get_hookimpls()}
+        order = [n for n in self.names if n in implementing]
+        order += sorted(implementing - set(order))
+        plugins = self.pm.list_name_plugin()
+        out: list[tuple[str, Any]] = []
+        for name in order:
+            others = [p for n, p in plugins if n != name]
+            result = self.pm.subset_hook_caller(hook, others)(**kwargs)
+            for item in result if isinstance(result, list) else [result]:
+                if item is not None:
+                    out.append((name, item))
+        return out
 
     def _validate_plugin_settings(self) -> dict[str, Any]:
         config = {}
-        for name, model in self.call("kehu_settings_model"):
+        for name, model in self.call_each("kehu_settings_model"):
             raw = _json_values(self.settings.plugin_settings.get(name, {}))
             try:
                 config[name] = model.model_validate(raw)
@@ -265,7 +281,7 @@ class Kehu:
 
     def _piccolo_apps(self) -> list[tuple[str, AppConfig]]:
         apps = []
-        for name, app in self.call("kehu_piccolo_app"):
+        for name, app in self.call_each("kehu_piccolo_app"):
             module: ModuleType = importlib.import_module(app) if isinstance(app, str) else app
             config = getattr(module, "APP_CONFIG", None)
             if not isinstance(config, AppConfig):
@@ -284,7 +300,7 @@ class Kehu:
         replaces the grants of the scopes it names."""
         if self._permissions is None:
             merged: dict[str, set[str]] = {}
-            for _, grants in self.call("kehu_permissions"):
+            for grants in self.call("kehu_permissions"):
                 for scope, roles in grants.items():
                     merged.setdefault(scope, set()).update(roles)
             for scope, roles in self.settings.permissions.items():

@@ -177,10 +177,13 @@ async def test_dynamically_registered_plugin_receives_events(kehu, system):
     finally:
         kehu.pm.unregister(name=p.name)
     assert p.names == ["customer.created"]
-    # loaded plugins keep their dependency order; late registrations come after them
+    # named contributions keep the dependency order; late registrations come after them
     kehu.pm.register(p, name=p.name)
     try:
-        assert [n for n, _ in kehu.call("kehu_plugin_info")] == [*kehu.names, "late_probe"]
+        named = [n for n, _ in kehu.call_each("kehu_plugin_info")]
+        assert named == [*kehu.names, "late_probe"]
+        # pluggy's own call order: the latest registration first, then core onwards
+        assert [i.name for i in kehu.call("kehu_plugin_info")] == ["late_probe", *kehu.names]
     finally:
         kehu.pm.unregister(name=p.name)
 

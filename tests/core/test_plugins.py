@@ -229,12 +229,14 @@ class StrictSubscriber(Plugin):
 
 def test_published_hookspec_is_implemented_by_another_plugin(tmp_path):
     k = build(tmp_path, None, OptionalSubscriber("sub"), Publisher("pub"), StrictSubscriber("s2"))
-    results = k.call("kehu_pub_stage_changed", old="lead", new="won")
+    results = k.call_each("kehu_pub_stage_changed", old="lead", new="won")
     assert results == [
         ("pub", "pub saw lead->won"),
         ("s2", "strict"),
         ("sub", "sub saw lead->won"),
     ]
+    assert k.call("kehu_pub_stage_changed", old="a", new="b") == [
+        "pub saw a->b", "strict", "sub saw a->b"]
     hook = k.pm.hook.kehu_pub_stage_changed
     assert hook.spec is not None
     assert hook.spec.argnames == ("old", "new")
@@ -388,11 +390,12 @@ def test_contributions_follow_dependency_order_not_lifo(tmp_path):
     ]
     k = build(tmp_path, None, *plugins)
     assert k.names == ["core", "zeta", "alpha", "mid"]
-    called = [name for name, _ in k.call("kehu_permissions")]
+    called = [name for name, _ in k.call_each("kehu_permissions")]
     assert called == ["core", "zeta", "alpha", "mid"]
-    # pluggy itself calls the most recently registered plugin first
+    # hooks are called through pluggy, registered so that its order is the dependency order
     native = k.pm.hook.kehu_permissions()
-    assert native[0] != k.call("kehu_permissions")[0][1]
+    assert native == k.call("kehu_permissions") == [g for _, g in k.call_each("kehu_permissions")]
+    assert "customer:read" in native[0]  # core first
     assert list(k.jobs()) == [
         "core.stale-customers", "core.prune-events", "zeta.job", "alpha.job", "mid.job"
     ]
@@ -433,10 +436,68 @@ def test_async_hooks_are_awaited_by_acall(tmp_path):
 
     k = build(tmp_path, None, Plugin("sync"), Async("x"))
     pending = k.call("kehu_event", event="e1")
-    assert [name for name, _ in pending] == ["x"]
-    assert asyncio.iscoroutine(pending[0][1])
-    pending[0][1].close()
-    assert asyncio.run(k.acall("kehu_event", event="e2")) == [("x", "x got e2")]
+    assert len(pending) == 1 and asyncio.iscoroutine(pending[0])
+    pending[0].close()
+    assert asyncio.run(k.acall("kehu_event", event="e2")) == ["x got e2"]
+
+
+class Ordered(Plugin):
+    """Implementations marked the pluggy way."""
+
+    def __init__(self, name: str, mark: dict[str, bool], **kw: Any) -> None:
+        super().__init__(name, **kw)
+        self.mark = mark
+        impl = kehu.hookimpl(**mark)(lambda: {f"{name}:x": {"admin"}})
+        self.kehu_permissions = impl  # type: ignore[method-assign]
+
+
+def test_tryfirst_and_trylast_are_honoured(tmp_path):
+    k = build(tmp_path, None, Ordered("late", {"trylast": True}),
+              Ordered("early", {"tryfirst": True}), Ordered("plain", {}))
+    order = [next(iter(g)).split(":")[0] for g in k.call("kehu_permissions")]
+    assert order[0] == "early" and order[-1] == "late"
+    assert order.index("customer") < order.index("plain")  # core before the others
+
+
+def test_a_wrapper_wraps_the_call(tmp_path):
+    seen: list[Any] = []
+
+    class Wrapping(Plugin):
+        @kehu.hookimpl(wrapper=True)
+        def kehu_permissions(self):
+            result = yield
+            seen.append(len(result))
+            return [*result, {"wrapped:scope": {"admin"}}]
+
+    k = build(tmp_path, None, Plugin("a"), Wrapping("w"))
+    grants = k.call("kehu_permissions")
+    assert grants[-1] == {"wrapped:scope": {"admin"}}
+    assert seen and set(seen) == {2}  # core's and a's results, not a stray generator
+    assert "wrapped:scope" in k.permissions()
+
+
+def test_firstresult_hooks_return_one_value(tmp_path):
+    class Specs:
+        @kehu.hookspec(firstresult=True)
+        def kehu_pick(self, options: list[str]) -> str | None:
+            """Choose one option (the first plugin that answers decides)."""
+
+    class Publisher(Plugin):
+        @kehu.hookimpl
+        def kehu_add_hookspecs(self, pm):
+            pm.add_hookspecs(Specs)
+
+        @kehu.hookimpl
+        def kehu_pick(self, options):
+            return None  # no opinion
+
+    class Picker(Plugin):
+        @kehu.hookimpl(optionalhook=True)
+        def kehu_pick(self, options):
+            return options[-1]
+
+    k = build(tmp_path, None, Publisher("pub"), Picker("picker", depends=("pub",)))
+    assert k.call("kehu_pick", options=["a", "b"]) == "b"
 
 
 def test_bad_piccolo_app(tmp_path):
@@ -454,8 +515,7 @@ def test_trace_hooks(tmp_path, capsys):
     capsys.readouterr()
     k.call("kehu_permissions")
     err = capsys.readouterr().err
-    assert "kehu: kehu_permissions -> core" in err
-    assert "kehu: kehu_permissions -> a" in err
+    assert "kehu: kehu_permissions -> core, a" in err
 
 
 def test_configure_receives_the_runtime(tmp_path):

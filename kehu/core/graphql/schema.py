@@ -68,7 +68,7 @@ def _merge(name: str, parts: list[tuple[str, type]], base: type | None = None) -
 
 
 def _per_plugin(kehu: Any, hook: str) -> list[tuple[str, type]]:
-    return [(plugin, item) for plugin, items in kehu.call(hook) for item in items]
+    return [(plugin, item) for plugin, items in kehu.call_each(hook) for item in items]
 
 
 def _enabled_extensible(kehu: Any) -> dict[str, type]:
@@ -91,7 +91,7 @@ def _enabled_extensible(kehu: Any) -> dict[str, type]:
 def build_schema(kehu: Any) -> ComposedSchema:
     """Compose types, root Query/Mutation, loaders and extensions for ``kehu``'s plugins."""
     extensions: dict[str, list[tuple[str, type]]] = {}
-    for plugin, by_type in kehu.call("kehu_graphql_type_extensions"):
+    for plugin, by_type in kehu.call_each("kehu_graphql_type_extensions"):
         for type_name, mixins in by_type.items():
             extensions.setdefault(type_name, []).extend((plugin, m) for m in mixins)
     extensible = _enabled_extensible(kehu)  # after the hooks imported the plugins' types
@@ -122,7 +122,7 @@ def build_schema(kehu: Any) -> ComposedSchema:
     subscription = _merge("Subscription", subscription_parts) if subscription_parts else None
 
     loaders: dict[str, Any] = {}
-    for plugin, fns in kehu.call("kehu_graphql_dataloaders"):
+    for plugin, fns in kehu.call_each("kehu_graphql_dataloaders"):
         for name, fn in fns.items():
             if name in loaders:
                 raise PluginError(f"DataLoader {name!r} is defined twice (plugin {plugin!r})")
@@ -139,7 +139,7 @@ def build_schema(kehu: Any) -> ComposedSchema:
     if not settings.debug:
         schema_extensions.append(lambda: MaskErrors(should_mask_error=should_mask))
     schema_extensions += [
-        e for _, items in kehu.call("kehu_graphql_schema_extensions") for e in items
+        e for items in kehu.call("kehu_graphql_schema_extensions") for e in items
     ]
     schema = strawberry.Schema(
         query=query,

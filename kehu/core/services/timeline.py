@@ -98,7 +98,7 @@ async def customer_timeline(
         before=cursor[0] if cursor else None,
         limit=first + 1 + (TIE_SLACK if cursor else 0),
     )
-    entries = sorted((e for _, items in sources for e in items), key=_key, reverse=True)
+    entries = sorted((e for items in sources for e in items), key=_key, reverse=True)
     if cursor is not None:
         entries = [e for e in entries if _key(e) < cursor]
     page = entries[:first]

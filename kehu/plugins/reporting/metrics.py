@@ -67,7 +67,7 @@ class Metric:
 def registry(kehu: Any) -> dict[str, Metric]:
     """Every enabled plugin's metrics by name; a name defined twice is a startup error."""
     found: dict[str, Metric] = {}
-    for plugin, metrics in kehu.call("kehu_report_metrics"):
+    for plugin, metrics in kehu.call_each("kehu_report_metrics"):
         for metric in metrics:
             if metric.name in found:
                 raise PluginError(

@@ -128,7 +128,7 @@ async def risks(customer_ids: list[int], now: datetime | None = None) -> dict[in
     ids = sorted(set(customer_ids))
     signals: dict[int, list[Signal]] = {i: [] for i in ids}
     if ids:
-        for _, answer in await current().acall("kehu_churn_signals", customer_ids=ids, now=when):
+        for answer in await current().acall("kehu_churn_signals", customer_ids=ids, now=when):
             for s in answer or []:
                 if s.customer_id in signals:
                     signals[s.customer_id].append(s)

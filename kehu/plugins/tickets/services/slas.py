@@ -134,7 +134,7 @@ async def entitled_policies(customer_ids: list[int]) -> dict[int, str]:
     if not customer_ids or not hasattr(current().pm.hook, "kehu_ticket_sla_policy"):
         return out
     ids = sorted(set(customer_ids))
-    for _, answer in await current().acall("kehu_ticket_sla_policy", customer_ids=ids):
+    for answer in await current().acall("kehu_ticket_sla_policy", customer_ids=ids):
         for customer_id, name in (answer or {}).items():
             if name and customer_id not in out:
                 out[customer_id] = str(name)
