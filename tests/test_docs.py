@@ -58,6 +58,47 @@ def test_every_hook_is_documented(tmp_path: Path) -> None:
                         f"{sorted(missing)}"
 
 
+def _sections() -> dict[str, str]:
+    """The text of each ``## kehu_*`` section of the hook docs."""
+    files = [DOCS / "plugin_hooks.md", *sorted((DOCS / "plugins").glob("*.md"))]
+    out: dict[str, str] = {}
+    for path in files:
+        parts = re.split(r"^## ", path.read_text(encoding="utf-8"), flags=re.MULTILINE)
+        for part in parts[1:]:
+            name, _, body = part.partition("\n")
+            if name.startswith("kehu_"):
+                out[name.strip()] = body
+    return out
+
+
+def test_every_hook_argument_is_documented(tmp_path: Path) -> None:
+    """Like Datasette's check: each argument name of a hook appears in its section."""
+    kehu = _builtin(tmp_path)
+    sections = _sections()
+    missing = []
+    for name in sorted(_core_specs() | _builtin_specs(tmp_path)):
+        spec = kehu.pm.hook.__dict__[name].spec
+        for arg in spec.argnames:
+            if not re.search(rf"\b{arg}\b", sections.get(name, "")):
+                missing.append(f"{name}({arg})")
+    assert not missing, f"Hook arguments missing from their docs section: {missing}"
+
+
+def test_every_hookspec_is_typed(tmp_path: Path) -> None:
+    """Parameters and return values carry real types, not ``Any``."""
+    import typing
+
+    kehu = _builtin(tmp_path)
+    untyped = []
+    for name in sorted(_core_specs() | _builtin_specs(tmp_path)):
+        spec = kehu.pm.hook.__dict__[name].spec
+        hints = spec.function.__annotations__  # strings where the module postpones them
+        for arg in (*spec.argnames, "return"):
+            if hints.get(arg, typing.Any) in (typing.Any, "Any"):
+                untyped.append(f"{name}:{arg}")
+    assert not untyped, f"Untyped hookspec parts: {untyped}"
+
+
 def test_every_core_hookspec_has_a_docstring() -> None:
     for name in _core_specs():
         assert getattr(hookspecs, name).__doc__, f"{name} has no docstring"

@@ -119,7 +119,8 @@ class Catalogue:
                     )
                 types[item.name], owners[item.name] = item, plugin
         self._types = dict(sorted(types.items()))
-        self._hooks = [(p, h) for p, hooks in self.kehu.call_each("kehu_event_hooks") for h in hooks]
+        published = self.kehu.call_each("kehu_event_hooks")
+        self._hooks = [(p, h) for p, hooks in published for h in hooks]
         self._key = key
 
     @property

@@ -3,13 +3,21 @@
 Implement them with ``@hookimpl(optionalhook=True)``: tickets may be disabled.
 """
 
-from typing import Any
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from kehu import hookspec
+from kehu.core.hookspecs import MaybeAsync
+
+if TYPE_CHECKING:
+    from kehu.plugins.tickets.services.churn import Signal
 
 
 @hookspec
-def kehu_ticket_sla_policy(customer_ids: list[int]) -> Any:
+def kehu_ticket_sla_policy(customer_ids: list[int]) -> MaybeAsync[Mapping[int, str]]:
     """SLA entitlement: return ``{customer_id: policy_name}`` for customers whose tickets follow
     a named SLA policy (e.g. the one their contract carries) instead of ``default``. Customers
     left out use ``default``; unknown names fall back to the settings' targets. Called for a
@@ -17,8 +25,8 @@ def kehu_ticket_sla_policy(customer_ids: list[int]) -> Any:
 
 
 @hookspec
-def kehu_churn_signals(customer_ids: list[int], now: Any) -> Any:
-    """Churn early warning: return ``list[kehu.plugins.tickets.services.churn.Signal]`` for
+def kehu_churn_signals(customer_ids: list[int], now: datetime) -> MaybeAsync[list[Signal]]:
+    """Churn early warning: return ``kehu.plugins.tickets.services.churn.Signal`` values for
     these customers at ``now`` (each with ``customer_id``, ``source``, ``reason``, ``weight``
     (points, 0–100) and ``score`` (severity 0–1)). A customer's risk is the sum of
     ``weight * score``, capped at 100. Batch your queries. May be async."""
