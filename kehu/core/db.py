@@ -175,6 +175,7 @@ def make_engine(settings: Settings) -> Engine:
 
 
 def is_sqlite(engine: Engine) -> bool:
+    """Whether ``engine`` is SQLite (for the few SQL spellings that differ)."""
     return engine.engine_type == "sqlite"
 
 
@@ -225,6 +226,7 @@ def bind_tables(engine: Engine, tables: Iterable[type[Table]]) -> None:
 
 
 def current_engine() -> Engine:
+    """The engine of the active runtime."""
     if _engine is None:
         raise RuntimeError("No database engine bound: create the Kehu runtime first")
     return _engine
@@ -244,6 +246,7 @@ async def write_transaction() -> AsyncIterator[None]:
 
 
 def in_transaction() -> bool:
+    """Whether the current task is inside a transaction."""
     return current_engine().current_transaction.get() is not None
 
 

@@ -23,14 +23,20 @@ class KehuError(Exception):
 
 
 class Unauthenticated(KehuError):
+    """No valid API key."""
+
     code = "UNAUTHENTICATED"
 
 
 class Forbidden(KehuError):
+    """The actor's role lacks a permission (``actor.require(scope)``)."""
+
     code = "FORBIDDEN"
 
 
 class NotFound(KehuError):
+    """Missing, or not visible to the actor (both look the same from outside)."""
+
     code = "NOT_FOUND"
 
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 MaybeAsync = Union[T, Awaitable[T]]  # noqa: UP007 - a generic alias: MaybeAsync[None]
+"""A hook result that may be returned directly or by an ``async def`` implementation."""
 Loader = Callable[["KehuContext", list[Any]], Awaitable[list[Any]]]
 
 hookspec = pluggy.HookspecMarker("kehu")

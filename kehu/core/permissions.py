@@ -76,4 +76,5 @@ def owner_team_scope(actor: Actor, owner: Any, team: Any) -> Any:
 
 
 def system_actor() -> Actor:
+    """The system: acts as an admin (jobs, the CLI, handlers); audited as actor ``None``."""
     return Actor(None, "system", "admin", None, frozenset(), "all")

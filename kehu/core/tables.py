@@ -73,12 +73,16 @@ class ActivityStatus(StrEnum):
 
 
 class Team(Table, tablename="core_team"):
+    """A sales or support team."""
+
     name = Varchar(length=100, unique=True)
     description = Text(default="")
     created_at = Timestamptz(default=TimestamptzNow())
 
 
 class User(Table, tablename="core_user"):
+    """A person who uses Kehu, with a role and a team."""
+
     username = Varchar(length=100, unique=True)
     display_name = Varchar(length=200, default="")
     email = Varchar(length=255, default="")
@@ -102,6 +106,8 @@ class ApiKey(Table, tablename="core_api_key"):
 
 
 class Customer(Table, tablename="core_customer"):
+    """A customer (organisation or person): the record everything else hangs off."""
+
     name = Varchar(length=255, index=True)
     name_key = Varchar(length=255, index=True)
     kind = Varchar(length=20, choices=CustomerKind, default=CustomerKind.organization)
@@ -138,6 +144,8 @@ class CustomerTag(Table, tablename="core_customer_tag"):
 
 
 class Contact(Table, tablename="core_contact"):
+    """A person at a customer, with a buying role."""
+
     customer = ForeignKey(references=Customer, on_delete=OnDelete.cascade, index=True)
     name = Varchar(length=200)
     title = Varchar(length=100, default="")
@@ -152,6 +160,8 @@ class Contact(Table, tablename="core_contact"):
 
 
 class Activity(Table, tablename="core_activity"):
+    """A call, visit, meeting, task... logged on a customer."""
+
     customer = ForeignKey(references=Customer, on_delete=OnDelete.cascade, index=True)
     contact = ForeignKey(references=Contact, null=True, on_delete=OnDelete.set_null)
     kind = Varchar(length=20, choices=ActivityKind, default=ActivityKind.note)

@@ -423,3 +423,68 @@ async def eventually(check: Any, kehu: Kehu | None = None, timeout: float = 10.0
         if result or time.monotonic() > deadline:
             return result
         await asyncio.sleep(0.05)
+
+
+class CliRunnerForKehu:
+    """Runs ``kehu`` commands (click's runner, in a thread with its own event loop) against
+    the test runtime's database and plugins; the test runtime is active again afterwards."""
+
+    __test__ = False
+
+    def __init__(self, kehu: Kehu) -> None:
+        self.kehu = kehu
+
+    def _env(self, extra: dict[str, str | None]) -> dict[str, str | None]:
+        import json
+
+        settings = self.kehu.settings
+        env: dict[str, str | None] = {
+            "KEHU_DATABASE_URL": settings.database_url,
+            "KEHU_PLUGINS": ",".join(self.kehu.names),
+            "KEHU_PLUGIN_SETTINGS": json.dumps(settings.plugin_settings),
+            "KEHU_TRACE_HOOKS": None,
+            "COLUMNS": "250",
+            "NO_COLOR": "1",
+        }
+        env.update(extra)
+        return env
+
+    async def __call__(self, *args: str, input: str | None = None, **env: str | None) -> Any:
+        """The click ``Result`` (``exit_code``, ``stdout``, ``stderr``)."""
+        import asyncio
+
+        from click.testing import CliRunner
+
+        from kehu.cli import main
+
+        def invoke() -> Any:
+            return CliRunner().invoke(main, list(args), input=input, env=self._env(env))
+
+        try:
+            return await asyncio.to_thread(invoke)
+        finally:
+            self.kehu.activate()
+
+    async def ok(self, *args: str, **env: str | None) -> Any:
+        """Run a command that must succeed; returns its result."""
+        result = await self(*args, **env)
+        assert result.exit_code == 0, (
+            f"kehu {' '.join(args)} exited {result.exit_code}: {result.stdout}{result.stderr}"
+            f"{result.exception!r}"
+        )
+        return result
+
+    async def fails(self, *args: str, code: int = 1, **env: str | None) -> str:
+        """Run a command that must fail with ``code``; returns its one-line reason."""
+        result = await self(*args, **env)
+        assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+        reason = result.stderr.strip()
+        assert reason.startswith("Error: ") and "\n" not in reason, reason
+        return reason
+
+
+@pytest.fixture
+def kehu_cli(kehu: Kehu) -> CliRunnerForKehu:
+    """``await kehu_cli.ok("loyalty", "balance", "7")``: run ``kehu`` commands (yours
+    included) against the test database; ``.fails(...)`` returns the one-line reason."""
+    return CliRunnerForKehu(kehu)

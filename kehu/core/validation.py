@@ -47,6 +47,7 @@ def name_key(name: str) -> str:
 
 
 def clean_email(value: str | None, field: str = "email") -> tuple[str, FieldError | None]:
+    """A normalised e-mail address (or ``""``) and the error, if it is not one."""
     value = (value or "").strip()
     if not value:
         return "", None
@@ -73,6 +74,7 @@ def clean_phone(
 
 
 def require_text(value: str | None, field: str, max_length: int) -> tuple[str, FieldError | None]:
+    """Stripped text and the error if it is empty or longer than ``max_length``."""
     value = (value or "").strip()
     if not value:
         return value, FieldError(field, f"{field} is required", "REQUIRED")

@@ -7,8 +7,7 @@ from typing import Any
 
 import click
 
-from kehu.core.errors import KehuError
-from kehu.core.permissions import system_actor
+from kehu.sdk import KehuError, system_actor
 from kehu_loyalty import services
 
 
@@ -43,8 +42,9 @@ def balance(obj: Any, customer_id: int, history: int) -> None:
         click.echo(f"  {e['created_at']:%Y-%m-%d %H:%M}  {e['points']:+6d}  {e['reason']}")
 
 
-def _change(obj: Any, change: Callable[..., Awaitable[Any]], customer_id: int, points: int,
-            reason: str) -> int:
+def _change(
+    obj: Any, change: Callable[..., Awaitable[Any]], customer_id: int, points: int, reason: str
+) -> int:
     async def work(kehu: Any) -> Any:
         return await change(system_actor(), customer_id, points, reason, source="cli")
 

@@ -13,7 +13,7 @@ from kehu import EventType
 
 async def customer_visible(actor: Any, events: list[Any]) -> set[str]:
     """The events whose customer (``entity_id``) ``actor`` may see, in one query."""
-    from kehu.core.services.customers import visible_customer_ids
+    from kehu.sdk import visible_customer_ids
 
     if not actor.can("customer:read"):
         return set()

@@ -5,18 +5,25 @@ No ``from __future__ import annotations``: Strawberry reads these annotations at
 """
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Any
 
 import strawberry
 
-from kehu.core.errors import NotFound
-from kehu.core.graphql.base import Node, UserError, encode_id, enum_value, gql_enum, payload, pk_of
-from kehu.core.graphql.types import composed
+from kehu.sdk import (
+    CustomerRef,
+    Node,
+    NotFound,
+    UserError,
+    UserRef,
+    composed,
+    encode_id,
+    enum_value,
+    gql_enum,
+    payload,
+    pk_of,
+)
 from kehu_loyalty import services
 from kehu_loyalty.tables import EntryKind
-
-CustomerRef = Annotated["Customer", strawberry.lazy("kehu.core.graphql.types")]  # noqa: F821
-UserRef = Annotated["User", strawberry.lazy("kehu.core.graphql.types")]  # noqa: F821
 
 LoyaltyEntryKind = gql_enum(EntryKind, "LoyaltyEntryKind")
 

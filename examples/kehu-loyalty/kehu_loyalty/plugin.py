@@ -8,8 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from kehu import Event, EventType, Job, Kehu, PluginInfo, hookimpl, on_events
-from kehu.core.permissions import EVERYONE
-from kehu.core.services.common import now
+from kehu.sdk import EVERYONE, now
 from kehu_loyalty import __version__, hookspecs, services
 from kehu_loyalty.settings import LoyaltySettings
 

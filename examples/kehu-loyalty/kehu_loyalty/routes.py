@@ -10,7 +10,7 @@ from litestar import get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from kehu.core.permissions import Actor
+from kehu.sdk import Actor
 from kehu_loyalty import services
 
 

@@ -9,16 +9,26 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from kehu.core.db import current_engine, is_sqlite
-from kehu.core.errors import FieldError, NotFound, ValidationFailed
-from kehu.core.events import record, unit_of_work
-from kehu.core.permissions import Actor, system_actor
-from kehu.core.runtime import current
-from kehu.core.services.common import now, raise_if
-from kehu.core.services.customers import customer_scope, customers_by_ids, get_customer
-from kehu.core.services.timeline import TimelineEntry
-from kehu.core.tables import Customer
-from kehu.core.validation import require_text
+from kehu.sdk import (
+    Actor,
+    Customer,
+    FieldError,
+    NotFound,
+    TimelineEntry,
+    ValidationFailed,
+    current,
+    current_engine,
+    customer_scope,
+    customers_by_ids,
+    get_customer,
+    is_sqlite,
+    now,
+    raise_if,
+    record,
+    require_text,
+    system_actor,
+    unit_of_work,
+)
 from kehu_loyalty.settings import LoyaltySettings
 from kehu_loyalty.tables import EntryKind, LoyaltyAccount, LoyaltyLedger
 

@@ -7,7 +7,7 @@ from piccolo.columns import ForeignKey, Integer, OnDelete, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
-from kehu.core.tables import Customer, User
+from kehu.sdk import Customer, User
 
 
 class EntryKind(StrEnum):
@@ -19,9 +19,7 @@ class EntryKind(StrEnum):
 class LoyaltyAccount(Table, tablename="loyalty_account"):
     """One row per customer that ever had points (balance = unspent, unexpired points)."""
 
-    customer = ForeignKey(
-        references=Customer, null=False, on_delete=OnDelete.cascade, unique=True
-    )
+    customer = ForeignKey(references=Customer, null=False, on_delete=OnDelete.cascade, unique=True)
     balance = Integer(default=0)
     lifetime_points = Integer(default=0)
     version = Integer(default=1)
@@ -33,9 +31,7 @@ class LoyaltyLedger(Table, tablename="loyalty_ledger"):
     """A point transaction. Awards are lots: ``remaining`` is what redemptions (oldest first)
     and expiry have not used up yet, so ``balance == sum(remaining)`` per customer."""
 
-    customer = ForeignKey(
-        references=Customer, null=False, on_delete=OnDelete.cascade, index=True
-    )
+    customer = ForeignKey(references=Customer, null=False, on_delete=OnDelete.cascade, index=True)
     kind = Varchar(length=10, choices=EntryKind)
     points = Integer()  # signed: awards positive, redemptions and expiry negative
     remaining = Integer(default=0)

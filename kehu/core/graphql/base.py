@@ -43,6 +43,8 @@ def decode_id(global_id: str, expected: str | None = None, field: str = "id") ->
 
 
 def pk_of(global_id: str | None, expected: str, field: str = "id") -> int | None:
+    """The database id of a global id of type ``expected`` (``ValidationFailed`` naming
+    ``field`` otherwise); ``None`` stays ``None``."""
     return None if global_id is None else decode_id(global_id, expected, field)[1]
 
 
@@ -115,6 +117,7 @@ def gql_enum(py_enum: type[Enum], name: str | None = None, description: str = ""
 
 
 def enum_value(gql: Any, value: Any) -> Any:
+    """The GraphQL enum member for a stored value, ``None`` for empty."""
     return None if value in (None, "") else gql(value)
 
 
@@ -163,6 +166,8 @@ def make_connection(
     to_node: Callable[[dict[str, Any]], Any],
     count: Callable[[], Awaitable[int]],
 ) -> Any:
+    """The ``<Node>Connection`` of a keyset ``page``: rows become nodes with ``to_node``;
+    ``count`` runs only when ``totalCount`` is asked for."""
     edge, conn = _connections[node_name]
     nodes = [to_node(row) for row in page.rows]
     edges = [edge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)]

@@ -8,10 +8,12 @@ from kehu.core.errors import FieldError, ValidationFailed
 
 
 def now() -> datetime:
+    """The current time, UTC-aware."""
     return datetime.now(UTC)
 
 
 def raise_if(errors: list[FieldError]) -> None:
+    """Raise ``ValidationFailed`` with ``errors`` if there are any."""
     if errors:
         raise ValidationFailed(errors)
 
@@ -28,6 +30,8 @@ def check_choice(value: Any, choices: type, field: str, errors: list[FieldError]
 
 
 def as_date(value: Any, field: str, errors: list[FieldError]) -> date | None:
+    """A date from a date, datetime or ISO string; records an error (and gives ``None``) for
+    anything else."""
     if value in (None, ""):
         return None
     if isinstance(value, datetime):
@@ -42,6 +46,8 @@ def as_date(value: Any, field: str, errors: list[FieldError]) -> date | None:
 
 
 def as_datetime(value: Any, field: str, errors: list[FieldError]) -> datetime | None:
+    """An aware datetime from a datetime or ISO string (naive = UTC); records an error for
+    anything else."""
     if value in (None, ""):
         return None
     if not isinstance(value, datetime):
@@ -56,6 +62,7 @@ def as_datetime(value: Any, field: str, errors: list[FieldError]) -> datetime | 
 
 
 def load_json(value: Any) -> Any:
+    """A JSON column's value as Python data (SQLite returns text)."""
     if isinstance(value, str):
         return json.loads(value) if value else {}
     return value if value is not None else {}

@@ -91,6 +91,7 @@ async def get_customer(actor: Actor, customer_id: int) -> dict[str, Any]:
 
 
 async def customers_by_ids(actor: Actor, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The rows of those customers the actor may see, by id (one query; DataLoaders)."""
     if not ids or not actor.can("customer:read"):
         return {}
     rows = await _visible(Customer.select().where(Customer.id.is_in(list(set(ids)))), actor)
@@ -98,6 +99,7 @@ async def customers_by_ids(actor: Actor, ids: list[int]) -> dict[int, dict[str, 
 
 
 async def visible_customer_ids(actor: Actor, ids: list[int]) -> set[int]:
+    """The ids among ``ids`` of customers the actor may see (one query)."""
     if not ids:
         return set()
     rows = await _visible(

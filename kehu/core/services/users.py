@@ -125,6 +125,7 @@ async def list_teams(actor: Actor) -> list[dict[str, Any]]:
 
 
 def actor_for(user: dict[str, Any]) -> Actor:
+    """The ``Actor`` of a ``core_user`` row: its role's permissions and visibility."""
     kehu = current()
     return make_actor(
         user_id=user["id"],
