@@ -7,7 +7,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from kehu.core.errors import NotFound
+from kehu.core.errors import Forbidden, NotFound
 from kehu.core.graphql.base import (
     Node,
     UserError,
@@ -148,7 +148,10 @@ class CoreQuery:
         cls = info.context.node_types.get(type_name)
         if cls is None:
             return None
-        return await cls.resolve_node(info, pk)
+        try:
+            return await cls.resolve_node(info, pk)
+        except (NotFound, Forbidden):
+            return None  # hidden and missing look the same: null
 
     @strawberry.field
     async def customer(self, info: strawberry.Info, id: strawberry.ID) -> CustomerRef:

@@ -18,8 +18,23 @@ from strawberry.extensions import (
 )
 
 import kehu.core.graphql.types  # noqa: F401 - registers the core extensible types
-from kehu.core.errors import PluginError
+from kehu.core.errors import KehuError, PluginError
 from kehu.core.graphql.base import EXTENSIBLE, Node, should_mask
+
+
+class KehuSchema(strawberry.Schema):
+    """Logs only unexpected errors: a client's bad query, a permission it lacks or a record
+    it may not see is an answer, not a server fault."""
+
+    def process_errors(self, errors: list[Any], execution_context: Any = None) -> None:
+        from strawberry.utils.logging import StrawberryLogger
+
+        from graphql import GraphQLError
+
+        for error in errors:
+            original = getattr(error, "original_error", None)
+            if original is not None and not isinstance(original, KehuError | GraphQLError):
+                StrawberryLogger.error(error, execution_context)
 
 
 @dataclass
@@ -141,7 +156,7 @@ def build_schema(kehu: Any) -> ComposedSchema:
     schema_extensions += [
         e for items in kehu.call("kehu_graphql_schema_extensions") for e in items
     ]
-    schema = strawberry.Schema(
+    schema = KehuSchema(
         query=query,
         mutation=mutation,
         subscription=subscription,
