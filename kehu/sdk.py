@@ -4,6 +4,7 @@ Everything a plugin needs, documented name by name in ``docs/sdk.md`` and kept s
 test covers this list); the deeper ``kehu.core.*`` paths are internal and may move.
 """
 
+from kehu.core.apps import plugin_app
 from kehu.core.db import bulk_insert, current_engine, in_transaction, is_sqlite, write_transaction
 from kehu.core.delivery import Subscriber
 from kehu.core.errors import (
@@ -36,6 +37,8 @@ from kehu.core.graphql.base import (
     pk_of,
 )
 from kehu.core.graphql.base import Money as MoneyType
+from kehu.core.graphql.mutations import mutation, payload_type
+from kehu.core.graphql.rows import RowType
 from kehu.core.graphql.types import (
     ActivityRef,
     ContactRef,
@@ -60,6 +63,7 @@ from kehu.core.services.customers import (
     visible_customer_ids,
 )
 from kehu.core.services.events import receivable
+from kehu.core.services.records import stale, update_versioned
 from kehu.core.services.timeline import TimelineEntry
 from kehu.core.services.users import actor_for
 from kehu.core.settings import Settings
@@ -98,6 +102,7 @@ __all__ = [
     "PageInfo",
     "PluginError",
     "PluginInfo",
+    "RowType",
     "Settings",
     "Subscriber",
     "Team",
@@ -140,20 +145,25 @@ __all__ = [
     "mail_recipient",
     "make_connection",
     "matches",
+    "mutation",
     "name_key",
     "newest_first",
     "now",
     "on_events",
     "owner_team_scope",
     "payload",
+    "payload_type",
     "pk_of",
+    "plugin_app",
     "queue_mail",
     "raise_if",
     "receivable",
     "record",
     "require_text",
+    "stale",
     "system_actor",
     "unit_of_work",
+    "update_versioned",
     "visible_customer_ids",
     "write_transaction",
 ]

@@ -20,6 +20,7 @@ from strawberry.extensions import (
 import kehu.core.graphql.types  # noqa: F401 - registers the core extensible types
 from kehu.core.errors import KehuError, PluginError
 from kehu.core.graphql.base import EXTENSIBLE, Node, should_mask
+from kehu.core.graphql.rows import RowType
 
 
 class KehuSchema(strawberry.Schema):
@@ -125,6 +126,9 @@ def build_schema(kehu: Any) -> ComposedSchema:
     node_types: dict[str, Any] = dict(composed)
 
     extra = _per_plugin(kehu, "kehu_graphql_types")
+    for plugin, cls in extra:  # types derived from rows must match their tables
+        if isinstance(cls, type) and issubclass(cls, RowType):
+            cls.check_table(plugin)
     for _, cls in extra:
         definition = getattr(cls, "__strawberry_definition__", None)
         if definition is not None and issubclass(cls, Node):
