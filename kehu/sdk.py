@@ -6,6 +6,7 @@ test covers this list); the deeper ``kehu.core.*`` paths are internal and may mo
 
 from kehu.core.apps import plugin_app
 from kehu.core.db import bulk_insert, current_engine, in_transaction, is_sqlite, write_transaction
+from kehu.core.declared import Plugin
 from kehu.core.delivery import Subscriber
 from kehu.core.errors import (
     Conflict,
@@ -100,6 +101,7 @@ __all__ = [
     "NotFound",
     "Page",
     "PageInfo",
+    "Plugin",
     "PluginError",
     "PluginInfo",
     "RowType",
