@@ -3,11 +3,11 @@
 from kehu.core.event_types import EventHook, EventType, on_events
 from kehu.core.events import Event
 from kehu.core.hookspecs import hookimpl, hookspec
+from kehu.core.info import Job, PluginInfo
 from kehu.core.money import Money
-from kehu.core.runtime import Job, Kehu, PluginInfo
+from kehu.core.runtime import Kehu
 from kehu.core.settings import Settings
-
-__version__ = "0.1.0"
+from kehu.version import __version__
 
 
 def create_app(settings: Settings | None = None, kehu: Kehu | None = None):

@@ -5,60 +5,19 @@ import io
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from kehu.core.console import CliState, console, err_console, fail, pass_state
+from kehu.core.console import format_time as _dt
 from kehu.core.errors import KehuError
 from kehu.core.permissions import Actor, system_actor
 from kehu.core.runtime import Kehu
-from kehu.core.settings import Settings, default_toml
-
-T = TypeVar("T")
-console = Console()
-err_console = Console(stderr=True)
-
-
-class CliState:
-    """The click context object: the runtime (created on first use) and an async runner."""
-
-    def __init__(self, plugins: str | None = None, database_url: str | None = None) -> None:
-        self.overrides: dict[str, Any] = {}
-        if plugins is not None:
-            self.overrides["plugins"] = plugins
-        if database_url is not None:
-            self.overrides["database_url"] = database_url
-
-    @cached_property
-    def kehu(self) -> Kehu:
-        return Kehu(Settings(**self.overrides))
-
-    def run(self, work: Callable[[Kehu], Awaitable[T]]) -> T:
-        """Open the database, await ``work(kehu)``, close the database."""
-        kehu = self.kehu
-
-        async def main() -> T:
-            await kehu.start()
-            try:
-                return await work(kehu)
-            finally:
-                await kehu.stop()
-
-        return asyncio.run(main())
-
-
-pass_state = click.make_pass_decorator(CliState)
-
-
-def fail(message: str, code: int = 1) -> None:
-    err_console.print(f"[red]Error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
-    raise SystemExit(code)
+from kehu.core.settings import default_toml
 
 
 class KehuGroup(click.Group):
@@ -173,8 +132,9 @@ def demo(state: CliState, print_key: bool) -> None:
         return fresh, None
 
     fresh, key = state.run(work)
-    console.print("Demo data loaded." if fresh else "Demo data present (plugins' demo data "
-                  "topped up).")
+    console.print(
+        "Demo data loaded." if fresh else "Demo data present (plugins' demo data topped up)."
+    )
     if key:
         console.print("Admin API key (shown once, keep it):")
         console.print(f"  [bold]{key}[/bold]", highlight=False)
@@ -292,11 +252,20 @@ def user() -> None:
 @click.option("--team", default=None, help="Team name (created with `kehu team add`).")
 @click.option("--email", default="")
 @click.option("--display-name", default="")
-@click.option("--locale", type=click.Choice(["zh", "en"]), default=None,
-              help="E-mail language (default: mail_default_locale).")
+@click.option(
+    "--locale",
+    type=click.Choice(["zh", "en"]),
+    default=None,
+    help="E-mail language (default: mail_default_locale).",
+)
 @pass_state
 def user_add(
-    state: CliState, username: str, role: str, team: str | None, email: str, display_name: str,
+    state: CliState,
+    username: str,
+    role: str,
+    team: str | None,
+    email: str,
+    display_name: str,
     locale: str | None,
 ) -> None:
     """Create a user."""
@@ -328,12 +297,21 @@ def user_add(
 @click.option("--team", default=None, help="Team name ('' for none).")
 @click.option("--active/--inactive", default=None, help="Deactivate a user who left.")
 @click.option("--email", default=None)
-@click.option("--locale", type=click.Choice(["zh", "en", ""]), default=None,
-              help="E-mail language ('' for the default).")
+@click.option(
+    "--locale",
+    type=click.Choice(["zh", "en", ""]),
+    default=None,
+    help="E-mail language ('' for the default).",
+)
 @pass_state
 def user_update(
-    state: CliState, username: str, role: str | None, team: str | None, active: bool | None,
-    email: str | None, locale: str | None,
+    state: CliState,
+    username: str,
+    role: str | None,
+    team: str | None,
+    active: bool | None,
+    email: str | None,
+    locale: str | None,
 ) -> None:
     """Change a user's role, team or active flag."""
     from kehu.core.services import users
@@ -461,10 +439,6 @@ def apikey_list(state: CliState, username: str | None) -> None:
             _dt(r["revoked_at"]),
         )
     console.print(table)
-
-
-def _dt(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
 # -- jobs --------------------------------------------------------------------------------

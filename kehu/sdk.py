@@ -5,6 +5,7 @@ test covers this list); the deeper ``kehu.core.*`` paths are internal and may mo
 """
 
 from kehu.core.apps import plugin_app
+from kehu.core.context import current
 from kehu.core.db import bulk_insert, current_engine, in_transaction, is_sqlite, write_transaction
 from kehu.core.declared import Plugin
 from kehu.core.delivery import Subscriber
@@ -49,11 +50,12 @@ from kehu.core.graphql.types import (
     composed,
 )
 from kehu.core.hookspecs import MaybeAsync, hookimpl, hookspec
+from kehu.core.info import Job, PluginInfo
 from kehu.core.mail import MailTemplate, queue_mail
 from kehu.core.money import Money, check_currency
 from kehu.core.pagination import Page, keyset_page, newest_first
 from kehu.core.permissions import EVERYONE, WRITERS, Actor, owner_team_scope, system_actor
-from kehu.core.runtime import Job, Kehu, PluginInfo, current
+from kehu.core.runtime import Kehu
 from kehu.core.services.activities import log_activity
 from kehu.core.services.common import as_date, as_datetime, check_choice, load_json, now, raise_if
 from kehu.core.services.contacts import mail_recipient

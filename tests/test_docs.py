@@ -9,7 +9,8 @@ from pathlib import Path
 import pluggy
 
 from kehu.core import hookspecs
-from kehu.core.runtime import Kehu, current
+from kehu.core.context import current
+from kehu.core.runtime import Kehu
 from kehu.core.settings import Settings
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kehu.core.runtime import Kehu, current
+from kehu.core.context import current
+from kehu.core.runtime import Kehu
 from kehu.core.settings import Settings
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"

@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from kehu.core import plugin as core_plugin
-from kehu.core.runtime import Kehu, current
+from kehu.core.context import current
+from kehu.core.runtime import Kehu
 from kehu.core.settings import Settings
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "writing_plugins.md"

@@ -100,7 +100,7 @@ def create_app(
     @get("/meta", tags=["meta"])
     async def meta() -> dict[str, Any]:
         """Version and enabled plugins."""
-        from kehu import __version__
+        from kehu.version import __version__
 
         return {
             "name": "kehu",

@@ -1,15 +1,20 @@
 """Core's own sub-commands (added through core's ``kehu_cli_commands``): ``kehu events``."""
 
+from __future__ import annotations
+
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
 
-from kehu.cli import CliState, _dt, console, pass_state
+from kehu.core.console import CliState, console, pass_state
+from kehu.core.console import format_time as _dt
 from kehu.core.permissions import system_actor
-from kehu.core.runtime import Kehu
+
+if TYPE_CHECKING:
+    from kehu.core.runtime import Kehu
 
 
 def _since(value: str | None) -> datetime | None:
@@ -255,8 +260,8 @@ def mail_list(state: CliState, status: str | None, limit: int) -> None:
 @pass_state
 def mail_send(state: CliState) -> None:
     """Send the queued messages that are due now."""
-    from kehu.cli import fail
     from kehu.core import mail as service
+    from kehu.core.console import fail
 
     if not state.kehu.settings.smtp_url:
         fail("smtp_url is not set (kehu.toml or KEHU_SMTP_URL)")

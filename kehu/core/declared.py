@@ -17,7 +17,7 @@ from typing import Any
 from kehu.core import hookspecs
 from kehu.core.errors import PluginError
 from kehu.core.hookspecs import hookimpl
-from kehu.core.runtime import PluginInfo
+from kehu.core.info import PluginInfo
 
 CORE_HOOKS = {n.removeprefix("kehu_") for n in dir(hookspecs) if n.startswith("kehu_")}
 

@@ -1,13 +1,18 @@
 """Deterministic demo data: teams, users of every role, customers across tiers, lifecycle
 stages and regions, with contacts and activities. Plugins add theirs via ``kehu_demo_data``."""
 
+from __future__ import annotations
+
 import random
 from datetime import UTC, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 from kehu.core.permissions import Actor
-from kehu.core.runtime import Kehu
 from kehu.core.services import activities, contacts, customers, users
 from kehu.core.tables import Customer, Team, User
+
+if TYPE_CHECKING:
+    from kehu.core.runtime import Kehu
 
 TEAMS = [
     ("North", "华北销售与服务团队 North China sales & service"),

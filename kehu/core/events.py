@@ -62,7 +62,7 @@ async def unit_of_work() -> AsyncIterator[None]:
     if _pending.get() is not None:
         yield
         return
-    from kehu.core.runtime import current
+    from kehu.core.context import current
 
     kehu = current()
     events: list[Event] = []
@@ -84,7 +84,7 @@ def emit(event: Event) -> None:
     pending = _pending.get()
     if pending is None:
         raise RuntimeError("emit() outside unit_of_work()")
-    from kehu.core.runtime import current
+    from kehu.core.context import current
 
     current().event_types.check(event)
     pending.append(event)

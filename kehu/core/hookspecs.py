@@ -22,9 +22,10 @@ if TYPE_CHECKING:
     from kehu.core.event_types import EventHook, EventType
     from kehu.core.events import Event
     from kehu.core.graphql.base import KehuContext
+    from kehu.core.info import Job, PluginInfo
     from kehu.core.mail import MailTemplate
     from kehu.core.permissions import Actor
-    from kehu.core.runtime import Job, Kehu, PluginInfo
+    from kehu.core.runtime import Kehu
     from kehu.core.services.timeline import TimelineEntry
 
 T = TypeVar("T")

@@ -8,20 +8,25 @@ short (``job_lease_seconds``) and renewed by a heartbeat while the job runs: the
 worker that died is taken over, and run again, once its lease has expired.
 """
 
+from __future__ import annotations
+
 import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from croniter import croniter
 
 from kehu.core.db import claim_rows
 from kehu.core.delivery import holder_id
-from kehu.core.runtime import Job, Kehu
+from kehu.core.info import Job
 from kehu.core.services.common import now
 from kehu.core.tables import JobState
+
+if TYPE_CHECKING:
+    from kehu.core.runtime import Kehu
 
 log = logging.getLogger("kehu.jobs")
 

@@ -21,11 +21,11 @@ from email.utils import format_datetime, make_msgid
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from kehu.core.context import current
 from kehu.core.db import claim_rows
 from kehu.core.errors import FieldError, PluginError, ValidationFailed
 from kehu.core.pagination import Page, newest_first
 from kehu.core.permissions import Actor
-from kehu.core.runtime import current
 from kehu.core.services.common import now
 from kehu.core.tables import MailMessage, MailStatus, NotificationOptOut, User
 

@@ -93,7 +93,7 @@ async def newest_first(
 ) -> tuple[Page, Callable[[], Awaitable[int]]]:
     """A page of ``table``'s rows matching ``conditions``, newest (highest id) first, and a
     counter run only when ``totalCount`` is asked for."""
-    from kehu.core.runtime import current
+    from kehu.core.context import current
 
     query, count = table.select(), table.count()
     for condition in conditions:

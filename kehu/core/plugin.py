@@ -1,13 +1,13 @@
 """The core plugin: customers, contacts, activities, users/teams, audit."""
 
 from kehu.core.hookspecs import hookimpl
+from kehu.core.info import PluginInfo
 from kehu.core.permissions import CORE_PERMISSIONS
-from kehu.core.runtime import PluginInfo
 
 
 @hookimpl
 def kehu_plugin_info() -> PluginInfo:
-    from kehu import __version__
+    from kehu.version import __version__
 
     return PluginInfo("core", __version__, "Customers, contacts, activities, users, teams, audit")
 
@@ -65,7 +65,7 @@ async def kehu_timeline_entries(actor, customer_id, before, limit):
 def kehu_jobs() -> list:
     from datetime import timedelta
 
-    from kehu.core.runtime import Job
+    from kehu.core.info import Job
 
     async def stale_review(kehu) -> str:
         from kehu.core.permissions import system_actor

@@ -9,7 +9,6 @@ import io
 import logging
 import os
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib.metadata import entry_points
@@ -22,42 +21,20 @@ from piccolo.table import Table
 from pydantic import ValidationError
 
 from kehu.core import hookspecs, piccolo_conf
+from kehu.core import plugin as core_plugin
+from kehu.core.context import set_current
 from kehu.core.db import bind_tables, make_engine, migration_lock, prepare_database
 from kehu.core.delivery import Dispatcher
+from kehu.core.deprecation import moved_names
 from kehu.core.errors import PluginError
 from kehu.core.event_types import Catalogue
+from kehu.core.graphql.schema import build_schema
+from kehu.core.info import Job, PluginInfo
 from kehu.core.settings import Settings
 
 log = logging.getLogger("kehu")
 
 ENTRY_POINT_GROUP = "kehu"
-
-
-@dataclass(frozen=True)
-class PluginInfo:
-    """What ``kehu_plugin_info`` returns. ``auto_enable_with`` marks a bridge plugin that is
-    enabled automatically when all the named plugins are enabled."""
-
-    name: str
-    version: str
-    description: str = ""
-    depends: tuple[str, ...] = ()
-    auto_enable_with: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Job:
-    """Periodic work. ``func(kehu)`` is async; schedule by ``every`` or a ``cron`` expression."""
-
-    name: str
-    func: Callable[..., Any]
-    every: timedelta | None = None
-    cron: str | None = None
-    description: str = ""
-
-    def __post_init__(self) -> None:
-        if (self.every is None) == (self.cron is None):
-            raise ValueError(f"Job {self.name}: give exactly one of every= or cron=")
 
 
 @dataclass
@@ -69,8 +46,6 @@ class LoadedPlugin:
 
 def _discover() -> dict[str, Any]:
     """Every installed plugin object by entry-point name (core first)."""
-    from kehu.core import plugin as core_plugin
-
     found: dict[str, Any] = {"core": core_plugin}
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         if ep.name == "core":
@@ -191,8 +166,6 @@ class Kehu:
 
     def graphql(self) -> Any:
         """The composed GraphQL schema of the enabled plugins (built once)."""
-        from kehu.core.graphql.schema import build_schema
-
         if self.composed is None:
             self.composed = build_schema(self)
         self.composed.install()
@@ -398,16 +371,4 @@ def _rescheduled(job: Job, spec: str) -> Job:
     )
 
 
-_current: Kehu | None = None
-
-
-def set_current(kehu: Kehu) -> None:
-    global _current
-    _current = kehu
-
-
-def current() -> Kehu:
-    """The runtime most recently created in this process."""
-    if _current is None:
-        raise RuntimeError("Kehu runtime not created (Kehu.from_settings())")
-    return _current
+__getattr__ = moved_names(__name__, {"current": "kehu.core.context"})

@@ -10,8 +10,8 @@ import secrets as random_secrets
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from kehu.core.context import current
 from kehu.core.errors import KehuError
-from kehu.core.runtime import current
 from kehu.core.tables import KeyValue
 
 KEY_NAME = "encryption_key"

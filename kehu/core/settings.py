@@ -54,8 +54,9 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(0, description="Requests per minute per client; 0 = off")
     default_currency: str = "CNY"
     secret_key: str = Field(
-        "", description="Encrypts stored integration secrets (webhook secrets); kehu init "
-        "writes one. Empty: a key generated once and kept in the database"
+        "",
+        description="Encrypts stored integration secrets (webhook secrets); kehu init "
+        "writes one. Empty: a key generated once and kept in the database",
     )
     public_url: str = Field(
         "http://127.0.0.1:8000", description="Base URL of links in e-mails (survey links)"
@@ -75,8 +76,9 @@ class Settings(BaseSettings):
     event_max_attempts: int = Field(10, ge=1, description="Attempts before a dead letter")
     event_retry_base_seconds: float = Field(2.0, gt=0)
     event_retry_max_seconds: float = Field(3600.0, gt=0)
-    event_lease_seconds: float = Field(30.0, gt=0, description="A dead process's work is "
-                                       "taken over after this")
+    event_lease_seconds: float = Field(
+        30.0, gt=0, description="A dead process's work is taken over after this"
+    )
     event_poll_seconds: float = Field(1.0, gt=0, description="Background delivery checks")
     smtp_url: str = Field(
         "", description="smtp://user:password@host:587 or smtps://host; empty: mail waits"

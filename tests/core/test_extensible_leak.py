@@ -1,7 +1,8 @@
 import strawberry
 
+from kehu.core.context import current
 from kehu.core.graphql.base import EXTENSIBLE, extensible
-from kehu.core.runtime import Kehu, current
+from kehu.core.runtime import Kehu
 from kehu.core.settings import Settings
 
 

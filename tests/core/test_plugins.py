@@ -10,8 +10,8 @@ from pydantic import BaseModel
 
 import kehu
 from kehu import Job, Kehu, PluginInfo, Settings
+from kehu.core import context
 from kehu.core import plugin as core_plugin
-from kehu.core import runtime
 from kehu.core.errors import PluginError
 
 
@@ -56,7 +56,7 @@ def _isolated(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for var in ("KEHU_PLUGINS", "KEHU_TRACE_HOOKS", "KEHU_PLUGIN_SETTINGS"):
         monkeypatch.delenv(var, raising=False)
-    previous = runtime._current
+    previous = context._current
     yield
     if previous is not None:
         previous.activate()
@@ -236,7 +236,10 @@ def test_published_hookspec_is_implemented_by_another_plugin(tmp_path):
         ("sub", "sub saw lead->won"),
     ]
     assert k.call("kehu_pub_stage_changed", old="a", new="b") == [
-        "pub saw a->b", "strict", "sub saw a->b"]
+        "pub saw a->b",
+        "strict",
+        "sub saw a->b",
+    ]
     hook = k.pm.hook.kehu_pub_stage_changed
     assert hook.spec is not None
     assert hook.spec.argnames == ("old", "new")
@@ -397,7 +400,11 @@ def test_contributions_follow_dependency_order_not_lifo(tmp_path):
     assert native == k.call("kehu_permissions") == [g for _, g in k.call_each("kehu_permissions")]
     assert "customer:read" in native[0]  # core first
     assert list(k.jobs()) == [
-        "core.stale-customers", "core.prune-events", "zeta.job", "alpha.job", "mid.job"
+        "core.stale-customers",
+        "core.prune-events",
+        "zeta.job",
+        "alpha.job",
+        "mid.job",
     ]
 
 
@@ -452,8 +459,13 @@ class Ordered(Plugin):
 
 
 def test_tryfirst_and_trylast_are_honoured(tmp_path):
-    k = build(tmp_path, None, Ordered("late", {"trylast": True}),
-              Ordered("early", {"tryfirst": True}), Ordered("plain", {}))
+    k = build(
+        tmp_path,
+        None,
+        Ordered("late", {"trylast": True}),
+        Ordered("early", {"tryfirst": True}),
+        Ordered("plain", {}),
+    )
     order = [next(iter(g)).split(":")[0] for g in k.call("kehu_permissions")]
     assert order[0] == "early" and order[-1] == "late"
     assert order.index("customer") < order.index("plain")  # core before the others
@@ -528,7 +540,7 @@ def test_configure_receives_the_runtime(tmp_path):
 
     k = build(tmp_path, None, Config("c"))
     assert seen == [k]
-    assert runtime.current() is k
+    assert context.current() is k
 
 
 # -- GraphQL composition ---------------------------------------------------------------------

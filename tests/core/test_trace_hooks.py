@@ -1,6 +1,7 @@
 """KEHU_TRACE_HOOKS=1 traces every hook call to standard error."""
 
-from kehu.core.runtime import Kehu, current
+from kehu.core.context import current
+from kehu.core.runtime import Kehu
 from kehu.core.settings import Settings
 
 

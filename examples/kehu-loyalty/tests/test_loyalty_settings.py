@@ -19,8 +19,9 @@ async def test_settings_are_used(kehu, system, make_customer):
 
 
 def test_invalid_settings_refuse_to_start():
+    from kehu.core.context import current
     from kehu.core.errors import PluginError
-    from kehu.core.runtime import Kehu, current
+    from kehu.core.runtime import Kehu
     from kehu.core.settings import Settings
 
     previous = current()

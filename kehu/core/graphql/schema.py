@@ -157,9 +157,7 @@ def build_schema(kehu: Any) -> ComposedSchema:
     ]
     if not settings.debug:
         schema_extensions.append(lambda: MaskErrors(should_mask_error=should_mask))
-    schema_extensions += [
-        e for items in kehu.call("kehu_graphql_schema_extensions") for e in items
-    ]
+    schema_extensions += [e for items in kehu.call("kehu_graphql_schema_extensions") for e in items]
     schema = KehuSchema(
         query=query,
         mutation=mutation,

@@ -4,11 +4,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from kehu.core.context import current
 from kehu.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.pagination import Page, keyset_page
 from kehu.core.permissions import Actor
-from kehu.core.runtime import current
 from kehu.core.services.common import as_datetime, check_choice, diff, now, raise_if
 from kehu.core.services.customers import customer_scope, get_customer
 from kehu.core.tables import Activity, ActivityKind, ActivityStatus, Contact, Customer, User

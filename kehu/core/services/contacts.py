@@ -72,22 +72,20 @@ async def contacts_by_customer(customer_ids: list[int]) -> dict[int, list[dict[s
     return out
 
 
-async def mail_recipient(
-    customer_id: int, role: str | None = None
-) -> tuple[str, str] | None:
+async def mail_recipient(customer_id: int, role: str | None = None) -> tuple[str, str] | None:
     """``(address, name)`` to write to about a customer: its contact with buying role
     ``role`` (e.g. ``finance`` for payment reminders), else the primary contact, else any
     contact with an address, else the customer's own address. For notifications."""
-    contacts = [
-        c for c in (await contacts_by_customer([customer_id]))[customer_id] if c["email"]
-    ]
+    contacts = [c for c in (await contacts_by_customer([customer_id]))[customer_id] if c["email"]]
     for wanted in ([role] if role else []) + [None]:
         for contact in contacts:
             if wanted is None or contact["buying_role"] == wanted:
                 return contact["email"], contact["name"]
-    customer = await Customer.select(Customer.email, Customer.name).where(
-        Customer.id == customer_id
-    ).first()
+    customer = (
+        await Customer.select(Customer.email, Customer.name)
+        .where(Customer.id == customer_id)
+        .first()
+    )
     if customer and customer["email"]:
         return customer["email"], customer["name"]
     return None

@@ -7,12 +7,12 @@ from typing import Any
 
 from piccolo.columns.combination import Where
 
+from kehu.core.context import current
 from kehu.core.db import text_search
 from kehu.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.pagination import Page, keyset_page
 from kehu.core.permissions import Actor, owner_team_scope
-from kehu.core.runtime import current
 from kehu.core.services.common import (
     as_date,
     check_choice,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from kehu.core.context import current
 from kehu.core.db import placeholders, write_transaction
 from kehu.core.delivery import event_of
 from kehu.core.errors import FieldError, ValidationFailed
@@ -13,7 +14,6 @@ from kehu.core.event_types import matches
 from kehu.core.events import Event, record, unit_of_work
 from kehu.core.pagination import Page, newest_first
 from kehu.core.permissions import Actor
-from kehu.core.runtime import current
 from kehu.core.services.common import now
 from kehu.core.tables import DeliveryStatus, EventDelivery, EventRecord, EventSubscriber
 

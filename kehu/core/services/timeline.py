@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from kehu.core.context import current
 from kehu.core.errors import ValidationFailed
 from kehu.core.pagination import check_first
 from kehu.core.permissions import Actor
-from kehu.core.runtime import current
 from kehu.core.services.customers import get_customer
 from kehu.core.tables import Activity
 

@@ -6,10 +6,10 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
+from kehu.core.context import current
 from kehu.core.errors import FieldError, NotFound, Unauthenticated, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.permissions import ROLES, Actor, make_actor
-from kehu.core.runtime import current
 from kehu.core.services.common import diff, now, raise_if
 from kehu.core.tables import ApiKey, Team, User
 from kehu.core.validation import clean_email, require_text
@@ -59,8 +59,11 @@ def _clean_user(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     if "locale" in data:
         out["locale"] = (data["locale"] or "").strip().lower()
         if out["locale"] not in ("", "zh", "en"):
-            errors.append(FieldError("locale", "locale must be zh, en or empty (the default)",
-                                     "INVALID_CHOICE"))
+            errors.append(
+                FieldError(
+                    "locale", "locale must be zh, en or empty (the default)", "INVALID_CHOICE"
+                )
+            )
     for name in ("display_name", "team", "active"):
         if name in data:
             out[name] = data[name]

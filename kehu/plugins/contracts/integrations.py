@@ -32,7 +32,7 @@ async def sla_policies(customer_ids: list[int]) -> dict[int, str]:
 async def churn_signals(customer_ids: list[int], now: datetime) -> list[Any]:
     """Overdue receivables (score grows to 1 at 60 days) and renewals due within
     ``churn_renewal_days`` (score grows as the date nears)."""
-    from kehu.plugins.tickets.services.churn import Signal
+    from kehu.plugins.tickets.hookspecs import Signal
 
     if not customer_ids:
         return []

@@ -14,8 +14,13 @@ from typing import Any
 from kehu.core.money import Money
 from kehu.plugins.contracts import receivables as r
 from kehu.plugins.contracts.services import config, today
-from kehu.plugins.reporting.metrics import Metric, MetricQuery, MetricRow
-from kehu.plugins.reporting.sql import period_sql, utc_midnight
+from kehu.plugins.reporting.hookspecs import (
+    Metric,
+    MetricQuery,
+    MetricRow,
+    period_sql,
+    utc_midnight,
+)
 
 CENT = Decimal("0.01")
 PARTIES = {

@@ -14,13 +14,13 @@ from typing import Any
 
 from piccolo.columns.combination import Where, WhereRaw
 
+from kehu.core.context import current
 from kehu.core.db import current_engine, is_sqlite
 from kehu.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.money import Money, check_currency
 from kehu.core.pagination import Page, keyset_page
 from kehu.core.permissions import Actor, owner_team_scope
-from kehu.core.runtime import current
 from kehu.core.services.common import as_date, now, raise_if
 from kehu.core.services.customers import customer_scope, get_customer
 from kehu.core.tables import Customer, User

@@ -15,8 +15,16 @@ from kehu.core.money import Money
 from kehu.plugins.incentives.services.actuals import MONEY_METRICS, NON_ADDITIVE
 from kehu.plugins.incentives.services.targets import attainments, target_scope
 from kehu.plugins.incentives.tables import Target
-from kehu.plugins.reporting.metrics import Metric, MetricQuery, MetricRow
-from kehu.plugins.reporting.sql import Source, first_day, grouped, period_sql, utc_midnight
+from kehu.plugins.reporting.hookspecs import (
+    Metric,
+    MetricQuery,
+    MetricRow,
+    Source,
+    first_day,
+    grouped,
+    period_sql,
+    utc_midnight,
+)
 
 L = "incentives_commission_line"
 TG = "incentives_target"
@@ -42,25 +50,41 @@ def _days_in(first: str, last: str, query: MetricQuery) -> list[QueryString]:
 LINES = Source(
     f'{L} JOIN core_user u ON u.id = {L}."user"',
     {"owner": f'{L}."user"', "team": "u.team", "kind": f"{L}.kind", "currency": f"{L}.currency"},
-    time_column=f"{L}.source_date", labels=("owner", "team"), dated=True,
-    currency=f"{L}.currency")
+    time_column=f"{L}.source_date",
+    labels=("owner", "team"),
+    dated=True,
+    currency=f"{L}.currency",
+)
 
 
 async def _commission(query: MetricQuery) -> list[MetricRow]:
     """Ledger amounts per group and currency, summed in SQL (minor units)."""
-    scope = (None if query.actor.can("commission:read_all")
-             else QueryString(f'{L}."user" = {{}}', query.actor.user_id))
+    scope = (
+        None
+        if query.actor.can("commission:read_all")
+        else QueryString(f'{L}."user" = {{}}', query.actor.user_id)
+    )
     dims = tuple(d for d in query.dimensions if d != "currency")  # always grouped by currency
     rows = await grouped(LINES, replace(query, dimensions=dims), f"SUM({L}.amount_minor)", scope)
     shown = "currency" in query.dimensions
-    return [MetricRow({**r.dimensions, **({"currency": r.currency} if shown else {})},
-                      Money(int(r.value), r.currency).amount, r.currency) for r in rows]
+    return [
+        MetricRow(
+            {**r.dimensions, **({"currency": r.currency} if shown else {})},
+            Money(int(r.value), r.currency).amount,
+            r.currency,
+        )
+        for r in rows
+    ]
 
 
 # -- target attainment --------------------------------------------------------------------
 
-TARGET_DIMS = {"owner": "u.username", "team": "tm.name", "metric": f"{TG}.metric",
-               "scope": f"{TG}.scope"}
+TARGET_DIMS = {
+    "owner": "u.username",
+    "team": "tm.name",
+    "metric": f"{TG}.metric",
+    "scope": f"{TG}.scope",
+}
 TARGET_IDS = {"owner": "u.id", "team": "tm.id"}
 
 
@@ -69,8 +93,10 @@ def _target_sql(query: MetricQuery) -> tuple[str, list[QueryString]]:
     lies in ``[from, to)``, with their dimension labels; the team of a user target is the
     user's."""
     labels = {**TARGET_DIMS, "period": period_sql(utc_midnight(f"{TG}.start"), query.granularity)}
-    where = [QueryString(f"NOT EXISTS (SELECT 1 FROM {TG} c WHERE c.parent = {TG}.id)"),
-             *_days_in(f'{TG}."start"', f'{TG}."end"', query)]
+    where = [
+        QueryString(f"NOT EXISTS (SELECT 1 FROM {TG} c WHERE c.parent = {TG}.id)"),
+        *_days_in(f'{TG}."start"', f'{TG}."end"', query),
+    ]
     scope = target_scope(query.actor)
     if scope is not None:
         where.append(scope.querystring)
@@ -78,10 +104,13 @@ def _target_sql(query: MetricQuery) -> tuple[str, list[QueryString]]:
         column = TARGET_IDS[name] if name in TARGET_IDS and value.isdigit() else labels[name]
         where.append(QueryString(f"CAST({column} AS TEXT) = {{}}", value))
     columns = ", ".join(f"{sql} AS label_{name}" for name, sql in labels.items())
-    return (f"SELECT {TG}.*, {columns} FROM {TG} "
-            f'LEFT JOIN core_user u ON u.id = {TG}."user" '
-            f"LEFT JOIN core_team tm ON tm.id = COALESCE({TG}.team, u.team) "
-            f"WHERE {' AND '.join('{}' for _ in where)} ORDER BY {TG}.id", where)
+    return (
+        f"SELECT {TG}.*, {columns} FROM {TG} "
+        f'LEFT JOIN core_user u ON u.id = {TG}."user" '
+        f"LEFT JOIN core_team tm ON tm.id = COALESCE({TG}.team, u.team) "
+        f"WHERE {' AND '.join('{}' for _ in where)} ORDER BY {TG}.id",
+        where,
+    )
 
 
 @dataclass
@@ -114,33 +143,50 @@ async def _target_attainment(query: MetricQuery) -> list[MetricRow]:
         row = found.target
         g = groups[(tuple(row[f"label_{d}"] or "" for d in dims), row["currency"])]
         g.targets += 1
-        g.goal += Decimal(row["amount_minor"] if row["amount_minor"] is not None
-                          else row["value"])
+        g.goal += Decimal(row["amount_minor"] if row["amount_minor"] is not None else row["value"])
         g.actual += found.actual.number
         g.currency = row["currency"]
     out = []
     for (key, _), g in sorted(groups.items()):
         labels = dict(zip(dims, key, strict=True))
         metric = labels["metric"]
-        out.append(MetricRow(
-            labels, (100 * g.actual / g.goal).quantize(CENT, ROUND_HALF_UP), g.currency or None,
-            {"target": _figure(g.goal, g, metric), "actual": _figure(g.actual, g, metric),
-             "targets": Decimal(g.targets)}))
+        out.append(
+            MetricRow(
+                labels,
+                (100 * g.actual / g.goal).quantize(CENT, ROUND_HALF_UP),
+                g.currency or None,
+                {
+                    "target": _figure(g.goal, g, metric),
+                    "actual": _figure(g.actual, g, metric),
+                    "targets": Decimal(g.targets),
+                },
+            )
+        )
     return out
 
 
 def report_metrics() -> list[Metric]:
     return [
-        Metric("incentives.commission", "Commission earned 提成",
-               "Commission ledger lines (commissions, adjustments, clawbacks, caps) by the "
-               "date of their source event, per currency; team is the earner's team.",
-               "SUM(commission_line.amount)", "money", ("owner", "team", "kind", "currency",
-                                                        "period"), _commission),
-        Metric("incentives.target_attainment", "Target attainment 目标达成率",
-               "Actual ÷ target of the targets whose period lies in [from, to) (decomposed "
-               "targets count through their parts); every row is one target metric and "
-               "scope. Measures: target, actual (sums; averages for rates, CSAT and hours), "
-               "targets.",
-               "Σ actual / Σ target × 100", "percent", (*TARGET_DIMS, "period"),
-               _target_attainment),
+        Metric(
+            "incentives.commission",
+            "Commission earned 提成",
+            "Commission ledger lines (commissions, adjustments, clawbacks, caps) by the "
+            "date of their source event, per currency; team is the earner's team.",
+            "SUM(commission_line.amount)",
+            "money",
+            ("owner", "team", "kind", "currency", "period"),
+            _commission,
+        ),
+        Metric(
+            "incentives.target_attainment",
+            "Target attainment 目标达成率",
+            "Actual ÷ target of the targets whose period lies in [from, to) (decomposed "
+            "targets count through their parts); every row is one target metric and "
+            "scope. Measures: target, actual (sums; averages for rates, CSAT and hours), "
+            "targets.",
+            "Σ actual / Σ target × 100",
+            "percent",
+            (*TARGET_DIMS, "period"),
+            _target_attainment,
+        ),
     ]

@@ -8,9 +8,9 @@ from datetime import timedelta
 from typing import Any
 
 from kehu import Event, EventHook, EventType, Job, Kehu, PluginInfo, hookimpl
+from kehu.core.context import current
 from kehu.core.money import Money
 from kehu.core.permissions import EVERYONE
-from kehu.core.runtime import current
 from kehu.plugins.pipeline import __version__, hookspecs, services
 from kehu.plugins.pipeline.settings import PipelineSettings
 

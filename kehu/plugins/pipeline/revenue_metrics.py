@@ -22,8 +22,15 @@ from kehu.core.money import Money
 from kehu.core.services.common import now
 from kehu.core.tables import Customer
 from kehu.plugins.pipeline import services
-from kehu.plugins.reporting.metrics import Metric, MetricQuery, MetricRow
-from kehu.plugins.reporting.sql import Source, grouped, id_of, labels
+from kehu.plugins.reporting.hookspecs import (
+    Metric,
+    MetricQuery,
+    MetricRow,
+    Source,
+    grouped,
+    id_of,
+    labels,
+)
 
 OPP = "pipeline_opportunity"
 CUST = "core_customer"
@@ -34,22 +41,43 @@ CHANNEL = f"COALESCE(NULLIF({OPP}.source, ''), {CUST}.source, '')"
 LABELS = ("owner", "team")  # id dimensions shown by name
 CENT = Decimal("0.01")
 
-REVENUE_DIMS = {"owner": f"{OPP}.owner", "team": f"{OPP}.team", "pipeline": f"{OPP}.pipeline",
-                "region": f"{CUST}.region", "industry": f"{CUST}.industry",
-                "tier": f"{CUST}.tier", "source": f"{CUST}.source", "channel": CHANNEL,
-                "currency": f"{OPP}.currency"}
+REVENUE_DIMS = {
+    "owner": f"{OPP}.owner",
+    "team": f"{OPP}.team",
+    "pipeline": f"{OPP}.pipeline",
+    "region": f"{CUST}.region",
+    "industry": f"{CUST}.industry",
+    "tier": f"{CUST}.tier",
+    "source": f"{CUST}.source",
+    "channel": CHANNEL,
+    "currency": f"{OPP}.currency",
+}
 WON = Source(WON_FROM, REVENUE_DIMS, time_column=CLOSED, labels=LABELS)
-PRODUCT_DIMS = {"product": f"COALESCE({LINE}.product, '')",
-                **{d: REVENUE_DIMS[d] for d in ("owner", "team", "region", "industry", "channel")},
-                "currency": f"COALESCE({LINE}.currency, {OPP}.currency)"}
-PRODUCTS = Source(f"{WON_FROM} LEFT JOIN {LINE} ON {LINE}.opportunity = {OPP}.id", PRODUCT_DIMS,
-                  time_column=CLOSED, labels=LABELS)
-LINE_AMOUNT = (f"SUM(CASE WHEN {LINE}.id IS NULL THEN {OPP}.amount_minor "
-               f"ELSE {LINE}.quantity * {LINE}.unit_price_minor END)")
-GROWTH_DIMS = {d: REVENUE_DIMS[d] for d in ("owner", "team", "region", "industry", "channel",
-                                            "currency")}
-CUSTOMER_DIMS = {"owner": f"{CUST}.owner", "team": f"{CUST}.team", "region": f"{CUST}.region",
-                 "industry": f"{CUST}.industry", "tier": f"{CUST}.tier"}
+PRODUCT_DIMS = {
+    "product": f"COALESCE({LINE}.product, '')",
+    **{d: REVENUE_DIMS[d] for d in ("owner", "team", "region", "industry", "channel")},
+    "currency": f"COALESCE({LINE}.currency, {OPP}.currency)",
+}
+PRODUCTS = Source(
+    f"{WON_FROM} LEFT JOIN {LINE} ON {LINE}.opportunity = {OPP}.id",
+    PRODUCT_DIMS,
+    time_column=CLOSED,
+    labels=LABELS,
+)
+LINE_AMOUNT = (
+    f"SUM(CASE WHEN {LINE}.id IS NULL THEN {OPP}.amount_minor "
+    f"ELSE {LINE}.quantity * {LINE}.unit_price_minor END)"
+)
+GROWTH_DIMS = {
+    d: REVENUE_DIMS[d] for d in ("owner", "team", "region", "industry", "channel", "currency")
+}
+CUSTOMER_DIMS = {
+    "owner": f"{CUST}.owner",
+    "team": f"{CUST}.team",
+    "region": f"{CUST}.region",
+    "industry": f"{CUST}.industry",
+    "tier": f"{CUST}.tier",
+}
 CLV_DIMS = {**CUSTOMER_DIMS, "channel": CHANNEL, "currency": f"{OPP}.currency"}
 
 Compute = Callable[[MetricQuery], Awaitable[list[MetricRow]]]
@@ -147,8 +175,12 @@ def window(q: MetricQuery) -> Window:
     if "period" not in q.dimensions:
         return Window(start, end, _previous(start, end), None)
     first = period_index(start, q.granularity)
-    return Window(period_start(first, q.granularity), end,
-                  period_start(first - 1, q.granularity), q.granularity)
+    return Window(
+        period_start(first, q.granularity),
+        end,
+        period_start(first - 1, q.granularity),
+        q.granularity,
+    )
 
 
 def _previous(start: datetime, end: datetime) -> datetime:
@@ -166,8 +198,9 @@ def _aware(moment: datetime) -> datetime:
 # -- SQL over won deals --------------------------------------------------------------------------
 
 
-async def _where(q: MetricQuery, dims: dict[str, str], since: datetime | None,
-                 until: datetime | None) -> QueryString:
+async def _where(
+    q: MetricQuery, dims: dict[str, str], since: datetime | None, until: datetime | None
+) -> QueryString:
     """Won, visible to the actor, matching the filters, closed in ``[since, until)``."""
     conditions = [QueryString(f"{OPP}.status = 'won'")]
     scope = services.opportunity_scope(q.actor)
@@ -200,14 +233,17 @@ async def _raw(sql: str, *args: Any) -> list[dict[str, Any]]:
     return await Customer.raw(sql, *args)
 
 
-async def _dimensions(q: MetricQuery, names: list[str], rows: list[dict[str, Any]],
-                      window_: Window | None = None) -> list[dict[str, str]]:
+async def _dimensions(
+    q: MetricQuery, names: list[str], rows: list[dict[str, Any]], window_: Window | None = None
+) -> list[dict[str, str]]:
     """Each row's dimensions: owner/team by name, ``period`` and ``currency`` if asked."""
     shown = await labels(names, LABELS, rows)
     out = []
     for row in rows:
-        values = {n: shown.get((n, row[f"d{i}"]), "" if row[f"d{i}"] is None
-                                else str(row[f"d{i}"])) for i, n in enumerate(names)}
+        values = {
+            n: shown.get((n, row[f"d{i}"]), "" if row[f"d{i}"] is None else str(row[f"d{i}"]))
+            for i, n in enumerate(names)
+        }
         if window_ is not None and window_.granularity is not None:
             values["period"] = window_.label(row["p"])
         if "currency" in q.dimensions:
@@ -244,8 +280,11 @@ def period_filter(compute: Compute) -> Compute:
             return await compute(q)
         filters = {k: v for k, v in q.filters.items() if k != "period"}
         dims = q.dimensions if "period" in q.dimensions else (*q.dimensions, "period")
-        rows = [r for r in await compute(replace(q, dimensions=dims, filters=filters))
-                if r.dimensions["period"] == label]
+        rows = [
+            r
+            for r in await compute(replace(q, dimensions=dims, filters=filters))
+            if r.dimensions["period"] == label
+        ]
         if "period" not in q.dimensions:
             for row in rows:
                 del row.dimensions["period"]
@@ -261,9 +300,13 @@ async def _money_rows(source: Source, q: MetricQuery, value_sql: str) -> list[Me
     """``grouped`` per requested dimension and currency; minor units → ``Money`` amounts."""
     dims = (*(d for d in q.dimensions if d != "currency"), "currency")
     scope = services.opportunity_scope(q.actor)
-    rows = await grouped(source, replace(q, dimensions=dims), value_sql,
-                         None if scope is None else scope.querystring,
-                         [QueryString(f"{OPP}.status = 'won'")])
+    rows = await grouped(
+        source,
+        replace(q, dimensions=dims),
+        value_sql,
+        None if scope is None else scope.querystring,
+        [QueryString(f"{OPP}.status = 'won'")],
+    )
     out = []
     for row in rows:
         currency = row.dimensions.pop("currency")
@@ -292,18 +335,40 @@ async def sales_growth(q: MetricQuery) -> list[MetricRow]:
     rows = await _raw(
         f"SELECT {select}{OPP}.currency AS cur, {{}} AS p, SUM({OPP}.amount_minor) AS total "
         f"FROM {WON_FROM} WHERE {{}} GROUP BY {group}cur, p",
-        w.index_sql(), await _where(q, GROWTH_DIMS, w.previous, w.end))
-    totals = {((*(r[f"d{i}"] for i in range(len(names))), r["cur"]), r["p"]): int(r["total"] or 0)
-              for r in rows}
-    found = [{**{f"d{i}": v for i, v in enumerate(key[:-1])}, "cur": key[-1], "p": p + 1,
-              "current": totals.get((key, p + 1), 0), "previous": previous}
-             for (key, p), previous in totals.items() if previous and p < w.last]
+        w.index_sql(),
+        await _where(q, GROWTH_DIMS, w.previous, w.end),
+    )
+    totals = {
+        ((*(r[f"d{i}"] for i in range(len(names))), r["cur"]), r["p"]): int(r["total"] or 0)
+        for r in rows
+    }
+    found = [
+        {
+            **{f"d{i}": v for i, v in enumerate(key[:-1])},
+            "cur": key[-1],
+            "p": p + 1,
+            "current": totals.get((key, p + 1), 0),
+            "previous": previous,
+        }
+        for (key, p), previous in totals.items()
+        if previous and p < w.last
+    ]
     dims = await _dimensions(q, names, found, w)
-    return _ordered(q, [
-        MetricRow(d, _percent(r["current"] - r["previous"], r["previous"]), r["cur"], {
-            "current": Money(r["current"], r["cur"]).amount,
-            "previous": Money(r["previous"], r["cur"]).amount})
-        for d, r in zip(dims, found, strict=True)])
+    return _ordered(
+        q,
+        [
+            MetricRow(
+                d,
+                _percent(r["current"] - r["previous"], r["previous"]),
+                r["cur"],
+                {
+                    "current": Money(r["current"], r["cur"]).amount,
+                    "previous": Money(r["previous"], r["cur"]).amount,
+                },
+            )
+            for d, r in zip(dims, found, strict=True)
+        ],
+    )
 
 
 async def _buyers(q: MetricQuery, w: Window, since: datetime) -> QueryString:
@@ -313,7 +378,9 @@ async def _buyers(q: MetricQuery, w: Window, since: datetime) -> QueryString:
     return QueryString(
         f"SELECT {OPP}.customer AS customer, {select}{{}} AS p, COUNT(*) AS n "
         f"FROM {WON_FROM} WHERE {{}} GROUP BY {OPP}.customer, {group}p",
-        w.index_sql(), await _where(q, CUSTOMER_DIMS, since, w.end))
+        w.index_sql(),
+        await _where(q, CUSTOMER_DIMS, since, w.end),
+    )
 
 
 async def _retention(q: MetricQuery) -> list[tuple[dict[str, str], int, int]]:
@@ -327,24 +394,43 @@ async def _retention(q: MetricQuery) -> list[tuple[dict[str, str], int, int]]:
         f"WITH b AS ({{}}) SELECT {select}b.p + 1 AS p, COUNT(*) AS previous, "
         f"COUNT(a.customer) AS retained FROM b LEFT JOIN b a ON a.customer = b.customer "
         f"AND a.p = b.p + 1 WHERE b.p < {{}} GROUP BY {keys}b.p",
-        await _buyers(q, w, w.previous), w.last)
+        await _buyers(q, w, w.previous),
+        w.last,
+    )
     dims = await _dimensions(q, names, rows, w)
     return [(d, int(r["previous"]), int(r["retained"])) for d, r in zip(dims, rows, strict=True)]
 
 
 async def retention_rate(q: MetricQuery) -> list[MetricRow]:
-    return _ordered(q, [
-        MetricRow(d, _percent(retained, previous), measures={
-            "previous_customers": Decimal(previous), "retained": Decimal(retained)})
-        for d, previous, retained in await _retention(q)])
+    return _ordered(
+        q,
+        [
+            MetricRow(
+                d,
+                _percent(retained, previous),
+                measures={"previous_customers": Decimal(previous), "retained": Decimal(retained)},
+            )
+            for d, previous, retained in await _retention(q)
+        ],
+    )
 
 
 async def churn_rate(q: MetricQuery) -> list[MetricRow]:
-    return _ordered(q, [
-        MetricRow(d, 100 - _percent(retained, previous), measures={
-            "previous_customers": Decimal(previous), "retained": Decimal(retained),
-            "lost": Decimal(previous - retained)})
-        for d, previous, retained in await _retention(q)])
+    return _ordered(
+        q,
+        [
+            MetricRow(
+                d,
+                100 - _percent(retained, previous),
+                measures={
+                    "previous_customers": Decimal(previous),
+                    "retained": Decimal(retained),
+                    "lost": Decimal(previous - retained),
+                },
+            )
+            for d, previous, retained in await _retention(q)
+        ],
+    )
 
 
 async def repurchase_rate(q: MetricQuery) -> list[MetricRow]:
@@ -354,12 +440,24 @@ async def repurchase_rate(q: MetricQuery) -> list[MetricRow]:
     keys = "".join(f"d{i}, " for i in range(len(names)))
     rows = await _raw(
         f"SELECT {keys}p, COUNT(*) AS buyers, SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END) "
-        f"AS repeat_buyers FROM ({{}}) b GROUP BY {keys}p", await _buyers(q, w, w.start))
+        f"AS repeat_buyers FROM ({{}}) b GROUP BY {keys}p",
+        await _buyers(q, w, w.start),
+    )
     dims = await _dimensions(q, names, rows, w)
-    return _ordered(q, [
-        MetricRow(d, _percent(r["repeat_buyers"], r["buyers"]), measures={
-            "buyers": Decimal(r["buyers"]), "repeat_buyers": Decimal(r["repeat_buyers"])})
-        for d, r in zip(dims, rows, strict=True)])
+    return _ordered(
+        q,
+        [
+            MetricRow(
+                d,
+                _percent(r["repeat_buyers"], r["buyers"]),
+                measures={
+                    "buyers": Decimal(r["buyers"]),
+                    "repeat_buyers": Decimal(r["repeat_buyers"]),
+                },
+            )
+            for d, r in zip(dims, rows, strict=True)
+        ],
+    )
 
 
 async def customer_lifetime_value(q: MetricQuery) -> list[MetricRow]:
@@ -371,62 +469,118 @@ async def customer_lifetime_value(q: MetricQuery) -> list[MetricRow]:
         f"SELECT {select}{OPP}.currency AS cur, SUM({OPP}.amount_minor) AS total, "
         f"COUNT(DISTINCT {OPP}.customer) AS customers, COUNT(*) AS deals "
         f"FROM {WON_FROM} WHERE {{}} GROUP BY {group}cur",
-        await _where(q, CLV_DIMS, q.start, q.end or now()))
+        await _where(q, CLV_DIMS, q.start, q.end or now()),
+    )
     dims = await _dimensions(q, names, rows)
-    return _ordered(q, [
-        MetricRow(d, _money(r["total"], r["customers"], r["cur"]), r["cur"], {
-            "customers": Decimal(r["customers"]), "deals": Decimal(r["deals"]),
-            "average_deal": _money(r["total"], r["deals"], r["cur"]),
-            "purchase_frequency": (Decimal(r["deals"]) / r["customers"]).quantize(
-                CENT, rounding=ROUND_HALF_UP)})
-        for d, r in zip(dims, rows, strict=True)])
+    return _ordered(
+        q,
+        [
+            MetricRow(
+                d,
+                _money(r["total"], r["customers"], r["cur"]),
+                r["cur"],
+                {
+                    "customers": Decimal(r["customers"]),
+                    "deals": Decimal(r["deals"]),
+                    "average_deal": _money(r["total"], r["deals"], r["cur"]),
+                    "purchase_frequency": (Decimal(r["deals"]) / r["customers"]).quantize(
+                        CENT, rounding=ROUND_HALF_UP
+                    ),
+                },
+            )
+            for d, r in zip(dims, rows, strict=True)
+        ],
+    )
 
 
-WINDOW_TEXT = (" Window: [from, to), by default the last 12 calendar months including the "
-               "current one; with the period dimension each period is compared with the one "
-               "before it.")
+WINDOW_TEXT = (
+    " Window: [from, to), by default the last 12 calendar months including the "
+    "current one; with the period dimension each period is compared with the one "
+    "before it."
+)
 
 
 def revenue_metrics() -> list[Metric]:
     return [
-        Metric("pipeline.revenue", "Won revenue",
-               "Amount of deals won in the period (by close date), per currency. channel = the "
-               "deal's source, else the customer's.",
-               "SUM(amount of won deals closed in [from, to))", "money",
-               (*REVENUE_DIMS, "period"), period_filter(revenue), chart="bar"),
-        Metric("pipeline.product_revenue", "Revenue by product",
-               "Won line items (quantity × unit price) per product and currency; a won deal "
-               "without line items counts its amount under product ''.",
-               "SUM(quantity × unit price of lines of won deals closed in [from, to))", "money",
-               (*PRODUCT_DIMS, "period"), period_filter(product_revenue), chart="bar"),
-        Metric("pipeline.sales_growth", "Sales growth rate",
-               "Won revenue against the previous period of the same length, per currency; a "
-               "group without previous revenue is left out (growth undefined)." + WINDOW_TEXT,
-               "(current − previous) ÷ previous × 100", "percent", (*GROWTH_DIMS, "period"),
-               period_filter(sales_growth), chart="line"),
-        Metric("pipeline.retention_rate", "Customer retention rate",
-               "Customers who won a deal in the previous period and again in this one, of "
-               "the previous period's buyers; a group without previous buyers is left out."
-               + WINDOW_TEXT,
-               "retained ÷ previous_customers × 100", "percent", (*CUSTOMER_DIMS, "period"),
-               period_filter(retention_rate), chart="line"),
-        Metric("pipeline.churn_rate", "Customer churn rate",
-               "Previous period's buyers who bought nothing in this one; a group without "
-               "previous buyers is left out." + WINDOW_TEXT,
-               "100 − retention rate = lost ÷ previous_customers × 100", "percent",
-               (*CUSTOMER_DIMS, "period"), period_filter(churn_rate), chart="line"),
-        Metric("pipeline.repurchase_rate", "Repurchase rate",
-               "Customers with two or more won deals in the window, of those with at least "
-               "one (per period with the period dimension). Window: [from, to), by default the "
-               "last 12 calendar months including the current one.",
-               "repeat_buyers ÷ buyers × 100", "percent", (*CUSTOMER_DIMS, "period"),
-               period_filter(repurchase_rate), chart="bar"),
-        Metric("pipeline.customer_lifetime_value", "Customer lifetime value",
-               "Historical value per customer, per currency: won amount of deals closed "
-               "before to (default now; from, if given, limits the history) ÷ customers "
-               "with such a deal. With channel a customer counts in each channel bought "
-               "through.",
-               "SUM(won amount) ÷ COUNT(DISTINCT customer) = average_deal × "
-               "purchase_frequency", "money", tuple(CLV_DIMS), customer_lifetime_value,
-               chart="bar"),
+        Metric(
+            "pipeline.revenue",
+            "Won revenue",
+            "Amount of deals won in the period (by close date), per currency. channel = the "
+            "deal's source, else the customer's.",
+            "SUM(amount of won deals closed in [from, to))",
+            "money",
+            (*REVENUE_DIMS, "period"),
+            period_filter(revenue),
+            chart="bar",
+        ),
+        Metric(
+            "pipeline.product_revenue",
+            "Revenue by product",
+            "Won line items (quantity × unit price) per product and currency; a won deal "
+            "without line items counts its amount under product ''.",
+            "SUM(quantity × unit price of lines of won deals closed in [from, to))",
+            "money",
+            (*PRODUCT_DIMS, "period"),
+            period_filter(product_revenue),
+            chart="bar",
+        ),
+        Metric(
+            "pipeline.sales_growth",
+            "Sales growth rate",
+            "Won revenue against the previous period of the same length, per currency; a "
+            "group without previous revenue is left out (growth undefined)." + WINDOW_TEXT,
+            "(current − previous) ÷ previous × 100",
+            "percent",
+            (*GROWTH_DIMS, "period"),
+            period_filter(sales_growth),
+            chart="line",
+        ),
+        Metric(
+            "pipeline.retention_rate",
+            "Customer retention rate",
+            "Customers who won a deal in the previous period and again in this one, of "
+            "the previous period's buyers; a group without previous buyers is left out."
+            + WINDOW_TEXT,
+            "retained ÷ previous_customers × 100",
+            "percent",
+            (*CUSTOMER_DIMS, "period"),
+            period_filter(retention_rate),
+            chart="line",
+        ),
+        Metric(
+            "pipeline.churn_rate",
+            "Customer churn rate",
+            "Previous period's buyers who bought nothing in this one; a group without "
+            "previous buyers is left out." + WINDOW_TEXT,
+            "100 − retention rate = lost ÷ previous_customers × 100",
+            "percent",
+            (*CUSTOMER_DIMS, "period"),
+            period_filter(churn_rate),
+            chart="line",
+        ),
+        Metric(
+            "pipeline.repurchase_rate",
+            "Repurchase rate",
+            "Customers with two or more won deals in the window, of those with at least "
+            "one (per period with the period dimension). Window: [from, to), by default the "
+            "last 12 calendar months including the current one.",
+            "repeat_buyers ÷ buyers × 100",
+            "percent",
+            (*CUSTOMER_DIMS, "period"),
+            period_filter(repurchase_rate),
+            chart="bar",
+        ),
+        Metric(
+            "pipeline.customer_lifetime_value",
+            "Customer lifetime value",
+            "Historical value per customer, per currency: won amount of deals closed "
+            "before to (default now; from, if given, limits the history) ÷ customers "
+            "with such a deal. With channel a customer counts in each channel bought "
+            "through.",
+            "SUM(won amount) ÷ COUNT(DISTINCT customer) = average_deal × purchase_frequency",
+            "money",
+            tuple(CLV_DIMS),
+            customer_lifetime_value,
+            chart="bar",
+        ),
     ]

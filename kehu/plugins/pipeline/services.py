@@ -14,13 +14,13 @@ from typing import Any
 from piccolo.query.functions.aggregate import Count, Max, Sum
 from piccolo.querystring import QueryString
 
+from kehu.core.context import current
 from kehu.core.db import text_search
 from kehu.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.money import Money, check_currency
 from kehu.core.pagination import Page, keyset_page
 from kehu.core.permissions import Actor, owner_team_scope, system_actor
-from kehu.core.runtime import current
 from kehu.core.services import contacts as contact_service
 from kehu.core.services import customers as customer_service
 from kehu.core.services.common import as_date, load_json, now, raise_if

@@ -4,12 +4,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from kehu.core.context import current
 from kehu.core.db import current_engine, is_sqlite
 from kehu.core.errors import FieldError, NotFound, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.money import Money
 from kehu.core.permissions import Actor
-from kehu.core.runtime import current
 from kehu.plugins.contracts import services as contracts
 from kehu.plugins.pipeline import services as pipeline
 from kehu.plugins.pipeline_contracts.tables import ContractSource

@@ -6,10 +6,10 @@ import json
 from datetime import datetime
 from typing import Any
 
+from kehu.core.context import current
 from kehu.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.permissions import Actor
-from kehu.core.runtime import current
 from kehu.core.services.common import load_json, now
 from kehu.plugins.reporting import metrics as m
 from kehu.plugins.reporting.tables import Dashboard

@@ -6,9 +6,9 @@ delivered."""
 
 from typing import Any
 
+from kehu.core.context import current
 from kehu.core.events import Event, unit_of_work
 from kehu.core.mail import MailTemplate, queue_mail
-from kehu.core.runtime import current
 from kehu.core.services.contacts import mail_recipient
 from kehu.core.tables import Customer
 from kehu.plugins.tickets.tables import Ticket

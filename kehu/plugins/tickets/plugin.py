@@ -140,7 +140,7 @@ async def churn_check_job(kehu: Kehu) -> str | None:
 
 @hookimpl
 def kehu_jobs() -> list[Job]:
-    from kehu.core.runtime import current
+    from kehu.core.context import current
 
     settings = current().plugin_settings(NAME)
     return [
@@ -179,8 +179,8 @@ async def kehu_opportunity_won(opportunity_id: int, customer_id: int) -> None:
     """Pipeline (if enabled) reports a won deal: send the ``survey_on_deal_won`` surveys,
     one of each kind per opportunity (a redelivered event, or the deal won again after a
     reopening, sends none)."""
+    from kehu.core.context import current
     from kehu.core.permissions import system_actor
-    from kehu.core.runtime import current
     from kehu.plugins.tickets.services import surveys
 
     for kind in current().plugin_settings(NAME).survey_on_deal_won:

@@ -12,8 +12,7 @@ from typing import Any
 from piccolo.querystring import QueryString
 
 from kehu.core.services.customers import customer_scope
-from kehu.plugins.reporting.metrics import Metric, MetricQuery, MetricRow
-from kehu.plugins.reporting.sql import Source, grouped
+from kehu.plugins.reporting.hookspecs import Metric, MetricQuery, MetricRow, Source, grouped
 from kehu.plugins.tickets.services.common import seconds_sql, ticket_scope
 
 T = "tickets_ticket"
@@ -31,11 +30,19 @@ TICKET_DIMS = {
     **CUSTOMER_DIMS,
 }
 TICKETS = Source(T, TICKET_DIMS, time_column=f"{T}.created_at", labels=("assignee", "team"))
-WITH_CUSTOMERS = Source(f"{T} JOIN {C} ON {C}.id = {T}.customer", TICKET_DIMS,
-                        time_column=f"{T}.created_at", labels=("assignee", "team"))
+WITH_CUSTOMERS = Source(
+    f"{T} JOIN {C} ON {C}.id = {T}.customer",
+    TICKET_DIMS,
+    time_column=f"{T}.created_at",
+    labels=("assignee", "team"),
+)
 SURVEY_DIMS = {"team": f"{C}.team", "owner": f"{C}.owner", **CUSTOMER_DIMS}
-SURVEYS = Source(f"tickets_survey s JOIN {C} ON {C}.id = s.customer", SURVEY_DIMS,
-                 time_column="s.answered_at", labels=("owner", "team"))
+SURVEYS = Source(
+    f"tickets_survey s JOIN {C} ON {C}.id = s.customer",
+    SURVEY_DIMS,
+    time_column="s.answered_at",
+    labels=("owner", "team"),
+)
 NOT_MERGED = QueryString(f"{T}.merged_into IS NULL")
 OPEN = QueryString(f"{T}.status IN ('new', 'open', 'pending_customer')")
 MET = f"({T}.first_response_breached IS FALSE AND {T}.resolution_breached IS FALSE)"
@@ -75,8 +82,11 @@ def _customers_scope(query: MetricQuery) -> QueryString | None:
 
 
 async def _aggregates(
-    source: Source, query: MetricQuery, scope: QueryString | None,
-    where: list[QueryString], sums: dict[str, str],
+    source: Source,
+    query: MetricQuery,
+    scope: QueryString | None,
+    where: list[QueryString],
+    sums: dict[str, str],
 ) -> list[tuple[dict[str, str], Counts]]:
     """The named aggregates per group, in one grouped SQL query."""
     rows = await grouped(source, query, "COUNT(*)", scope, where, measures=sums)
@@ -84,31 +94,47 @@ async def _aggregates(
 
 
 async def _derived(
-    source: Source, query: MetricQuery, scope: QueryString | None, where: list[QueryString],
-    sums: dict[str, str], value: Callable[[Counts], Decimal | None], hidden: str = "",
+    source: Source,
+    query: MetricQuery,
+    scope: QueryString | None,
+    where: list[QueryString],
+    sums: dict[str, str],
+    value: Callable[[Counts], Decimal | None],
+    hidden: str = "",
 ) -> list[MetricRow]:
     """Rows whose value is derived from the named aggregates, which become the measures but
     ``hidden`` (value 0 when undefined: nothing to divide by)."""
     rows = []
     for dims, counts in await _aggregates(source, query, scope, where, sums):
         derived = value(counts)
-        rows.append(MetricRow(dims, Decimal("0.00") if derived is None else derived,
-                              measures={k: v for k, v in counts.items() if k != hidden}))
+        rows.append(
+            MetricRow(
+                dims,
+                Decimal("0.00") if derived is None else derived,
+                measures={k: v for k, v in counts.items() if k != hidden},
+            )
+        )
     return rows
 
 
 async def _count(query: MetricQuery, *where: QueryString) -> list[MetricRow]:
     """The visible, unmerged tickets per group."""
-    return await grouped(_tickets(query), query, "COUNT(*)", _tickets_scope(query),
-                         [NOT_MERGED, *where])
+    return await grouped(
+        _tickets(query), query, "COUNT(*)", _tickets_scope(query), [NOT_MERGED, *where]
+    )
 
 
-async def _ticket_ratio(query: MetricQuery, where: list[QueryString], sums: dict[str, str],
-                        value: Callable[[Counts], Decimal | None], hidden: str = "",
-                        ) -> list[MetricRow]:
+async def _ticket_ratio(
+    query: MetricQuery,
+    where: list[QueryString],
+    sums: dict[str, str],
+    value: Callable[[Counts], Decimal | None],
+    hidden: str = "",
+) -> list[MetricRow]:
     """``_derived`` over the visible, unmerged tickets."""
-    return await _derived(_tickets(query), query, _tickets_scope(query), [NOT_MERGED, *where],
-                          sums, value, hidden)
+    return await _derived(
+        _tickets(query), query, _tickets_scope(query), [NOT_MERGED, *where], sums, value, hidden
+    )
 
 
 async def _created(query: MetricQuery) -> list[MetricRow]:
@@ -116,8 +142,7 @@ async def _created(query: MetricQuery) -> list[MetricRow]:
 
 
 async def _backlog(query: MetricQuery) -> list[MetricRow]:
-    now = MetricQuery(query.actor, query.dimensions, query.filters,
-                      granularity=query.granularity)
+    now = MetricQuery(query.actor, query.dimensions, query.filters, granularity=query.granularity)
     return await _count(now, OPEN)
 
 
@@ -133,8 +158,9 @@ async def _resolution_rate(query: MetricQuery) -> list[MetricRow]:
 async def _sla_compliance(query: MetricQuery) -> list[MetricRow]:
     known = QueryString(f"({MET} OR {BREACHED})")
     sums = {"met": _count_if(MET), "breached": _count_if(BREACHED)}
-    return await _ticket_ratio(query, [known], sums,
-                               lambda c: _ratio(c["met"], c["met"] + c["breached"]))
+    return await _ticket_ratio(
+        query, [known], sums, lambda c: _ratio(c["met"], c["met"] + c["breached"])
+    )
 
 
 def _average_days(end: str) -> Compute:
@@ -146,8 +172,12 @@ def _average_days(end: str) -> Compute:
         seconds = seconds_sql(f"{T}.created_at", f"{T}.{end}")
         sums = {"tickets": "COUNT(*)", "seconds": f"SUM({seconds})"}
         return await _ticket_ratio(
-            query, [reached], sums,
-            lambda c: _ratio(c["seconds"], c["tickets"] * DAY, Decimal(1)), hidden="seconds")
+            query,
+            [reached],
+            sums,
+            lambda c: _ratio(c["seconds"], c["tickets"] * DAY, Decimal(1)),
+            hidden="seconds",
+        )
 
     return compute
 
@@ -158,46 +188,122 @@ def _survey(kind: str) -> QueryString:
 
 async def _csat(query: MetricQuery) -> list[MetricRow]:
     sums = {"satisfied": _count_if("s.score >= 4"), "answers": "COUNT(*)"}
-    return await _derived(SURVEYS, query, _customers_scope(query), [_survey("csat")], sums,
-                          lambda c: _ratio(c["satisfied"], c["answers"]))
+    return await _derived(
+        SURVEYS,
+        query,
+        _customers_scope(query),
+        [_survey("csat")],
+        sums,
+        lambda c: _ratio(c["satisfied"], c["answers"]),
+    )
 
 
 async def _nps(query: MetricQuery) -> list[MetricRow]:
-    sums = {"promoters": _count_if("s.score >= 9"), "detractors": _count_if("s.score <= 6"),
-            "answers": "COUNT(*)"}
-    return await _derived(SURVEYS, query, _customers_scope(query), [_survey("nps")], sums,
-                          lambda c: _ratio(c["promoters"] - c["detractors"], c["answers"]))
+    sums = {
+        "promoters": _count_if("s.score >= 9"),
+        "detractors": _count_if("s.score <= 6"),
+        "answers": "COUNT(*)",
+    }
+    return await _derived(
+        SURVEYS,
+        query,
+        _customers_scope(query),
+        [_survey("nps")],
+        sums,
+        lambda c: _ratio(c["promoters"] - c["detractors"], c["answers"]),
+    )
 
 
 def report_metrics() -> list[Metric]:
     dims = (*TICKET_DIMS, "period")
     survey_dims = (*SURVEY_DIMS, "period")
     return [
-        Metric("tickets.created", "Tickets", "Tickets created in the period.",
-               "COUNT(tickets created in [from, to))", "count", dims, _created),
-        Metric("tickets.backlog", "Ticket backlog", "Open tickets now (new, open, pending).",
-               "COUNT(tickets WHERE status open)", "count", tuple(TICKET_DIMS), _backlog,
-               time_based=False),
-        Metric("tickets.complaints", "Complaints", "Complaints created, by category.",
-               "COUNT(tickets WHERE type = complaint)", "count", dims, _complaints),
-        Metric("tickets.resolution_rate", "Resolution rate",
-               "Share of the period's tickets that are resolved or closed.",
-               "resolved or closed / created × 100", "percent", dims, _resolution_rate),
-        Metric("tickets.sla_compliance", "SLA compliance",
-               "Share of the period's tickets with a known SLA outcome that met every target "
-               "(first response and resolution, business hours); tickets still within their "
-               "targets are not counted yet.",
-               "met / (met + breached) × 100", "percent", dims, _sla_compliance),
-        Metric("tickets.first_response_days", "First response time",
-               "Average wall-clock time to the first public reply.",
-               "AVG(first_responded_at − created_at)", "days", dims,
-               _average_days("first_responded_at"), chart="line"),
-        Metric("tickets.resolution_days", "Resolution time",
-               "Average wall-clock time to resolution.", "AVG(resolved_at − created_at)",
-               "days", dims, _average_days("resolved_at"), chart="line"),
-        Metric("satisfaction.csat", "CSAT", "Satisfied (4–5) share of CSAT answers.",
-               "answers ≥ 4 / answers × 100", "percent", survey_dims, _csat, chart="line"),
-        Metric("satisfaction.nps", "NPS", "Promoters (9–10) minus detractors (0–6).",
-               "(promoters − detractors) / answers × 100", "percent", survey_dims, _nps,
-               chart="line"),
+        Metric(
+            "tickets.created",
+            "Tickets",
+            "Tickets created in the period.",
+            "COUNT(tickets created in [from, to))",
+            "count",
+            dims,
+            _created,
+        ),
+        Metric(
+            "tickets.backlog",
+            "Ticket backlog",
+            "Open tickets now (new, open, pending).",
+            "COUNT(tickets WHERE status open)",
+            "count",
+            tuple(TICKET_DIMS),
+            _backlog,
+            time_based=False,
+        ),
+        Metric(
+            "tickets.complaints",
+            "Complaints",
+            "Complaints created, by category.",
+            "COUNT(tickets WHERE type = complaint)",
+            "count",
+            dims,
+            _complaints,
+        ),
+        Metric(
+            "tickets.resolution_rate",
+            "Resolution rate",
+            "Share of the period's tickets that are resolved or closed.",
+            "resolved or closed / created × 100",
+            "percent",
+            dims,
+            _resolution_rate,
+        ),
+        Metric(
+            "tickets.sla_compliance",
+            "SLA compliance",
+            "Share of the period's tickets with a known SLA outcome that met every target "
+            "(first response and resolution, business hours); tickets still within their "
+            "targets are not counted yet.",
+            "met / (met + breached) × 100",
+            "percent",
+            dims,
+            _sla_compliance,
+        ),
+        Metric(
+            "tickets.first_response_days",
+            "First response time",
+            "Average wall-clock time to the first public reply.",
+            "AVG(first_responded_at − created_at)",
+            "days",
+            dims,
+            _average_days("first_responded_at"),
+            chart="line",
+        ),
+        Metric(
+            "tickets.resolution_days",
+            "Resolution time",
+            "Average wall-clock time to resolution.",
+            "AVG(resolved_at − created_at)",
+            "days",
+            dims,
+            _average_days("resolved_at"),
+            chart="line",
+        ),
+        Metric(
+            "satisfaction.csat",
+            "CSAT",
+            "Satisfied (4–5) share of CSAT answers.",
+            "answers ≥ 4 / answers × 100",
+            "percent",
+            survey_dims,
+            _csat,
+            chart="line",
+        ),
+        Metric(
+            "satisfaction.nps",
+            "NPS",
+            "Promoters (9–10) minus detractors (0–6).",
+            "(promoters − detractors) / answers × 100",
+            "percent",
+            survey_dims,
+            _nps,
+            chart="line",
+        ),
     ]

@@ -6,7 +6,8 @@ from typing import Any
 import click
 from rich.table import Table
 
-from kehu.cli import _dt, console
+from kehu.core.console import console
+from kehu.core.console import format_time as _dt
 from kehu.core.permissions import system_actor
 from kehu.core.services.common import load_json
 
@@ -131,7 +132,7 @@ def replay(
 @click.pass_obj
 def ping(obj: Any, webhook_id: int) -> None:
     """Send a signed webhook.ping now."""
-    from kehu.cli import fail
+    from kehu.core.console import fail
     from kehu.plugins.webhooks.services import sending
 
     row = obj.run(lambda kehu: sending.ping(system_actor(), webhook_id))

@@ -41,7 +41,8 @@ async def test_pipeline_schema_matches_snapshot(kehu):
 
 
 async def test_invalid_settings_refuse_to_start(kehu):
-    from kehu.core.runtime import Kehu, current
+    from kehu.core.context import current
+    from kehu.core.runtime import Kehu
     from kehu.core.settings import Settings
 
     previous = current()

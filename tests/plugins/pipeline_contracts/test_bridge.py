@@ -19,7 +19,7 @@ def kehu_plugins() -> list[str]:
 
 
 def test_bridge_follows_both_sides(tmp_path) -> None:
-    from kehu.core.runtime import current
+    from kehu.core.context import current
 
     try:
         previous = current()

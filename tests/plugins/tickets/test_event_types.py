@@ -12,8 +12,8 @@ from kehu.core.services.events import receivable
 from kehu.core.services.users import team_by_name
 from kehu.plugins.tickets import event_types as tickets_events
 from kehu.plugins.tickets.event_types import TICKETS_EVENTS
+from kehu.plugins.tickets.hookspecs import Signal
 from kehu.plugins.tickets.services import churn, tickets
-from kehu.plugins.tickets.services.churn import Signal
 from kehu.plugins.tickets.tables import ChurnAlert
 
 from .conftest import MON

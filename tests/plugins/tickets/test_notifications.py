@@ -16,8 +16,8 @@ from kehu.core.services import contacts, customers, users
 from kehu.core.services.events import replay
 from kehu.core.tables import EventRecord, MailMessage, User
 from kehu.core.testing import eventually
+from kehu.plugins.tickets.hookspecs import Signal
 from kehu.plugins.tickets.services import churn, escalation, surveys, tickets
-from kehu.plugins.tickets.services.churn import Signal
 from kehu.plugins.tickets.tables import Survey, Ticket
 
 from .conftest import MON, H, M

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 from kehu import hookimpl
 from kehu.core.services import activities
 from kehu.core.tables import Activity, Customer
+from kehu.plugins.tickets.hookspecs import Signal
 from kehu.plugins.tickets.services import churn, surveys, tickets
-from kehu.plugins.tickets.services.churn import Signal
 from kehu.plugins.tickets.tables import ChurnAlert, Survey
 
 from .conftest import MON, H, gid

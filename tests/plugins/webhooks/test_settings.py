@@ -2,8 +2,9 @@
 
 import pytest
 
+from kehu.core.context import current
 from kehu.core.errors import PluginError
-from kehu.core.runtime import Kehu, current
+from kehu.core.runtime import Kehu
 from kehu.core.settings import Settings
 
 

@@ -17,8 +17,8 @@ from typing import Any
 from piccolo.query.functions.aggregate import Count, Sum
 from piccolo.querystring import QueryString
 
+from kehu.core.context import current
 from kehu.core.errors import FieldError, ValidationFailed
-from kehu.core.runtime import current
 from kehu.core.tables import Customer
 from kehu.plugins.incentives.services import support_actuals
 from kehu.plugins.incentives.services.periods import Period

@@ -5,12 +5,12 @@ approved events appear on statements."""
 
 from typing import Any
 
+from kehu.core.context import current
 from kehu.core.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.money import Money
 from kehu.core.pagination import Page, keyset_page
 from kehu.core.permissions import Actor
-from kehu.core.runtime import current
 from kehu.core.services.common import now, raise_if
 from kehu.core.tables import User
 from kehu.plugins.incentives.services import periods

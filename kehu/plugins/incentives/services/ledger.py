@@ -15,12 +15,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from kehu.core.context import current
 from kehu.core.db import current_engine, is_sqlite
 from kehu.core.errors import FieldError, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.money import Money
 from kehu.core.permissions import Actor
-from kehu.core.runtime import current
 from kehu.core.services.common import now
 from kehu.core.tables import User
 from kehu.plugins.incentives.services import periods, plans, sources

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from kehu.core.context import current
 from kehu.core.errors import Forbidden
 from kehu.core.money import Money
 from kehu.core.permissions import Actor
-from kehu.core.runtime import current
 from kehu.plugins.incentives.services import periods
 from kehu.plugins.incentives.services.actuals import (
     ALL_METRICS,

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from kehu.core.context import current
 from kehu.core.errors import Forbidden, NotFound
 from kehu.core.money import Money
 from kehu.core.pagination import Page, keyset_page
 from kehu.core.permissions import Actor
-from kehu.core.runtime import current
 from kehu.core.tables import User
 from kehu.plugins.incentives.services import periods
 from kehu.plugins.incentives.services.actuals import Value, actuals

@@ -7,8 +7,8 @@ retry, a replay) changes nothing: the handlers are idempotent by construction.""
 from datetime import UTC, date
 from typing import Any
 
+from kehu.core.context import current
 from kehu.core.permissions import system_actor
-from kehu.core.runtime import current
 from kehu.core.services.common import now
 from kehu.plugins.incentives.services import periods
 from kehu.plugins.incentives.services.ledger import recompute, settlement_kind

@@ -17,33 +17,19 @@ from typing import Any
 
 from piccolo.query.functions.aggregate import Count
 
+from kehu.core.context import current
 from kehu.core.errors import NotFound
 from kehu.core.events import record, unit_of_work
 from kehu.core.permissions import Actor, system_actor
-from kehu.core.runtime import current
 from kehu.core.services import activities
 from kehu.core.services.customers import get_customer, update_customer
 from kehu.core.tables import Activity, Customer, User
+from kehu.plugins.tickets.hookspecs import Signal
 from kehu.plugins.tickets.services.common import PLUGIN, at, config
 from kehu.plugins.tickets.services.slas import sla_of
 from kehu.plugins.tickets.tables import OPEN_STATUSES, ChurnAlert, Survey, Ticket, TicketType
 
 WINDOW = timedelta(days=90)
-
-
-@dataclass(frozen=True)
-class Signal:
-    """One contribution to a customer's churn risk: ``weight`` points × ``score`` (0–1)."""
-
-    customer_id: int
-    source: str
-    reason: str
-    weight: float
-    score: float
-
-    @property
-    def points(self) -> float:
-        return max(0.0, min(1.0, self.score)) * self.weight
 
 
 @dataclass(frozen=True)
@@ -60,21 +46,36 @@ async def ticket_signals(customer_ids: list[int], now: datetime) -> list[Signal]
         return []
     out: list[Signal] = []
     since = now - WINDOW
-    complaints = await Ticket.select(Ticket.customer, Count(alias="n")).where(
-        Ticket.customer.is_in(ids), Ticket.type == TicketType.complaint.value,
-        Ticket.status.is_in(list(OPEN_STATUSES))).group_by(Ticket.customer)
+    complaints = (
+        await Ticket.select(Ticket.customer, Count(alias="n"))
+        .where(
+            Ticket.customer.is_in(ids),
+            Ticket.type == TicketType.complaint.value,
+            Ticket.status.is_in(list(OPEN_STATUSES)),
+        )
+        .group_by(Ticket.customer)
+    )
     for r in complaints:
-        out.append(Signal(r["customer"], PLUGIN, f"{r['n']} open complaint(s)", 30,
-                          min(1.0, r["n"] / 2)))
+        out.append(
+            Signal(r["customer"], PLUGIN, f"{r['n']} open complaint(s)", 30, min(1.0, r["n"] / 2))
+        )
     recent = await Ticket.select().where(Ticket.customer.is_in(ids), Ticket.created_at >= since)
-    breaches: Counter[int] = Counter(
-        t["customer"] for t, sla in zip(recent, (await sla_of(recent, now)).values(), strict=True)
-        if sla.breached) if recent else Counter()
+    breaches: Counter[int] = (
+        Counter(
+            t["customer"]
+            for t, sla in zip(recent, (await sla_of(recent, now)).values(), strict=True)
+            if sla.breached
+        )
+        if recent
+        else Counter()
+    )
     for customer_id, n in sorted(breaches.items()):
-        out.append(Signal(customer_id, PLUGIN, f"{n} SLA breach(es) in 90 days", 25,
-                          min(1.0, n / 3)))
+        out.append(
+            Signal(customer_id, PLUGIN, f"{n} SLA breach(es) in 90 days", 25, min(1.0, n / 3))
+        )
     answers = await Survey.select(Survey.customer, Survey.kind, Survey.score).where(
-        Survey.customer.is_in(ids), Survey.answered_at >= since)
+        Survey.customer.is_in(ids), Survey.answered_at >= since
+    )
     csat: dict[int, list[int]] = {}
     nps: dict[int, list[int]] = {}
     for r in answers:
@@ -82,13 +83,23 @@ async def ticket_signals(customer_ids: list[int], now: datetime) -> list[Signal]
     for customer_id, scores in sorted(csat.items()):
         low = sum(1 for s in scores if s <= 2)
         if low:
-            out.append(Signal(customer_id, PLUGIN, f"{low} low CSAT answer(s) (≤ 2)", 20,
-                              low / len(scores)))
+            out.append(
+                Signal(
+                    customer_id, PLUGIN, f"{low} low CSAT answer(s) (≤ 2)", 20, low / len(scores)
+                )
+            )
     for customer_id, scores in sorted(nps.items()):
         detractors = sum(1 for s in scores if s <= 6)
         if detractors:
-            out.append(Signal(customer_id, PLUGIN, f"{detractors} NPS detractor(s) (≤ 6)", 15,
-                              detractors / len(scores)))
+            out.append(
+                Signal(
+                    customer_id,
+                    PLUGIN,
+                    f"{detractors} NPS detractor(s) (≤ 6)",
+                    15,
+                    detractors / len(scores),
+                )
+            )
     out += await activity_signals(ids, now)
     return out
 
@@ -99,16 +110,22 @@ async def activity_signals(customer_ids: list[int], now: datetime) -> list[Signa
     ids = sorted(set(customer_ids))
     now = now.astimezone(UTC)  # compare like with like (SQLite stores UTC text)
     marks = ", ".join("{}" for _ in ids)
-    rows = await Activity.raw(
-        "SELECT customer, SUM(CASE WHEN occurred_at >= {} THEN 1 ELSE 0 END) AS last, "
-        "COUNT(*) AS total FROM core_activity WHERE status = 'done' "
-        "AND related_type IS NULL AND occurred_at >= {} AND occurred_at < {} "
-        f"AND customer IN ({marks}) GROUP BY customer",
-        now - WINDOW, now - 2 * WINDOW, now, *ids,
-    ) if ids else []
+    rows = (
+        await Activity.raw(
+            "SELECT customer, SUM(CASE WHEN occurred_at >= {} THEN 1 ELSE 0 END) AS last, "
+            "COUNT(*) AS total FROM core_activity WHERE status = 'done' "
+            "AND related_type IS NULL AND occurred_at >= {} AND occurred_at < {} "
+            f"AND customer IN ({marks}) GROUP BY customer",
+            now - WINDOW,
+            now - 2 * WINDOW,
+            now,
+            *ids,
+        )
+        if ids
+        else []
+    )
     last: Counter[int] = Counter({r["customer"]: int(r["last"]) for r in rows})
-    before: Counter[int] = Counter({r["customer"]: int(r["total"]) - int(r["last"])
-                                    for r in rows})
+    before: Counter[int] = Counter({r["customer"]: int(r["total"]) - int(r["last"]) for r in rows})
     out = []
     for customer_id in sorted(before):
         prev, cur = before[customer_id], last[customer_id]
@@ -116,8 +133,15 @@ async def activity_signals(customer_ids: list[int], now: datetime) -> list[Signa
             continue
         drop = (prev - cur) / prev
         if drop >= 0.3:
-            out.append(Signal(customer_id, "core", f"Activity fell from {prev} to {cur} "
-                              "(last 90 days vs previous 90)", 25, drop))
+            out.append(
+                Signal(
+                    customer_id,
+                    "core",
+                    f"Activity fell from {prev} to {cur} (last 90 days vs previous 90)",
+                    25,
+                    drop,
+                )
+            )
     return out
 
 
@@ -156,9 +180,12 @@ async def _account_manager(customer: dict[str, Any]) -> int | None:
     if customer["owner"] is not None:
         return customer["owner"]
     if customer["team"] is not None:
-        boss = await User.select(User.id).where(
-            User.team == customer["team"], User.role == "manager", User.active.eq(True)
-        ).order_by(User.id).first()
+        boss = (
+            await User.select(User.id)
+            .where(User.team == customer["team"], User.role == "manager", User.active.eq(True))
+            .order_by(User.id)
+            .first()
+        )
         return boss["id"] if boss else None
     return None
 
@@ -172,34 +199,52 @@ async def churn_check(now: datetime | None = None, batch: int = 200) -> AlertOut
     result = AlertOutcome([], [], [])
     last = 0
     while True:
-        rows = await Customer.select().where(
-            Customer.archived_at.is_null(), Customer.id > last).order_by(Customer.id).limit(batch)
+        rows = (
+            await Customer.select()
+            .where(Customer.archived_at.is_null(), Customer.id > last)
+            .order_by(Customer.id)
+            .limit(batch)
+        )
         if not rows:
             break
         last = rows[-1]["id"]
         scored = await risks([r["id"] for r in rows], when)
-        open_alerts = {a["customer"]: a for a in await ChurnAlert.select().where(
-            ChurnAlert.customer.is_in([r["id"] for r in rows]), ChurnAlert.open.eq(True))}
+        open_alerts = {
+            a["customer"]: a
+            for a in await ChurnAlert.select().where(
+                ChurnAlert.customer.is_in([r["id"] for r in rows]), ChurnAlert.open.eq(True)
+            )
+        }
         for customer in rows:
             risk = scored[customer["id"]]
             alert = open_alerts.get(customer["id"])
             if risk.score >= settings.churn_threshold and alert is None:
                 declining = settings.churn_set_declining and customer["lifecycle_stage"] in (
-                    "new", "active", "loyal")
+                    "new",
+                    "active",
+                    "loyal",
+                )
                 async with unit_of_work():  # alert, task and stage change together
                     await _raise(actor, customer, risk, when)
                     if declining:
-                        await update_customer(actor, customer["id"], None,
-                                              {"lifecycle_stage": "declining"})
+                        await update_customer(
+                            actor, customer["id"], None, {"lifecycle_stage": "declining"}
+                        )
                 result.raised.append(customer["id"])
                 if declining:
                     result.declined.append(customer["id"])
             elif risk.score < settings.churn_threshold and alert is not None:
                 async with unit_of_work():
-                    await ChurnAlert.update({ChurnAlert.open: False, ChurnAlert.cleared_at: when})\
-                        .where(ChurnAlert.id == alert["id"])
-                    await record(actor, "churn_alert_cleared", "customer", customer["id"],
-                                 after={"alert_id": alert["id"], "score": risk.score})
+                    await ChurnAlert.update(
+                        {ChurnAlert.open: False, ChurnAlert.cleared_at: when}
+                    ).where(ChurnAlert.id == alert["id"])
+                    await record(
+                        actor,
+                        "churn_alert_cleared",
+                        "customer",
+                        customer["id"],
+                        after={"alert_id": alert["id"], "score": risk.score},
+                    )
                 result.cleared.append(customer["id"])
     return result
 
@@ -207,27 +252,52 @@ async def churn_check(now: datetime | None = None, batch: int = 200) -> AlertOut
 async def _raise(actor: Actor, customer: dict[str, Any], risk: ChurnRisk, when: datetime) -> None:
     async with unit_of_work():
         owner = await _account_manager(customer)
-        alert_id = (await ChurnAlert.insert(ChurnAlert(
-            customer=customer["id"], score=risk.score,
-            signals=json.dumps([asdict(s) for s in risk.signals]), raised_at=when,
-        )).returning(ChurnAlert.id))[0]["id"]
+        alert_id = (
+            await ChurnAlert.insert(
+                ChurnAlert(
+                    customer=customer["id"],
+                    score=risk.score,
+                    signals=json.dumps([asdict(s) for s in risk.signals]),
+                    raised_at=when,
+                )
+            ).returning(ChurnAlert.id)
+        )[0]["id"]
         activity_id = None
         if owner is not None:
             reasons = "; ".join(f"{s.reason} (+{s.points:.0f})" for s in risk.signals)
-            activity_id = (await activities.log_activity(actor, customer["id"], {
-                "kind": "task",
-                "status": "planned",
-                "owner": owner,
-                "due_at": when + timedelta(days=2),
-                "subject": f"Churn risk {risk.score}: intervene with {customer['name']}"[:255],
-                "body": f"Churn early warning. Signals: {reasons}",
-                "related_type": "churn_alert",
-                "related_id": alert_id,
-            }))["id"]
+            activity_id = (
+                await activities.log_activity(
+                    actor,
+                    customer["id"],
+                    {
+                        "kind": "task",
+                        "status": "planned",
+                        "owner": owner,
+                        "due_at": when + timedelta(days=2),
+                        "subject": f"Churn risk {risk.score}: intervene with {customer['name']}"[
+                            :255
+                        ],
+                        "body": f"Churn early warning. Signals: {reasons}",
+                        "related_type": "churn_alert",
+                        "related_id": alert_id,
+                    },
+                )
+            )["id"]
             await ChurnAlert.update({ChurnAlert.activity_id: activity_id}).where(
-                ChurnAlert.id == alert_id)
-        await record(actor, "churn_alert_raised", "customer", customer["id"], after={
-            "alert_id": alert_id, "score": risk.score, "activity": activity_id, "owner": owner})
+                ChurnAlert.id == alert_id
+            )
+        await record(
+            actor,
+            "churn_alert_raised",
+            "customer",
+            customer["id"],
+            after={
+                "alert_id": alert_id,
+                "score": risk.score,
+                "activity": activity_id,
+                "owner": owner,
+            },
+        )
 
 
 async def open_alerts(customer_ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -235,15 +305,19 @@ async def open_alerts(customer_ids: list[int]) -> dict[int, dict[str, Any]]:
     if not customer_ids:
         return {}
     rows = await ChurnAlert.select().where(
-        ChurnAlert.customer.is_in(sorted(set(customer_ids))), ChurnAlert.open.eq(True))
+        ChurnAlert.customer.is_in(sorted(set(customer_ids))), ChurnAlert.open.eq(True)
+    )
     return {r["customer"]: r for r in rows}
 
 
 async def open_alert(actor: Actor, customer_id: int) -> dict[str, Any] | None:
     actor.require("ticket:read")
     await get_customer(actor, customer_id)
-    return await ChurnAlert.select().where(ChurnAlert.customer == customer_id,
-                                           ChurnAlert.open.eq(True)).first()
+    return (
+        await ChurnAlert.select()
+        .where(ChurnAlert.customer == customer_id, ChurnAlert.open.eq(True))
+        .first()
+    )
 
 
 async def record_outcome(actor: Actor, customer_id: int, outcome: str) -> dict[str, Any]:
@@ -253,9 +327,22 @@ async def record_outcome(actor: Actor, customer_id: int, outcome: str) -> dict[s
         alert = await open_alert(actor, customer_id)
         if alert is None:
             raise NotFound(f"Customer {customer_id} has no open churn alert")
-        row = (await ChurnAlert.update({ChurnAlert.outcome: outcome.strip()[:2000],
-                                        ChurnAlert.open: False, ChurnAlert.cleared_at: at(None)})
-               .where(ChurnAlert.id == alert["id"]).returning(*ChurnAlert.all_columns()))[0]
-        await record(actor, "churn_outcome", "customer", customer_id,
-                     after={"alert_id": alert["id"], "outcome": row["outcome"]})
+        row = (
+            await ChurnAlert.update(
+                {
+                    ChurnAlert.outcome: outcome.strip()[:2000],
+                    ChurnAlert.open: False,
+                    ChurnAlert.cleared_at: at(None),
+                }
+            )
+            .where(ChurnAlert.id == alert["id"])
+            .returning(*ChurnAlert.all_columns())
+        )[0]
+        await record(
+            actor,
+            "churn_outcome",
+            "customer",
+            customer_id,
+            after={"alert_id": alert["id"], "outcome": row["outcome"]},
+        )
     return row

@@ -4,10 +4,10 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+from kehu.core.context import current
 from kehu.core.db import current_engine, is_sqlite
 from kehu.core.errors import NotFound
 from kehu.core.permissions import Actor, owner_team_scope
-from kehu.core.runtime import current
 from kehu.core.services.common import now as _now
 from kehu.core.services.customers import customer_scope
 from kehu.core.tables import Customer

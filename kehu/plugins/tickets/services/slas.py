@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from kehu.core.context import current
 from kehu.core.errors import FieldError, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.permissions import Actor
-from kehu.core.runtime import current
 from kehu.core.services.common import check_choice, raise_if
 from kehu.plugins.tickets.services.common import at, calendar, config
 from kehu.plugins.tickets.services.tickets import histories

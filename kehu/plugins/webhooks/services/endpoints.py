@@ -11,11 +11,11 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
+from kehu.core.context import current
 from kehu.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.pagination import Page, keyset_page
 from kehu.core.permissions import Actor
-from kehu.core.runtime import current
 from kehu.core.secrets import decrypt, encrypt
 from kehu.core.services.common import load_json, now, raise_if
 from kehu.core.tables import EventDelivery, EventSubscriber, User

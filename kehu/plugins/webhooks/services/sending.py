@@ -20,14 +20,13 @@ from typing import Any
 import httpcore
 from standardwebhooks.webhooks import Webhook as Signer
 
-from kehu import __version__
+from kehu.core.context import current
 from kehu.core.delivery import Subscriber
 from kehu.core.event_types import matches
 from kehu.core.events import Event, record, unit_of_work
 from kehu.core.graphql.base import encode_id
 from kehu.core.pagination import Page, newest_first
 from kehu.core.permissions import Actor, system_actor
-from kehu.core.runtime import current
 from kehu.core.services.common import load_json, now
 from kehu.core.services.events import receivable
 from kehu.core.services.users import actor_for
@@ -39,6 +38,7 @@ from kehu.plugins.webhooks.services.endpoints import (
     subscriber_name,
 )
 from kehu.plugins.webhooks.tables import Webhook, WebhookAttempt
+from kehu.version import __version__
 
 log = logging.getLogger("kehu.webhooks")
 EXCERPT = 1024
