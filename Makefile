@@ -1,5 +1,5 @@
 # Kehu: `make serve` (first run: venv, install, config, migrations, demo data, server)
-# and `make test` (dev dependencies, ruff, the whole suite).
+# and `make test` (dev dependencies, ruff check and format check, the whole suite).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -26,11 +26,12 @@ serve: $(BIN)/kehu
 
 test: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check kehu
+	$(BIN)/ruff format --check .
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/core_bench.py

@@ -28,8 +28,10 @@ from kehu.core.settings import Settings
 
 LIST_QUERY = """query($first: Int!) { customers(first: $first) { edges { node {
   id name tier lifecycleStage email phone owner { username } } } } }"""
-RAW_LIST = ("SELECT id, name, tier, lifecycle_stage, email, phone, owner FROM core_customer "
-            "WHERE archived_at IS NULL ORDER BY name, id LIMIT 51")
+RAW_LIST = (
+    "SELECT id, name, tier, lifecycle_stage, email, phone, owner FROM core_customer "
+    "WHERE archived_at IS NULL ORDER BY name, id LIMIT 51"
+)
 HEADER = ["name", "email", "phone", "industry", "region", "tier", "source", "tags"]
 
 
@@ -39,28 +41,46 @@ def make_csv(rows: int) -> str:
     writer = csv.writer(out)
     writer.writerow(HEADER)
     for i in range(rows):
-        writer.writerow([f"Company {i:06d} {rng.choice(['Tech', 'Trade', 'Foods'])}",
-                         f"info{i}@c{i}.example.com", f"+86 139{i:08d}",
-                         rng.choice(["software", "logistics", "retail"]),
-                         rng.choice(["North", "South", "East", "West"]),
-                         rng.choice(["gold", "silver", "bronze"]),
-                         rng.choice(["website", "referral", "trade_show"]),
-                         rng.choice(["", "vip", "vip;key_account"])])
+        writer.writerow(
+            [
+                f"Company {i:06d} {rng.choice(['Tech', 'Trade', 'Foods'])}",
+                f"info{i}@c{i}.example.com",
+                f"+86 139{i:08d}",
+                rng.choice(["software", "logistics", "retail"]),
+                rng.choice(["North", "South", "East", "West"]),
+                rng.choice(["gold", "silver", "bronze"]),
+                rng.choice(["website", "referral", "trade_show"]),
+                rng.choice(["", "vip", "vip;key_account"]),
+            ]
+        )
     return out.getvalue()
 
 
 async def raw_insert_floor(kehu: Kehu, text: str) -> float:
     """Rows/s of a plain multi-row INSERT of the same data in one transaction per 500."""
     reader = csv.DictReader(io.StringIO(text))
-    rows = [(r["name"], r["name"].lower(), r["email"], r["phone"], r["industry"], r["region"],
-             r["tier"], r["source"]) for r in reader]
+    rows = [
+        (
+            r["name"],
+            r["name"].lower(),
+            r["email"],
+            r["phone"],
+            r["industry"],
+            r["region"],
+            r["tier"],
+            r["source"],
+        )
+        for r in reader
+    ]
     cols = "name, name_key, email, phone, industry, region, tier, source, kind, lifecycle_stage"
     start = time.perf_counter()
     if kehu.engine.engine_type == "sqlite":
         with sqlite3.connect(kehu.engine.path) as conn:
             conn.executemany(
                 f"INSERT INTO bench_raw ({cols}) VALUES (?,?,?,?,?,?,?,?,'organization',"
-                "'potential')", rows)
+                "'potential')",
+                rows,
+            )
     else:
         import asyncpg
 
@@ -69,7 +89,9 @@ async def raw_insert_floor(kehu: Kehu, text: str) -> float:
             async with conn.transaction():
                 await conn.executemany(
                     f"INSERT INTO bench_raw ({cols}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,"
-                    "'organization','potential')", rows)
+                    "'organization','potential')",
+                    rows,
+                )
         finally:
             await conn.close()
     return len(rows) / (time.perf_counter() - start)
@@ -116,14 +138,15 @@ async def bench(url: str, rows: int, queries: int) -> None:
     _, key = await users.create_api_key(actor, "bench")
     app = create_app(kehu=kehu, lifespan=False)
     timings = []
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://127.0.0.1") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1"
+    ) as client:
         headers = {"Authorization": f"Bearer {key}"}
         for i in range(queries + 10):
             t0 = time.perf_counter()
-            response = await client.post("/graphql", json={"query": LIST_QUERY,
-                                                           "variables": {"first": 50}},
-                                         headers=headers)
+            response = await client.post(
+                "/graphql", json={"query": LIST_QUERY, "variables": {"first": 50}}, headers=headers
+            )
             if i >= 10:  # warm-up
                 timings.append(time.perf_counter() - t0)
             assert response.status_code == 200 and "errors" not in response.json()
@@ -131,10 +154,14 @@ async def bench(url: str, rows: int, queries: int) -> None:
     await kehu.stop()
 
     p50, raw_p50 = statistics.median(timings) * 1000, statistics.median(raw) * 1000
-    print(f"[{kehu.engine.engine_type}] import {rows} customers from CSV: "
-          f"{rows / elapsed:,.0f} rows/s (raw INSERT floor {floor:,.0f} rows/s)")
-    print(f"[{kehu.engine.engine_type}] GraphQL list of 50 customers: p50 {p50:.2f} ms over "
-          f"{queries} requests (raw SQL floor p50 {raw_p50:.3f} ms)")
+    print(
+        f"[{kehu.engine.engine_type}] import {rows} customers from CSV: "
+        f"{rows / elapsed:,.0f} rows/s (raw INSERT floor {floor:,.0f} rows/s)"
+    )
+    print(
+        f"[{kehu.engine.engine_type}] GraphQL list of 50 customers: p50 {p50:.2f} ms over "
+        f"{queries} requests (raw SQL floor p50 {raw_p50:.3f} ms)"
+    )
 
 
 async def main() -> None:

@@ -31,7 +31,7 @@ import httpx
 from kehu.core.testing import HttpReceiver
 
 KEHU = str(Path(sys.executable).with_name("kehu"))
-CREATE = 'mutation($n: String!) { createCustomer(input: {name: $n}) { customer { id } } }'
+CREATE = "mutation($n: String!) { createCustomer(input: {name: $n}) { customer { id } } }"
 TOML = """
 [plugin_settings.webhooks]
 allowed_hosts = ["127.0.0.1"]
@@ -51,14 +51,25 @@ class Deployment:
         self.procs: list[subprocess.Popen] = []
 
     def kehu(self, *args: str) -> str:
-        done = subprocess.run([KEHU, *args], cwd=self.workdir, env=self.env, check=True,
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            [KEHU, *args],
+            cwd=self.workdir,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         return done.stdout
 
     def start(self, *args: str) -> subprocess.Popen:
-        proc = subprocess.Popen([KEHU, *args], cwd=self.workdir, env=self.env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [KEHU, *args],
+            cwd=self.workdir,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         self.procs.append(proc)
         return proc
 
@@ -85,8 +96,11 @@ def write_latencies(client: httpx.Client, key: str, n: int, tag: str) -> list[fl
     out = []
     for i in range(n):
         t0 = time.perf_counter()
-        r = client.post("/graphql", json={"query": CREATE, "variables": {"n": f"{tag} {i}"}},
-                        headers={"Authorization": f"Bearer {key}"})
+        r = client.post(
+            "/graphql",
+            json={"query": CREATE, "variables": {"n": f"{tag} {i}"}},
+            headers={"Authorization": f"Bearer {key}"},
+        )
         out.append(time.perf_counter() - t0)
         assert r.status_code == 200 and "errors" not in r.json(), r.text
     return out
@@ -141,8 +155,11 @@ def run(deploy: Deployment, receiver: HttpReceiver, label: str, args: argparse.N
         sent = int(args.rate * args.seconds)
         for i in range(sent):
             t0 = time.perf_counter()
-            client.post("/graphql", json={"query": CREATE, "variables": {"n": f"rate {i}"}},
-                        headers={"Authorization": f"Bearer {key}"})
+            client.post(
+                "/graphql",
+                json={"query": CREATE, "variables": {"n": f"rate {i}"}},
+                headers={"Authorization": f"Bearer {key}"},
+            )
             time.sleep(max(0.0, 1 / args.rate - (time.perf_counter() - t0)))
         wait_for(lambda: len(receiver.received()) >= sent, 60)
     lags = []
@@ -171,25 +188,33 @@ def run(deploy: Deployment, receiver: HttpReceiver, label: str, args: argparse.N
     elapsed = time.perf_counter() - t0
     deploy.stop(worker)
     delivered = len(receiver.received("/hook"))
-    bodies = [r.body for r in receiver.received("/hook")][:args.events]
+    bodies = [r.body for r in receiver.received("/hook")][: args.events]
     with httpx.Client(timeout=10) as plain:
         t1 = time.perf_counter()
         for body in bodies:
             plain.post(receiver.url + "/floor", content=body)
         floor_rate = len(bodies) / (time.perf_counter() - t1)
 
-    print(f"[{label}] webhook lag commit→delivery at {args.rate}/s for {args.seconds}s: "
-          f"p50 {pct(lags, 0.5):.1f} ms, p95 {pct(lags, 0.95):.1f} ms "
-          f"({len(lags)} events; floor: one direct POST p50 {pct(direct, 0.5):.2f} ms)")
-    print(f"[{label}] one worker delivered {delivered} events in {elapsed:.1f} s: "
-          f"{delivered / elapsed:,.0f} events/s{'' if done else ' (timed out)'} "
-          f"(floor: sequential keep-alive POSTs {floor_rate:,.0f}/s; includes worker start-up)")
-    print(f"[{label}] createCustomer over HTTP: without webhook p50 {pct(without, 0.5):.2f} ms "
-          f"p95 {pct(without, 0.95):.2f} ms; with an active webhook p50 "
-          f"{pct(with_hook, 0.5):.2f} ms p95 {pct(with_hook, 0.95):.2f} ms "
-          f"(floor: GET /health p50 {pct(health, 0.5):.2f} ms)")
-    print(f"[{label}] median write overhead of the webhook: "
-          f"{(statistics.median(with_hook) - statistics.median(without)) * 1000:+.2f} ms")
+    print(
+        f"[{label}] webhook lag commit→delivery at {args.rate}/s for {args.seconds}s: "
+        f"p50 {pct(lags, 0.5):.1f} ms, p95 {pct(lags, 0.95):.1f} ms "
+        f"({len(lags)} events; floor: one direct POST p50 {pct(direct, 0.5):.2f} ms)"
+    )
+    print(
+        f"[{label}] one worker delivered {delivered} events in {elapsed:.1f} s: "
+        f"{delivered / elapsed:,.0f} events/s{'' if done else ' (timed out)'} "
+        f"(floor: sequential keep-alive POSTs {floor_rate:,.0f}/s; includes worker start-up)"
+    )
+    print(
+        f"[{label}] createCustomer over HTTP: without webhook p50 {pct(without, 0.5):.2f} ms "
+        f"p95 {pct(without, 0.95):.2f} ms; with an active webhook p50 "
+        f"{pct(with_hook, 0.5):.2f} ms p95 {pct(with_hook, 0.95):.2f} ms "
+        f"(floor: GET /health p50 {pct(health, 0.5):.2f} ms)"
+    )
+    print(
+        f"[{label}] median write overhead of the webhook: "
+        f"{(statistics.median(with_hook) - statistics.median(without)) * 1000:+.2f} ms"
+    )
 
 
 def main() -> None:

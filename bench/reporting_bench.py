@@ -47,49 +47,86 @@ def _data(rows: int, stages: list[int], pipeline_id: int, customers: list[int]):
         reached = min(len(stages) - 1, int(rng.expovariate(0.6)))
         won = reached == len(stages) - 1
         closed = start + timedelta(days=rng.randint(0, 700))
-        opps.append((i, f"Deal {i}", rng.choice(customers), pipeline_id, stages[reached],
-                     rng.randint(1_000, 5_000_000) * 100, "CNY", "won" if won else "open",
-                     closed if won else None))
+        opps.append(
+            (
+                i,
+                f"Deal {i}",
+                rng.choice(customers),
+                pipeline_id,
+                stages[reached],
+                rng.randint(1_000, 5_000_000) * 100,
+                "CNY",
+                "won" if won else "open",
+                closed if won else None,
+            )
+        )
         changes += [(i, stages[k]) for k in range(reached + 1)]
     installments = []
     today = date.today()
     for i in range(1, rows + 1):
         amount = rng.randint(100, 100_000) * 100
-        installments.append((1 + i % 1000, rng.choice(customers), i,
-                             today + timedelta(days=rng.randint(-200, 60)), amount,
-                             rng.choice([0, 0, amount // 2, amount]), "CNY"))
+        installments.append(
+            (
+                1 + i % 1000,
+                rng.choice(customers),
+                i,
+                today + timedelta(days=rng.randint(-200, 60)),
+                amount,
+                rng.choice([0, 0, amount // 2, amount]),
+                "CNY",
+            )
+        )
     return opps, changes, installments
 
 
 async def load(kehu: Kehu, rows: int) -> None:
     system = system_actor()
     flow = await pipeline.create_pipeline(system, "Bench", template="linear")
-    stages = [s["id"] for s in (await pipeline.stages_by_pipeline([flow["id"]]))[flow["id"]]
-              if not s["is_closed"] or s["is_won"]]
+    stages = [
+        s["id"]
+        for s in (await pipeline.stages_by_pipeline([flow["id"]]))[flow["id"]]
+        if not s["is_closed"] or s["is_won"]
+    ]
     from kehu.core.services import customers as customer_service
 
-    ids = [(await customer_service.create_customer(system, {"name": f"Customer {i}"},
-                                                   allow_duplicate=True))["id"]
-           for i in range(20)]
+    ids = [
+        (
+            await customer_service.create_customer(
+                system, {"name": f"Customer {i}"}, allow_duplicate=True
+            )
+        )["id"]
+        for i in range(20)
+    ]
     opps, changes, installments = _data(rows, stages, flow["id"], ids)
-    contracts = [(f"B-{n}", ids[n % len(ids)], "signed", "CNY", 0, date(2024, 1, 1))
-                 for n in range(1, 1001)]
+    contracts = [
+        (f"B-{n}", ids[n % len(ids)], "signed", "CNY", 0, date(2024, 1, 1)) for n in range(1, 1001)
+    ]
     sql = {
-        "contracts_contract": ("number, customer, status, currency, total_minor, signed_on",
-                               contracts),
-        "pipeline_opportunity": ("id, name, customer, pipeline, stage, amount_minor, currency, "
-                                 "status, closed_at", opps),
+        "contracts_contract": (
+            "number, customer, status, currency, total_minor, signed_on",
+            contracts,
+        ),
+        "pipeline_opportunity": (
+            "id, name, customer, pipeline, stage, amount_minor, currency, status, closed_at",
+            opps,
+        ),
         "pipeline_stage_change": ("opportunity, to_stage", changes),
-        "contracts_installment": ("contract, customer, seq, due_date, amount_minor, "
-                                  "paid_minor, currency", installments),
+        "contracts_installment": (
+            "contract, customer, seq, due_date, amount_minor, paid_minor, currency",
+            installments,
+        ),
     }
     if kehu.engine.engine_type == "sqlite":
         with sqlite3.connect(kehu.engine.path) as conn:
             for table, (cols, values) in sql.items():
                 marks = ", ".join("?" * len(cols.split(",")))
-                conn.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})",
-                                 [tuple(str(v) if isinstance(v, datetime | date) else v
-                                        for v in row) for row in values])
+                conn.executemany(
+                    f"INSERT INTO {table} ({cols}) VALUES ({marks})",
+                    [
+                        tuple(str(v) if isinstance(v, datetime | date) else v for v in row)
+                        for row in values
+                    ],
+                )
             conn.execute("ANALYZE")
     else:
         import asyncpg
@@ -98,7 +135,8 @@ async def load(kehu: Kehu, rows: int) -> None:
         try:
             for table, (cols, values) in sql.items():
                 await conn.copy_records_to_table(
-                    table, records=values, columns=[c.strip() for c in cols.split(",")])
+                    table, records=values, columns=[c.strip() for c in cols.split(",")]
+                )
             await conn.execute("ANALYZE")
         finally:
             await conn.close()
@@ -136,11 +174,11 @@ class RawSQL:
     async def run(self, name: str) -> list:
         today = date.today().isoformat()
         if self.kehu.engine.engine_type == "sqlite":
-            query = RAW[name].format(today=f"'{today}'",
-                                     month="strftime('%Y-%m', closed_at)")
+            query = RAW[name].format(today=f"'{today}'", month="strftime('%Y-%m', closed_at)")
             return self.conn.execute(query).fetchall()
-        query = RAW[name].format(today=f"DATE '{today}'",
-                                 month="to_char(closed_at AT TIME ZONE 'UTC', 'YYYY-MM')")
+        query = RAW[name].format(
+            today=f"DATE '{today}'", month="to_char(closed_at AT TIME ZONE 'UTC', 'YYYY-MM')"
+        )
         return await self.conn.fetch(query)
 
 
@@ -156,19 +194,19 @@ async def bench(url: str, rows: int) -> None:
     kehu_side = {
         "funnel": lambda: pipeline.funnel(system, flow["id"]),
         "aging": lambda: receivables.aging(system, group_by="none"),
-        "revenue": lambda: reporting.run_metric(system, "pipeline.revenue",
-                                                dimensions=("period",)),
+        "revenue": lambda: reporting.run_metric(system, "pipeline.revenue", dimensions=("period",)),
     }
     engine = kehu.engine.engine_type
-    print(f"[{engine}] loaded {rows:,} opportunities, their stage history and {rows:,} "
-          f"installments in {loaded:.1f} s")
+    print(
+        f"[{engine}] loaded {rows:,} opportunities, their stage history and {rows:,} "
+        f"installments in {loaded:.1f} s"
+    )
     async with RawSQL(kehu) as raw_sql:
         for name, fn in kehu_side.items():
             assert await fn(), f"{name} returned nothing"
             ours = await _timed(fn)
             raw = await _timed(lambda name=name: raw_sql.run(name))
-            print(f"[{engine}] {name:8s} Kehu {ours:9.1f} ms   hand-written SQL "
-                  f"{raw:9.1f} ms")
+            print(f"[{engine}] {name:8s} Kehu {ours:9.1f} ms   hand-written SQL {raw:9.1f} ms")
     await kehu.stop()
 
 

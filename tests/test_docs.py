@@ -21,8 +21,9 @@ def _documented() -> set[str]:
     files = [DOCS / "plugin_hooks.md", *sorted((DOCS / "plugins").glob("*.md"))]
     found: set[str] = set()
     for path in files:
-        found |= set(re.findall(r"^## (kehu_\w+)", path.read_text(encoding="utf-8"),
-                                flags=re.MULTILINE))
+        found |= set(
+            re.findall(r"^## (kehu_\w+)", path.read_text(encoding="utf-8"), flags=re.MULTILINE)
+        )
     return found
 
 
@@ -34,8 +35,7 @@ def _core_specs() -> set[str]:
 
 def _builtin(tmp_path: Path) -> Kehu:
     """A runtime with every built-in plugin (kehu.plugins.*) enabled."""
-    builtin = [ep.name for ep in entry_points(group="kehu")
-               if ep.value.startswith("kehu.plugins.")]
+    builtin = [ep.name for ep in entry_points(group="kehu") if ep.value.startswith("kehu.plugins.")]
     try:
         previous = current()
     except RuntimeError:
@@ -49,14 +49,18 @@ def _builtin(tmp_path: Path) -> Kehu:
 def _builtin_specs(tmp_path: Path) -> set[str]:
     """Hookspecs of a runtime with every built-in plugin enabled."""
     kehu = _builtin(tmp_path)
-    return {name for name in dir(kehu.pm.hook) if name.startswith("kehu_")
-            and kehu.pm.hook.__dict__[name].spec is not None}
+    return {
+        name
+        for name in dir(kehu.pm.hook)
+        if name.startswith("kehu_") and kehu.pm.hook.__dict__[name].spec is not None
+    }
 
 
 def test_every_hook_is_documented(tmp_path: Path) -> None:
     missing = (_core_specs() | _builtin_specs(tmp_path)) - _documented()
-    assert not missing, f"Undocumented hooks (docs/plugin_hooks.md, docs/plugins/*.md): " \
-                        f"{sorted(missing)}"
+    assert not missing, (
+        f"Undocumented hooks (docs/plugin_hooks.md, docs/plugins/*.md): {sorted(missing)}"
+    )
 
 
 def _sections() -> dict[str, str]:
@@ -123,7 +127,8 @@ def test_the_event_catalogue_is_generated_from_the_declarations(tmp_path: Path) 
         path.write_text(f"{head}{START}\n{generated}\n{END}{tail}", encoding="utf-8")
         documented = generated
     assert documented.strip() == generated.strip(), (
-        "docs/events.md's catalogue is out of date: KEHU_UPDATE_DOCS=1 pytest tests/test_docs.py")
+        "docs/events.md's catalogue is out of date: KEHU_UPDATE_DOCS=1 pytest tests/test_docs.py"
+    )
     for name, declared in _builtin(tmp_path).event_types.types.items():
         assert declared.description.strip(), name
         assert all(meaning.strip() for meaning in declared.data_fields().values()), name

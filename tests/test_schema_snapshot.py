@@ -22,8 +22,7 @@ PLUGIN_SETS = {
 @pytest.mark.parametrize("name", sorted(PLUGIN_SETS))
 def test_schema_matches_snapshot(name: str, tmp_path: Path) -> None:
     previous = _current_or_none()
-    kehu = Kehu(Settings(database_url=f"sqlite:///{tmp_path}/schema.db",
-                         plugins=PLUGIN_SETS[name]))
+    kehu = Kehu(Settings(database_url=f"sqlite:///{tmp_path}/schema.db", plugins=PLUGIN_SETS[name]))
     sdl = kehu.graphql().schema.as_str() + "\n"
     if previous is not None:
         previous.activate()
@@ -31,8 +30,8 @@ def test_schema_matches_snapshot(name: str, tmp_path: Path) -> None:
     if os.environ.get("KEHU_UPDATE_SNAPSHOTS") or (not path.exists() and not os.environ.get("CI")):
         path.write_text(sdl, encoding="utf-8")
     assert sdl == path.read_text(encoding="utf-8"), (
-        f"Schema of plugin set {name!r} changed; review and refresh with "
-        "KEHU_UPDATE_SNAPSHOTS=1")
+        f"Schema of plugin set {name!r} changed; review and refresh with KEHU_UPDATE_SNAPSHOTS=1"
+    )
 
 
 def _current_or_none() -> Kehu | None:

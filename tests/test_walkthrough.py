@@ -62,8 +62,9 @@ def test_the_walkthrough_plugin_works(stars: Any, tmp_path: Path) -> None:
     from kehu.core.permissions import system_actor
     from kehu.core.services import customers, users
 
-    settings = Settings(database_url=f"sqlite:///{tmp_path}/stars.db", plugins=["stars"],
-                        strict_events=True)
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/stars.db", plugins=["stars"], strict_events=True
+    )
     kehu = Kehu(settings, available={"core": core_plugin, "stars": stars.plugin})
     assert kehu.names == ["core", "stars"]
 
@@ -84,31 +85,38 @@ def test_the_walkthrough_plugin_works(stars: Any, tmp_path: Path) -> None:
     from kehu.core.graphql.base import encode_id
 
     customer_id = encode_id("Customer", data["customer"]["id"])
-    rate = ("mutation($id: ID!, $n: Int!) { rateCustomer(input: {customerId: $id, stars: $n})"
-            " { starRating { stars } errors { field code } } }")
+    rate = (
+        "mutation($id: ID!, $n: Int!) { rateCustomer(input: {customerId: $id, stars: $n})"
+        " { starRating { stars } errors { field code } } }"
+    )
     stars_of = "query($id: ID!) { customer(id: $id) { name stars } }"
 
     async def api() -> list[dict[str, Any]]:
         app = create_app(kehu=kehu, lifespan=False)
         out = []
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://test") as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test"
+        ) as client:
             for key, query, variables in [
                 (data["admin"], rate, {"id": customer_id, "n": 4}),
                 (data["admin"], rate, {"id": customer_id, "n": 9}),
                 (data["admin"], stars_of, {"id": customer_id}),
                 (data["rep"], rate, {"id": customer_id, "n": 1}),
             ]:
-                response = await client.post("/graphql", json={"query": query,
-                                                               "variables": variables},
-                                             headers={"Authorization": f"Bearer {key}"})
+                response = await client.post(
+                    "/graphql",
+                    json={"query": query, "variables": variables},
+                    headers={"Authorization": f"Bearer {key}"},
+                )
                 out.append(response.json())
         return out
 
     ok, invalid, read, hidden = asyncio.run(api())
     assert ok["data"]["rateCustomer"] == {"starRating": {"stars": 4}, "errors": []}
     assert invalid["data"]["rateCustomer"] == {
-        "starRating": None, "errors": [{"field": "stars", "code": "INVALID"}]}
+        "starRating": None,
+        "errors": [{"field": "stars", "code": "INVALID"}],
+    }
     assert read["data"]["customer"] == {"name": "Starry Co", "stars": 4}
     assert hidden["errors"][0]["extensions"]["code"] == "NOT_FOUND"  # not the rep's customer
 
@@ -116,8 +124,9 @@ def test_the_walkthrough_plugin_works(stars: Any, tmp_path: Path) -> None:
         def run(self, work: Any) -> Any:
             return asyncio.run(work(kehu))
 
-    result = CliRunner().invoke(stars.stars_command, [str(data["customer"]["id"]), "2"],
-                                obj=State())
+    result = CliRunner().invoke(
+        stars.stars_command, [str(data["customer"]["id"]), "2"], obj=State()
+    )
     assert result.exit_code == 0, result.output
     assert result.output.strip() == f"Customer {data['customer']['id']}: 2 stars"
 

@@ -17,8 +17,14 @@ async def test_requests_over_the_limit_get_429(kehu, make_user) -> None:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         headers = {"Authorization": f"Bearer {user.key}"}
-        codes = [(await client.post("/graphql", json={"query": "{ me { username } }"},
-                                    headers=headers)).status_code for _ in range(5)]
+        codes = [
+            (
+                await client.post(
+                    "/graphql", json={"query": "{ me { username } }"}, headers=headers
+                )
+            ).status_code
+            for _ in range(5)
+        ]
         health = await client.get("/health")
     assert codes[:3] == [200, 200, 200]
     assert codes[3:] == [429, 429]

@@ -29,7 +29,10 @@ def test_events_list_shows_the_outbox(cli):
     [line] = only.stdout.strip().splitlines()
     event = json.loads(line)
     assert (event["name"], event["entity"], event["data"]["name"]) == (
-        "team.created", "team", "North")
+        "team.created",
+        "team",
+        "North",
+    )
     assert len(event["id"]) == 36
 
 
@@ -58,8 +61,16 @@ def test_webhooks_from_the_command_line(cli, tmp_path, http_receiver):
     env = {"KEHU_PLUGINS": WEBHOOKS}
     cli.ok("migrate", **env)
     cli.ok("user", "add", "boss", "--role", "admin", **env)
-    added = cli.ok("webhooks", "add", http_receiver.url + "/hook", "--events",
-                   "team.*, user.created", "--description", "ERP", **env)
+    added = cli.ok(
+        "webhooks",
+        "add",
+        http_receiver.url + "/hook",
+        "--events",
+        "team.*, user.created",
+        "--description",
+        "ERP",
+        **env,
+    )
     secret = added.stdout.strip().splitlines()[-1]
     assert secret.startswith("whsec_")
     row = table_row(cli.ok("webhooks", "list", **env).stdout, "1")

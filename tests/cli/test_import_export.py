@@ -579,8 +579,9 @@ def test_sales_may_not_export_by_default(cli, tmp_path):
 def test_export_granted_to_sales_includes_only_their_customers(cli, tmp_path):
     seed(cli, tmp_path)
     grant = '{"customer:export": ["admin", "manager", "finance", "sales"]}'
-    result = cli("export", "customers", "--as", "rep_n", "--format", "jsonl",
-                 KEHU_PERMISSIONS=grant)
+    result = cli(
+        "export", "customers", "--as", "rep_n", "--format", "jsonl", KEHU_PERMISSIONS=grant
+    )
     assert result.exit_code == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["name"] for r in rows] == ["ACME Co.; Ltd."]

@@ -96,12 +96,15 @@ def test_mutation_turns_validation_into_errors_and_keeps_coded_errors():
     assert result.errors is None
     assert result.data == {
         "ok": {"gadget": {"name": "x"}, "errors": []},
-        "bad": {"gadget": None, "errors": [
-            {"field": "name", "message": "name is required", "code": "REQUIRED"}]},
+        "bad": {
+            "gadget": None,
+            "errors": [{"field": "name", "message": "name is required", "code": "REQUIRED"}],
+        },
         "drop": {"droppedId": "7", "errors": []},
     }
-    gone = asyncio.run(SCHEMA.execute('mutation { makeGadget(input: {name: "gone"}) '
-                                      "{ gadget { name } } }"))
+    gone = asyncio.run(
+        SCHEMA.execute('mutation { makeGadget(input: {name: "gone"}) { gadget { name } } }')
+    )
     assert gone.errors[0].extensions["code"] == "NOT_FOUND"
 
 
@@ -135,8 +138,16 @@ class Entry(RowType, Node):
 
 def test_from_row_is_derived_from_the_fields():
     at = dt.datetime(2026, 12, 4, tzinfo=dt.UTC)
-    row = {"id": 7, "owner": 3, "kind": "visit", "points": 5, "total_minor": 12345,
-           "currency": "CNY", "meta": json.dumps({"a": 1}), "created_at": at}
+    row = {
+        "id": 7,
+        "owner": 3,
+        "kind": "visit",
+        "points": 5,
+        "total_minor": 12345,
+        "currency": "CNY",
+        "meta": json.dumps({"a": 1}),
+        "created_at": at,
+    }
     entry = Entry.from_row(row)
     assert entry.id == encode_id("Entry", 7) and entry.pk == 7 and entry.database_id == 7
     assert entry.owner_pk == 3 and entry.points == 5 and entry.created_at == at
@@ -178,29 +189,45 @@ async def test_update_versioned_is_one_call(kehu, system):
     from kehu.core.services import contacts
 
     contact = await contacts.create_contact(system, customer["id"], {"name": "Wu"})
-    after = await update_versioned(system, Contact, contact["id"], 1, {"title": "CFO"},
-                                   entity="contact")
+    after = await update_versioned(
+        system, Contact, contact["id"], 1, {"title": "CFO"}, entity="contact"
+    )
     assert (after["title"], after["version"]) == ("CFO", 2)
     audit = await AuditLog.select().order_by(AuditLog.id, ascending=False).first()
     assert (audit["action"], audit["entity"], audit["entity_id"], audit["customer"]) == (
-        "updated", "contact", contact["id"], customer["id"])
+        "updated",
+        "contact",
+        contact["id"],
+        customer["id"],
+    )
     changed = json.loads(audit["after"]) if isinstance(audit["after"], str) else audit["after"]
     assert changed["title"] == "CFO" and changed["version"] == 2
-    with pytest.raises(Conflict, match=r"Contact \d+ was changed by someone else \(expected "
-                       r"version 1\); reload and retry"):
-        await update_versioned(system, Contact, contact["id"], 1, {"title": "CEO"},
-                               entity="contact")
+    with pytest.raises(
+        Conflict,
+        match=r"Contact \d+ was changed by someone else \(expected "
+        r"version 1\); reload and retry",
+    ):
+        await update_versioned(
+            system, Contact, contact["id"], 1, {"title": "CEO"}, entity="contact"
+        )
     with pytest.raises(NotFound):
         await update_versioned(system, Contact, 10**6, None, {"title": "x"}, entity="contact")
     assert str(stale("commission_plan", 3)) == (
-        "Commission plan 3 was changed by someone else; reload and retry")
+        "Commission plan 3 was changed by someone else; reload and retry"
+    )
 
 
 def test_plugin_app_declares_the_app(tmp_path: Path):
-    config = plugin_app("shop", [Contact], str(tmp_path / "piccolo_app.py"),
-                        depends=["kehu.plugins.pipeline.piccolo_app"])
+    config = plugin_app(
+        "shop",
+        [Contact],
+        str(tmp_path / "piccolo_app.py"),
+        depends=["kehu.plugins.pipeline.piccolo_app"],
+    )
     assert config.app_name == "shop"
     assert config.migrations_folder_path == str(tmp_path / "piccolo_migrations")
     assert config.table_classes == [Contact]
-    assert config.migration_dependencies == ["kehu.core.piccolo_app",
-                                             "kehu.plugins.pipeline.piccolo_app"]
+    assert config.migration_dependencies == [
+        "kehu.core.piccolo_app",
+        "kehu.plugins.pipeline.piccolo_app",
+    ]

@@ -55,20 +55,29 @@ class Deployment:
 
     def kehu(self, *args: str, check: bool = True, **env: str) -> subprocess.CompletedProcess:
         result = subprocess.run(
-            [KEHU, *args], cwd=self.workdir, env={**self.env, **env}, capture_output=True,
-            text=True, timeout=120,
+            [KEHU, *args],
+            cwd=self.workdir,
+            env={**self.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         if check and result.returncode != 0:
-            raise AssertionError(f"kehu {' '.join(args)}: {result.returncode}\n"
-                                 f"{result.stdout}\n{result.stderr}")
+            raise AssertionError(
+                f"kehu {' '.join(args)}: {result.returncode}\n{result.stdout}\n{result.stderr}"
+            )
         return result
 
     def start(self, *args: str, **env: str) -> subprocess.Popen:
         """``kehu <args>`` in the background (stopped at the end of the test)."""
         log = open(self.workdir / f"proc-{len(self.processes)}.log", "w")  # noqa: SIM115
         process = subprocess.Popen(
-            [KEHU, *args], cwd=self.workdir, env={**self.env, **env}, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            [KEHU, *args],
+            cwd=self.workdir,
+            env={**self.env, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         process.log_path = log.name  # type: ignore[attr-defined]
         self.processes.append(process)
@@ -118,8 +127,11 @@ class Deployment:
         from kehu.core.settings import Settings
 
         async def main() -> Any:
-            kehu = Kehu(Settings(database_url=self.url,
-                                 plugins=self.env["KEHU_PLUGINS"].split(","), **settings))
+            kehu = Kehu(
+                Settings(
+                    database_url=self.url, plugins=self.env["KEHU_PLUGINS"].split(","), **settings
+                )
+            )
             await kehu.start()
             try:
                 return await work(kehu)
@@ -129,9 +141,12 @@ class Deployment:
         return asyncio.run(main())
 
     def graphql(self, base: str, key: str, query: str, variables: dict | None = None) -> dict:
-        response = httpx.post(f"{base}/graphql", json={"query": query,
-                                                        "variables": variables or {}},
-                              headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        response = httpx.post(
+            f"{base}/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
         assert response.status_code == 200, response.text
         body = response.json()
         assert not body.get("errors"), body["errors"]

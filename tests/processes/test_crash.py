@@ -22,9 +22,14 @@ retry_schedule_seconds = [0.3, 0.3, 0.3, 0.3, 0.3]
 max_pause_seconds = 0.3
 timeout_seconds = 3
 """
-CLAUSES = {"title": "Supply", "delivery_deadline": date(2026, 3, 1),
-           "payment_method": "bank_transfer", "payment_terms": "100",
-           "breach_liability": "10%", "acceptance_terms": "15 days"}
+CLAUSES = {
+    "title": "Supply",
+    "delivery_deadline": date(2026, 3, 1),
+    "payment_method": "bank_transfer",
+    "payment_terms": "100",
+    "breach_liability": "10%",
+    "acceptance_terms": "15 days",
+}
 
 
 async def _setup(kehu: Any, receiver_url: str) -> dict[str, Any]:
@@ -39,33 +44,61 @@ async def _setup(kehu: Any, receiver_url: str) -> dict[str, Any]:
     from kehu.plugins.webhooks.services import endpoints
 
     system = system_actor()
-    admin = await users.create_user(system, {"username": "admin", "role": "admin",
-                                             "email": "admin@example.com"})
+    admin = await users.create_user(
+        system, {"username": "admin", "role": "admin", "email": "admin@example.com"}
+    )
     rep = await users.create_user(system, {"username": "rep", "role": "sales"})
-    customer = await customers.create_customer(system, {"name": "Crash Test Co",
-                                                        "owner": rep["id"]})
-    await contacts.create_contact(system, customer["id"], {
-        "name": "Wang Li", "email": "wang.li@example.com", "is_primary": True})
-    plan = await plans.create_plan(system, {"name": "Collected", "basis": "collected",
-                                            "effective_from": date(2020, 1, 1), "rate": "0.1"})
+    customer = await customers.create_customer(
+        system, {"name": "Crash Test Co", "owner": rep["id"]}
+    )
+    await contacts.create_contact(
+        system,
+        customer["id"],
+        {"name": "Wang Li", "email": "wang.li@example.com", "is_primary": True},
+    )
+    plan = await plans.create_plan(
+        system,
+        {
+            "name": "Collected",
+            "basis": "collected",
+            "effective_from": date(2020, 1, 1),
+            "rate": "0.1",
+        },
+    )
     await plans.assign_plan(system, plan["id"], user_id=rep["id"])
-    contract = await contracts.create_contract(system, customer["id"], {**CLAUSES, "lines": [
-        {"product": "P", "specification": "S", "quantity": 1,
-         "unit_price": Money(100_000, "CNY")}]})
+    contract = await contracts.create_contract(
+        system,
+        customer["id"],
+        {
+            **CLAUSES,
+            "lines": [
+                {
+                    "product": "P",
+                    "specification": "S",
+                    "quantity": 1,
+                    "unit_price": Money(100_000, "CNY"),
+                }
+            ],
+        },
+    )
     contract = await contracts.submit_contract(system, contract["id"])
     while contract["status"] == "pending_approval":
         contract = await contracts.decide_approval(system, contract["id"], True, "ok")
     contract = await contracts.sign_contract(system, contract["id"], signed_on=date(2026, 1, 5))
-    [installment] = (await receivables.installments_by_contract([contract["id"]]))[
-        contract["id"]]
+    [installment] = (await receivables.installments_by_contract([contract["id"]]))[contract["id"]]
     await receivables.issue_invoice(system, contract["id"], installment_id=installment["id"])
     ticket = await tickets.create_ticket(system, customer["id"], {"subject": "Broken part"})
     await tickets.change_status(system, ticket["id"], "resolved")
     _, secret = await endpoints.create_webhook(
-        system, {"url": receiver_url + "/hook", "events": ["payment.*", "ticket.*"]},
-        owner="admin")
-    return {"customer": customer["id"], "installment": installment["id"],
-            "ticket": ticket["id"], "secret": secret, "admin": admin["id"]}
+        system, {"url": receiver_url + "/hook", "events": ["payment.*", "ticket.*"]}, owner="admin"
+    )
+    return {
+        "customer": customer["id"],
+        "installment": installment["id"],
+        "ticket": ticket["id"],
+        "secret": secret,
+        "admin": admin["id"],
+    }
 
 
 CRASH = textwrap.dedent("""
@@ -115,14 +148,24 @@ def test_a_crash_right_after_commit_loses_nothing(deployment, http_receiver, smt
     import tomllib
 
     webhooks = tomllib.loads(WEBHOOKS)["plugin_settings"]
-    ids = deployment.run(lambda kehu: _setup(kehu, http_receiver.url),
-                         plugin_settings=webhooks)
+    ids = deployment.run(lambda kehu: _setup(kehu, http_receiver.url), plugin_settings=webhooks)
     before = deployment.run(_counts)
 
     crashed = subprocess.run(
-        [sys.executable, "-c", CRASH, str(ids["customer"]), str(ids["installment"]),
-         str(ids["ticket"])],
-        cwd=deployment.workdir, env=deployment.env, capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-c",
+            CRASH,
+            str(ids["customer"]),
+            str(ids["installment"]),
+            str(ids["ticket"]),
+        ],
+        cwd=deployment.workdir,
+        env=deployment.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert crashed.returncode == 137, crashed.stderr
     after_crash = deployment.run(_counts)
     assert after_crash["payments"] == before["payments"] + 1  # committed
@@ -175,15 +218,21 @@ def test_kill_9_of_the_server_during_a_delivery(deployment, http_receiver):
         await users.create_user(system, {"username": "admin", "role": "admin"})
         _, key = await users.create_api_key(system, "admin", "test")
         _, secret = await endpoints.create_webhook(
-            system, {"url": http_receiver.url + "/hook", "events": ["customer.created"]},
-            owner="admin")
+            system,
+            {"url": http_receiver.url + "/hook", "events": ["customer.created"]},
+            owner="admin",
+        )
         return key, secret
 
     key, secret = deployment.run(setup, plugin_settings=webhooks)
     http_receiver.respond = lambda r: (200, b"", 20.0)  # holds the delivery open
     server, base = deployment.serve()
-    deployment.graphql(base, key, 'mutation { createCustomer(input: {name: "Killed Co"}) '
-                                  "{ customer { id } errors { code } } }")
+    deployment.graphql(
+        base,
+        key,
+        'mutation { createCustomer(input: {name: "Killed Co"}) '
+        "{ customer { id } errors { code } } }",
+    )
     deadline = time.monotonic() + 15
     while not http_receiver.received() and time.monotonic() < deadline:
         time.sleep(0.05)

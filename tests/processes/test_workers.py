@@ -17,17 +17,23 @@ def _snapshot_times(deployment) -> list[float]:
         from kehu.plugins.pipeline.tables import ForecastSnapshot
 
         rows = await ForecastSnapshot.select(ForecastSnapshot.taken_at).order_by(
-            ForecastSnapshot.taken_at)
+            ForecastSnapshot.taken_at
+        )
         return [r["taken_at"].timestamp() for r in rows]
 
     return deployment.run(read)
 
 
 def test_five_workers_run_a_job_once_per_due_time(deployment):
-    schedules = {"pipeline.forecast_snapshot": "1s", "pipeline.stale_deals": "off",
-                 "core.stale-customers": "off", "core.prune-events": "off",
-                 "contracts.dunning": "off", "tickets.sla_check": "off",
-                 "tickets.churn_check": "off"}
+    schedules = {
+        "pipeline.forecast_snapshot": "1s",
+        "pipeline.stale_deals": "off",
+        "core.stale-customers": "off",
+        "core.prune-events": "off",
+        "contracts.dunning": "off",
+        "tickets.sla_check": "off",
+        "tickets.churn_check": "off",
+    }
     env = {"KEHU_JOB_SCHEDULES": json.dumps(schedules)}
     workers = [deployment.start("worker", "--poll", "0.05", **env) for _ in range(5)]
     time.sleep(7)
@@ -54,8 +60,14 @@ def test_five_workers_run_a_job_once_per_due_time(deployment):
 def test_concurrent_migrate_on_an_empty_database(empty_url, tmp_path: Path, migrators):
     deploy = Deployment(empty_url, tmp_path, ALL_PLUGINS)
     processes = [
-        subprocess.Popen([KEHU, "migrate"], cwd=tmp_path, env=deploy.env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [KEHU, "migrate"],
+            cwd=tmp_path,
+            env=deploy.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(migrators)
     ]
     results = [(*p.communicate(timeout=180), p.returncode) for p in processes]

@@ -71,8 +71,14 @@ def test_real_kehu_command(tmp_path):
     env["KEHU_DATABASE_URL"] = f"sqlite:///{tmp_path / 'kehu.db'}"
 
     def kehu(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([_kehu_executable(), *args], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [_kehu_executable(), *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     assert "loyalty" in kehu("migrate").stdout
     assert kehu("demo").returncode == 0
@@ -84,6 +90,7 @@ def test_real_kehu_command(tmp_path):
     failed = kehu("loyalty", "redeem", "1", str(points + 11), "--reason", "Too much")
     assert failed.returncode == 1
     assert failed.stderr.strip() == (
-        f"Error: Cannot redeem {points + 11} points: the balance is {points + 10}")
+        f"Error: Cannot redeem {points + 11} points: the balance is {points + 10}"
+    )
     job = kehu("jobs", "run", "loyalty.expire")
     assert "expired 0 points" in job.stdout, job.stdout + job.stderr

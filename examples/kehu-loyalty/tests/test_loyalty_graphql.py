@@ -26,7 +26,9 @@ async def test_award_redeem_and_over_redeem(kehu, make_user, gql, make_customer)
 
     body = await gql(AWARD, {"input": {**ref, "points": 100, "reason": "Signup"}}, user=admin)
     assert body["data"]["awardLoyaltyPoints"] == {
-        "customer": {"name": "ACME", "loyaltyPoints": 100}, "errors": []}
+        "customer": {"name": "ACME", "loyaltyPoints": 100},
+        "errors": [],
+    }
     body = await gql(REDEEM, {"input": {**ref, "points": 30, "reason": "Mug"}}, user=admin)
     assert body["data"]["redeemLoyaltyPoints"]["customer"]["loyaltyPoints"] == 70
 
@@ -34,13 +36,16 @@ async def test_award_redeem_and_over_redeem(kehu, make_user, gql, make_customer)
     result = body["data"]["redeemLoyaltyPoints"]
     assert result["customer"] is None
     assert [(e["field"], e["code"]) for e in result["errors"]] == [
-        ("points", "INSUFFICIENT_POINTS")]
+        ("points", "INSUFFICIENT_POINTS")
+    ]
 
     body = await gql(LEDGER, {"id": _gid(acme)}, user=admin)
     customer = body["data"]["customer"]
     assert customer["loyaltyPoints"] == 70
     assert [(e["kind"], e["points"], e["balanceAfter"]) for e in customer["loyaltyLedger"]] == [
-        ("REDEEM", -30, 70), ("AWARD", 100, 100)]
+        ("REDEEM", -30, 70),
+        ("AWARD", 100, 100),
+    ]
     assert {e["source"] for e in customer["loyaltyLedger"]} == {"api"}
     assert customer["loyaltyLedger"][0]["actor"]["username"] == admin.username
     audit = await AuditLog.select(AuditLog.action).where(AuditLog.entity == "loyalty")
@@ -50,13 +55,17 @@ async def test_award_redeem_and_over_redeem(kehu, make_user, gql, make_customer)
 async def test_invalid_input_is_reported_in_payload(kehu, make_user, gql, make_customer):
     admin = await make_user("admin")
     acme = await make_customer("ACME")
-    body = await gql(AWARD, {"input": {"customerId": _gid(acme), "points": 0, "reason": " "}},
-                     user=admin)
+    body = await gql(
+        AWARD, {"input": {"customerId": _gid(acme), "points": 0, "reason": " "}}, user=admin
+    )
     errors = body["data"]["awardLoyaltyPoints"]["errors"]
-    assert {(e["field"], e["code"]) for e in errors} == {("points", "INVALID"),
-                                                         ("reason", "REQUIRED")}
-    body = await gql(AWARD, {"input": {"customerId": "garbage", "points": 1, "reason": "x"}},
-                     user=admin)
+    assert {(e["field"], e["code"]) for e in errors} == {
+        ("points", "INVALID"),
+        ("reason", "REQUIRED"),
+    }
+    body = await gql(
+        AWARD, {"input": {"customerId": "garbage", "points": 1, "reason": "x"}}, user=admin
+    )
     assert body["data"]["awardLoyaltyPoints"]["errors"][0]["field"] == "customerId"
     assert await LoyaltyLedger.count() == 0
 
@@ -104,11 +113,13 @@ async def test_sales_cannot_award_to_invisible_customer(kehu, make_user, gql, ma
     own = await make_customer("Own", owner=sales)
     data = {"points": 5, "reason": "Nice"}
 
-    body = await gql(AWARD, {"input": {**data, "customerId": _gid(hidden)}}, user=sales,
-                     expect_errors=True)
+    body = await gql(
+        AWARD, {"input": {**data, "customerId": _gid(hidden)}}, user=sales, expect_errors=True
+    )
     assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
-    body = await gql(AWARD, {"input": {**data, "customerId": _gid(own)}}, user=viewer,
-                     expect_errors=True)
+    body = await gql(
+        AWARD, {"input": {**data, "customerId": _gid(own)}}, user=viewer, expect_errors=True
+    )
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert await LoyaltyLedger.count() == 0
 
@@ -127,7 +138,9 @@ async def test_node_leaderboard_and_timeline(kehu, make_user, gql, make_customer
     board = "{ loyaltyLeaderboard(first: 5) { points customer { name } } }"
     body = await gql(board, user=admin)
     assert [(r["customer"]["name"], r["points"]) for r in body["data"]["loyaltyLeaderboard"]] == [
-        ("Big", 500), ("Small", 20)]
+        ("Big", 500),
+        ("Small", 20),
+    ]
     body = await gql(board, user=sales)
     assert [r["customer"]["name"] for r in body["data"]["loyaltyLeaderboard"]] == ["Small"]
 
@@ -135,16 +148,23 @@ async def test_node_leaderboard_and_timeline(kehu, make_user, gql, make_customer
               customer { name } } } }"""
     entry_id = encode_id("LoyaltyEntry", change.entry["id"])
     body = await gql(node, {"id": entry_id}, user=admin)
-    assert body["data"]["node"] == {"points": 500, "reason": "Large order",
-                                    "customer": {"name": "Big"}}
+    assert body["data"]["node"] == {
+        "points": 500,
+        "reason": "Large order",
+        "customer": {"name": "Big"},
+    }
     body = await gql(node, {"id": entry_id}, user=sales)
     assert body["data"]["node"] is None
 
     timeline = """query($id: ID!) { customer(id: $id) { timeline { nodes { kind title source
                   body } } } }"""
     body = await gql(timeline, {"id": _gid(big)}, user=admin)
-    assert {"kind": "loyalty.award", "title": "+500 loyalty points", "source": "loyalty",
-            "body": "Large order"} in body["data"]["customer"]["timeline"]["nodes"]
+    assert {
+        "kind": "loyalty.award",
+        "title": "+500 loyalty points",
+        "source": "loyalty",
+        "body": "Large order",
+    } in body["data"]["customer"]["timeline"]["nodes"]
 
 
 async def test_rest_route(kehu, make_user, kehu_client, make_customer):

@@ -87,14 +87,19 @@ def _listener(name: str, optional: bool) -> object:
 
 def test_hook_of_disabled_plugin_needs_optionalhook(kehu):
     modules = {p.info.name: p.module for p in kehu.plugins}
-    settings = Settings(database_url=kehu.settings.database_url, plugins=["strict", "lenient"],
-                        _env_file=None)
+    settings = Settings(
+        database_url=kehu.settings.database_url, plugins=["strict", "lenient"], _env_file=None
+    )
     try:
         with pytest.raises(PluginError, match="kehu_loyalty_points_changed"):
-            Kehu(settings, available=modules | {"strict": _listener("strict", False),
-                                                "lenient": _listener("lenient", True)})
-        lenient = Settings(database_url=kehu.settings.database_url, plugins=["lenient"],
-                           _env_file=None)
+            Kehu(
+                settings,
+                available=modules
+                | {"strict": _listener("strict", False), "lenient": _listener("lenient", True)},
+            )
+        lenient = Settings(
+            database_url=kehu.settings.database_url, plugins=["lenient"], _env_file=None
+        )
         other = Kehu(lenient, available=modules | {"lenient": _listener("lenient", True)})
         assert other.names == ["core", "lenient"]
     finally:

@@ -14,8 +14,9 @@ SNAPSHOT = Path(__file__).parent / "snapshots" / "loyalty.graphql"
 def loyalty_sdl(sdl: str) -> str:
     """The loyalty types in full plus the loyalty fields of core types."""
     schema = build_schema(sdl)
-    parts = [print_type(t) for name, t in sorted(schema.type_map.items())
-             if name.startswith("Loyalty")]
+    parts = [
+        print_type(t) for name, t in sorted(schema.type_map.items()) if name.startswith("Loyalty")
+    ]
     for owner in ("Customer", "Query", "Mutation"):
         for name, field in schema.type_map[owner].fields.items():
             if "loyalty" in name.lower():
@@ -31,4 +32,5 @@ async def test_loyalty_schema_matches_snapshot(kehu):
     ):
         SNAPSHOT.write_text(sdl, encoding="utf-8")
     assert sdl == SNAPSHOT.read_text(encoding="utf-8"), (
-        "The loyalty schema changed; review and refresh with KEHU_UPDATE_SNAPSHOTS=1")
+        "The loyalty schema changed; review and refresh with KEHU_UPDATE_SNAPSHOTS=1"
+    )

@@ -20,9 +20,11 @@ async def _backdate(entry_id: int, days: int) -> None:
 
 
 async def _remaining(customer_id: int) -> list[int]:
-    rows = await LoyaltyLedger.select(LoyaltyLedger.remaining).where(
-        LoyaltyLedger.customer == customer_id, LoyaltyLedger.kind == "award"
-    ).order_by(LoyaltyLedger.id)
+    rows = (
+        await LoyaltyLedger.select(LoyaltyLedger.remaining)
+        .where(LoyaltyLedger.customer == customer_id, LoyaltyLedger.kind == "award")
+        .order_by(LoyaltyLedger.id)
+    )
     return [r["remaining"] for r in rows]
 
 

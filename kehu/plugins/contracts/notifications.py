@@ -121,9 +121,11 @@ async def approval_request(event: Event) -> None:
     if step["role"] == "manager" and same_team:
         users = same_team
     if not users:  # nobody holds the role: admins may decide any step
-        users = await User.select(User.id, User.team).where(
-            User.role == "admin", User.active.eq(True)
-        ).order_by(User.id)
+        users = (
+            await User.select(User.id, User.team)
+            .where(User.role == "admin", User.active.eq(True))
+            .order_by(User.id)
+        )
     customer = (
         await Customer.select(Customer.name).where(Customer.id == contract["customer"]).first()
     )

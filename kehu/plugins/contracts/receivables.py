@@ -538,7 +538,11 @@ async def record_payment(
                 ).returning(*Payment.all_columns())
             )[0]
             await record(
-                actor, "received", "payment", payment["id"], after=payment,
+                actor,
+                "received",
+                "payment",
+                payment["id"],
+                after=payment,
                 event_data={k: v for k, v in payment.items() if k != "request_hash"},
             )
             rows = await _allocate(actor, payment, allocations)

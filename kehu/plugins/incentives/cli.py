@@ -42,18 +42,33 @@ def statement(obj: Any, user: str, period: str) -> None:
         return await build(system_actor(), row["id"], period)
 
     st = _run(obj, work)
-    table = RichTable(title=f"Commission statement · {st.user['username']} · {st.period}"
-                      + (" (locked)" if st.locked else ""))
+    table = RichTable(
+        title=f"Commission statement · {st.user['username']} · {st.period}"
+        + (" (locked)" if st.locked else "")
+    )
     for col in ("Date", "Kind", "Role", "Base", "Rate", "Amount", "Explanation"):
         table.add_column(col, justify="right" if col in ("Base", "Rate", "Amount") else "left")
     for x in st.lines:
-        table.add_row(str(x["source_date"]), x["kind"], x["role"].upper(),
-                      str(Money(x["base_minor"], x["currency"]).amount), x["rate"],
-                      str(Money(x["amount_minor"], x["currency"]).amount), x["explanation"])
+        table.add_row(
+            str(x["source_date"]),
+            x["kind"],
+            x["role"].upper(),
+            str(Money(x["base_minor"], x["currency"]).amount),
+            x["rate"],
+            str(Money(x["amount_minor"], x["currency"]).amount),
+            x["explanation"],
+        )
     for e in st.events:
-        amount = "" if e["amount_minor"] is None else str(Money(
-            -e["amount_minor"] if e["kind"] == "penalty" else e["amount_minor"],
-            e["currency"]).amount)
+        amount = (
+            ""
+            if e["amount_minor"] is None
+            else str(
+                Money(
+                    -e["amount_minor"] if e["kind"] == "penalty" else e["amount_minor"],
+                    e["currency"],
+                ).amount
+            )
+        )
         table.add_row("", e["kind"], "", "", "", amount, f"{e['subtype']}: {e['reason']}")
     console = Console(width=160)
     console.print(table)
@@ -69,8 +84,10 @@ def recompute(obj: Any, period: str) -> None:
     from kehu.plugins.incentives.services.ledger import recompute as run
 
     r = _run(obj, lambda kehu: run(system_actor(), period))
-    click.echo(f"{r.period}: {r.created} created, {r.updated} updated, {r.deleted} deleted, "
-               f"{r.unchanged} unchanged")
+    click.echo(
+        f"{r.period}: {r.created} created, {r.updated} updated, {r.deleted} deleted, "
+        f"{r.unchanged} unchanged"
+    )
 
 
 @incentives.command("payout")

@@ -52,8 +52,10 @@ class TargetAttainment:
     ratio: Decimal | None = strawberry.field(description="1.0 = 100 %; null without data.")
 
 
-@strawberry.type(description="A SMART target for a user, team, company, region, product or "
-                             "channel over a period.")
+@strawberry.type(
+    description="A SMART target for a user, team, company, region, product or "
+    "channel over a period."
+)
 class IncentiveTarget:
     pk: strawberry.Private[int]
     user_pk: strawberry.Private[int | None]
@@ -78,28 +80,42 @@ class IncentiveTarget:
             actual = att.actual
             money = row["metric"] in MONEY_METRICS and actual is not None
             attainment = TargetAttainment(
-                actual=(MoneyValue(actual.minor, actual.currency or row["currency"]).amount
-                        if money else (actual.number if actual else Decimal(0))),
+                actual=(
+                    MoneyValue(actual.minor, actual.currency or row["currency"]).amount
+                    if money
+                    else (actual.number if actual else Decimal(0))
+                ),
                 actual_money=_money(actual.minor, actual.currency or row["currency"])
-                if money else None,
-                ratio=att.ratio)
+                if money
+                else None,
+                ratio=att.ratio,
+            )
         return cls(
-            pk=row["id"], user_pk=row["user"],
-            id=encode_id("IncentiveTarget", row["id"]), database_id=row["id"],
-            metric=row["metric"], scope=row["scope"],
+            pk=row["id"],
+            user_pk=row["user"],
+            id=encode_id("IncentiveTarget", row["id"]),
+            database_id=row["id"],
+            metric=row["metric"],
+            scope=row["scope"],
             team_id=encode_id("Team", row["team"]) if row["team"] else None,
-            dimension=row["dimension"], period=row["period"], start=row["start"],
-            end=row["end"], amount=_money(row["amount_minor"], row["currency"]),
+            dimension=row["dimension"],
+            period=row["period"],
+            start=row["start"],
+            end=row["end"],
+            amount=_money(row["amount_minor"], row["currency"]),
             value=Decimal(row["value"]) if row["value"] else None,
             parent_id=encode_id("IncentiveTarget", row["parent"]) if row["parent"] else None,
-            attainment=attainment)
+            attainment=attainment,
+        )
 
     @strawberry.field
     async def user(self, info: strawberry.Info) -> UserRef | None:
         return await _user(info, self.user_pk)
 
-    @strawberry.field(description="Empty when the children (if any) sum exactly to this "
-                                  "target; otherwise what is wrong.")
+    @strawberry.field(
+        description="Empty when the children (if any) sum exactly to this "
+        "target; otherwise what is wrong."
+    )
     async def decomposition_problems(self, info: strawberry.Info) -> list[str]:
         return await tg.check_decomposition(info.context.actor, self.pk)
 
@@ -133,15 +149,20 @@ class CommissionPlan:
     @classmethod
     def of(cls, row: dict[str, Any]) -> "CommissionPlan":
         return cls(
-            id=encode_id("CommissionPlan", row["id"]), database_id=row["id"], name=row["name"],
-            basis=BasisEnum(row["basis"]), currency=row["currency"],
-            tiers=[CommissionTier(from_attainment=x.start, rate=x.rate)
-                   for x in plans.tiers_of(row)],
-            splits=[RoleSplit(role=k.upper(), percent=v)
-                    for k, v in plans.splits_of(row).items()],
+            id=encode_id("CommissionPlan", row["id"]),
+            database_id=row["id"],
+            name=row["name"],
+            basis=BasisEnum(row["basis"]),
+            currency=row["currency"],
+            tiers=[
+                CommissionTier(from_attainment=x.start, rate=x.rate) for x in plans.tiers_of(row)
+            ],
+            splits=[RoleSplit(role=k.upper(), percent=v) for k, v in plans.splits_of(row).items()],
             cap=_money(row["cap_minor"], row["currency"]),
-            effective_from=row["effective_from"], effective_to=row["effective_to"],
-            attainment_metric=row["attainment_metric"])
+            effective_from=row["effective_from"],
+            effective_to=row["effective_to"],
+            attainment_metric=row["attainment_metric"],
+        )
 
 
 @strawberry.type(name="CommissionLine", description="A commission ledger line with provenance.")
@@ -167,25 +188,34 @@ class CommissionLineType:
     @classmethod
     def of(cls, row: dict[str, Any]) -> "CommissionLineType":
         return cls(
-            user_pk=row["user"], id=encode_id("CommissionLine", row["id"]),
-            database_id=row["id"], period=row["period"], source_period=row["source_period"],
-            role=row["role"].upper(), kind=LineKindEnum(row["kind"]),
-            source_key=row["source_key"], source_ref=row["source_ref"],
+            user_pk=row["user"],
+            id=encode_id("CommissionLine", row["id"]),
+            database_id=row["id"],
+            period=row["period"],
+            source_period=row["source_period"],
+            role=row["role"].upper(),
+            kind=LineKindEnum(row["kind"]),
+            source_key=row["source_key"],
+            source_ref=row["source_ref"],
             source_date=row["source_date"],
             plan_id=encode_id("CommissionPlan", row["plan"]) if row["plan"] else None,
             base=Money.of(MoneyValue(row["base_minor"], row["currency"])),
             share=Decimal(row["share"]) if row["share"] else None,
-            rate=Decimal(row["rate"]) if row["rate"] else None, tier=row["tier"],
+            rate=Decimal(row["rate"]) if row["rate"] else None,
+            tier=row["tier"],
             amount=Money.of(MoneyValue(row["amount_minor"], row["currency"])),
-            explanation=row["explanation"])
+            explanation=row["explanation"],
+        )
 
     @strawberry.field
     async def user(self, info: strawberry.Info) -> UserRef | None:
         return await _user(info, self.user_pk)
 
 
-@strawberry.type(name="IncentiveEvent",
-                 description="A bonus, allowance, honour or penalty, approved by a manager.")
+@strawberry.type(
+    name="IncentiveEvent",
+    description="A bonus, allowance, honour or penalty, approved by a manager.",
+)
 class IncentiveEventType:
     user_pk: strawberry.Private[int]
     id: strawberry.ID
@@ -201,11 +231,17 @@ class IncentiveEventType:
     @classmethod
     def of(cls, row: dict[str, Any]) -> "IncentiveEventType":
         return cls(
-            user_pk=row["user"], id=encode_id("IncentiveEvent", row["id"]),
-            database_id=row["id"], kind=EventKindEnum(row["kind"]), subtype=row["subtype"],
-            period=row["period"], amount=_money(row["amount_minor"], row["currency"]),
-            reason=row["reason"], status=EventStatusEnum(row["status"]),
-            decided_at=row["decided_at"])
+            user_pk=row["user"],
+            id=encode_id("IncentiveEvent", row["id"]),
+            database_id=row["id"],
+            kind=EventKindEnum(row["kind"]),
+            subtype=row["subtype"],
+            period=row["period"],
+            amount=_money(row["amount_minor"], row["currency"]),
+            reason=row["reason"],
+            status=EventStatusEnum(row["status"]),
+            decided_at=row["decided_at"],
+        )
 
     @strawberry.field
     async def user(self, info: strawberry.Info) -> UserRef | None:
@@ -240,7 +276,8 @@ class LeaderboardEntry:
     actual: Decimal
     attainment: Decimal | None
     commission: Money | None = strawberry.field(
-        description="Only your own, unless you are a manager, admin or finance.")
+        description="Only your own, unless you are a manager, admin or finance."
+    )
 
     @strawberry.field
     async def user(self, info: strawberry.Info) -> UserRef | None:
@@ -299,9 +336,13 @@ class IncentivesQuery:
         return available_metrics()
 
     @strawberry.field(description="Visible targets with live attainment.")
-    async def incentive_targets(self, info: strawberry.Info, period: str | None = None,
-                                metric: str | None = None, user_id: strawberry.ID | None = None
-                                ) -> list[IncentiveTarget]:
+    async def incentive_targets(
+        self,
+        info: strawberry.Info,
+        period: str | None = None,
+        metric: str | None = None,
+        user_id: strawberry.ID | None = None,
+    ) -> list[IncentiveTarget]:
         actor = info.context.actor
         actor.require("incentive:read")
         rows = await tg.list_targets(actor, period, metric, _pk(user_id, "User", "userId"))
@@ -312,68 +353,115 @@ class IncentivesQuery:
         return [CommissionPlan.of(r) for r in await plans.list_plans(info.context.actor)]
 
     @strawberry.field(description="A user's statement (your own unless commission:read_all).")
-    async def commission_statement(self, info: strawberry.Info, period: str,
-                                   user_id: strawberry.ID | None = None) -> CommissionStatement:
+    async def commission_statement(
+        self, info: strawberry.Info, period: str, user_id: strawberry.ID | None = None
+    ) -> CommissionStatement:
         actor = info.context.actor
         uid = _pk(user_id, "User", "userId") or actor.user_id
         if uid is None:
             raise Forbidden("userId is required for the system actor")
         st = await statements.statement(actor, uid, period)
-        totals = [StatementTotal(kind=k, amount=Money.of(v)) for k, v in st.totals.items()
-                  if k != "total"]
+        totals = [
+            StatementTotal(kind=k, amount=Money.of(v)) for k, v in st.totals.items() if k != "total"
+        ]
         return CommissionStatement(
-            user_pk=uid, period=st.period, locked=st.locked,
+            user_pk=uid,
+            period=st.period,
+            locked=st.locked,
             lines=[CommissionLineType.of(x) for x in st.lines],
             incentive_events=[IncentiveEventType.of(e) for e in st.events],
-            totals=totals, total=Money.of(st.totals["total"]))
+            totals=totals,
+            total=Money.of(st.totals["total"]),
+        )
 
-    @strawberry.field(description="Ledger lines of a settlement period, newest first (yours, "
-                                   "or anyone's with commission:read_all).")
-    async def commission_lines(self, info: strawberry.Info, period: str,
-                               user_id: strawberry.ID | None = None, first: int = 20,
-                               after: str | None = None) -> CommissionLineConnection:
-        page, count = await statements.lines(info.context.actor, period,
-                                             _pk(user_id, "User", "userId"), first=first,
-                                             after=after)
+    @strawberry.field(
+        description="Ledger lines of a settlement period, newest first (yours, "
+        "or anyone's with commission:read_all)."
+    )
+    async def commission_lines(
+        self,
+        info: strawberry.Info,
+        period: str,
+        user_id: strawberry.ID | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> CommissionLineConnection:
+        page, count = await statements.lines(
+            info.context.actor, period, _pk(user_id, "User", "userId"), first=first, after=after
+        )
         return make_connection("CommissionLine", page, CommissionLineType.of, count)
 
     @strawberry.field(description="Ranking by a metric; others' commission only for managers.")
-    async def incentive_leaderboard(self, info: strawberry.Info, period: str, metric: str,
-                                    first: int = 20) -> list[LeaderboardEntry]:
+    async def incentive_leaderboard(
+        self, info: strawberry.Info, period: str, metric: str, first: int = 20
+    ) -> list[LeaderboardEntry]:
         rows = await statements.leaderboard(info.context.actor, period, metric, first)
-        return [LeaderboardEntry(
-            user_pk=s.user["id"], rank=s.rank,
-            actual=_scale(metric, s.actual.number, s.actual.currency),
-            attainment=s.attainment, commission=Money.of(s.commission)) for s in rows]
+        return [
+            LeaderboardEntry(
+                user_pk=s.user["id"],
+                rank=s.rank,
+                actual=_scale(metric, s.actual.number, s.actual.currency),
+                attainment=s.attainment,
+                commission=Money.of(s.commission),
+            )
+            for s in rows
+        ]
 
     @strawberry.field(description="Incentive events you may see, newest first.")
-    async def incentive_events(self, info: strawberry.Info, period: str | None = None,
-                               user_id: strawberry.ID | None = None,
-                               status: EventStatusEnum | None = None, first: int = 20,
-                               after: str | None = None) -> IncentiveEventConnection:
-        page, count = await events.list_events(info.context.actor, period=period,
-                                               user_id=_pk(user_id, "User", "userId"),
-                                               status=status.value if status else None,
-                                               first=first, after=after)
+    async def incentive_events(
+        self,
+        info: strawberry.Info,
+        period: str | None = None,
+        user_id: strawberry.ID | None = None,
+        status: EventStatusEnum | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> IncentiveEventConnection:
+        page, count = await events.list_events(
+            info.context.actor,
+            period=period,
+            user_id=_pk(user_id, "User", "userId"),
+            status=status.value if status else None,
+            first=first,
+            after=after,
+        )
         return make_connection("IncentiveEvent", page, IncentiveEventType.of, count)
 
     @strawberry.field(description="Weighted KPI scorecard of a rep or support agent.")
-    async def scorecard(self, info: strawberry.Info, period: str,
-                        user_id: strawberry.ID | None = None) -> Scorecard:
+    async def scorecard(
+        self, info: strawberry.Info, period: str, user_id: strawberry.ID | None = None
+    ) -> Scorecard:
         actor = info.context.actor
         uid = _pk(user_id, "User", "userId") or actor.user_id
         if uid is None:
             raise Forbidden("userId is required for the system actor")
         card = await scorecards.scorecard(actor, uid, period)
-        return Scorecard(period=card.period, total=card.total, items=[
-            ScorecardItem(metric=i.metric, actual=i.actual, target=i.target, score=i.score,
-                          weight=i.weight) for i in card.items])
+        return Scorecard(
+            period=card.period,
+            total=card.total,
+            items=[
+                ScorecardItem(
+                    metric=i.metric,
+                    actual=i.actual,
+                    target=i.target,
+                    score=i.score,
+                    weight=i.weight,
+                )
+                for i in card.items
+            ],
+        )
 
     @strawberry.field
     async def commission_payout_runs(self, info: strawberry.Info) -> list[PayoutRun]:
-        return [PayoutRun(period=r["period"], total=_money(r["total_minor"], r["currency"]),
-                          lines=r["lines"], locked_at=r["locked_at"])
-                for r in await ledger.payout_runs(info.context.actor)]
+        return [
+            PayoutRun(
+                period=r["period"],
+                total=_money(r["total_minor"], r["currency"]),
+                lines=r["lines"],
+                locked_at=r["locked_at"],
+            )
+            for r in await ledger.payout_runs(info.context.actor)
+        ]
 
 
 @strawberry.input
@@ -446,7 +534,8 @@ class IncentiveEventInput:
     reason: str
     amount: MoneyInput | None = None
     idempotency_key: str | None = strawberry.field(
-        default=None, description="Repeat a request safely: the same key records it once.")
+        default=None, description="Repeat a request safely: the same key records it once."
+    )
 
 
 @strawberry.input
@@ -499,11 +588,17 @@ class IncentiveEventPayload:
 
 
 def _target_data(data: TargetInput) -> dict[str, Any]:
-    return {"metric": data.metric, "period": data.period, "scope": data.scope,
-            "user": _pk(data.user_id, "User", "userId"),
-            "team": _pk(data.team_id, "Team", "teamId"), "dimension": data.dimension,
-            "amount": data.amount.to_value() if data.amount else None, "value": data.value,
-            "note": data.note}
+    return {
+        "metric": data.metric,
+        "period": data.period,
+        "scope": data.scope,
+        "user": _pk(data.user_id, "User", "userId"),
+        "team": _pk(data.team_id, "Team", "teamId"),
+        "dimension": data.dimension,
+        "amount": data.amount.to_value() if data.amount else None,
+        "value": data.value,
+        "note": data.note,
+    }
 
 
 def _weights(data: DecomposeTargetInput) -> dict[Any, Decimal] | None:
@@ -521,36 +616,50 @@ def _weights(data: DecomposeTargetInput) -> dict[Any, Decimal] | None:
 @strawberry.type
 class IncentivesMutation:
     @strawberry.mutation(description="Create a target (incentive:manage).")
-    async def create_incentive_target(self, info: strawberry.Info, input: TargetInput
-                                      ) -> TargetPayload:
+    async def create_incentive_target(
+        self, info: strawberry.Info, input: TargetInput
+    ) -> TargetPayload:
         async def work() -> IncentiveTarget:
-            return IncentiveTarget.of(await tg.create_target(info.context.actor,
-                                                             _target_data(input)))
+            return IncentiveTarget.of(
+                await tg.create_target(info.context.actor, _target_data(input))
+            )
 
         return await payload(TargetPayload, "target", work)
 
-    @strawberry.mutation(description="Split a target into sub-periods or team members; the "
-                                     "parts sum exactly to the whole.")
-    async def decompose_incentive_target(self, info: strawberry.Info,
-                                         input: DecomposeTargetInput) -> TargetsPayload:
+    @strawberry.mutation(
+        description="Split a target into sub-periods or team members; the "
+        "parts sum exactly to the whole."
+    )
+    async def decompose_incentive_target(
+        self, info: strawberry.Info, input: DecomposeTargetInput
+    ) -> TargetsPayload:
         async def work() -> list[IncentiveTarget]:
-            rows = await tg.decompose(info.context.actor,
-                                      pk_of(input.target_id, "IncentiveTarget", "targetId"),
-                                      by=input.by, weights=_weights(input))
+            rows = await tg.decompose(
+                info.context.actor,
+                pk_of(input.target_id, "IncentiveTarget", "targetId"),
+                by=input.by,
+                weights=_weights(input),
+            )
             return [IncentiveTarget.of(r) for r in rows]
 
         return await payload(TargetsPayload, "targets", work)
 
     @strawberry.mutation(description="Create a commission plan (incentive:manage).")
-    async def create_commission_plan(self, info: strawberry.Info, input: CommissionPlanInput
-                                     ) -> CommissionPlanPayload:
+    async def create_commission_plan(
+        self, info: strawberry.Info, input: CommissionPlanInput
+    ) -> CommissionPlanPayload:
         async def work() -> CommissionPlan:
             data = {
-                "name": input.name, "basis": input.basis.value, "currency": input.currency,
-                "effective_from": input.effective_from, "effective_to": input.effective_to,
-                "rate": input.rate, "attainment_metric": input.attainment_metric,
+                "name": input.name,
+                "basis": input.basis.value,
+                "currency": input.currency,
+                "effective_from": input.effective_from,
+                "effective_to": input.effective_to,
+                "rate": input.rate,
+                "attainment_metric": input.attainment_metric,
                 "tiers": [{"from": x.from_attainment, "rate": x.rate} for x in input.tiers]
-                if input.tiers else None,
+                if input.tiers
+                else None,
                 "splits": {s.role: s.percent for s in input.splits} if input.splits else None,
                 "cap_minor": input.cap.to_value().minor if input.cap else None,
             }
@@ -559,44 +668,59 @@ class IncentivesMutation:
         return await payload(CommissionPlanPayload, "plan", work)
 
     @strawberry.mutation(description="Assign a plan to a user or a team.")
-    async def assign_commission_plan(self, info: strawberry.Info, input: AssignPlanInput
-                                     ) -> CommissionPlanPayload:
+    async def assign_commission_plan(
+        self, info: strawberry.Info, input: AssignPlanInput
+    ) -> CommissionPlanPayload:
         async def work() -> CommissionPlan:
             plan_id = pk_of(input.plan_id, "CommissionPlan", "planId")
             await plans.assign_plan(
-                info.context.actor, plan_id, user_id=_pk(input.user_id, "User", "userId"),
+                info.context.actor,
+                plan_id,
+                user_id=_pk(input.user_id, "User", "userId"),
                 team_id=_pk(input.team_id, "Team", "teamId"),
-                effective_from=input.effective_from, effective_to=input.effective_to)
+                effective_from=input.effective_from,
+                effective_to=input.effective_to,
+            )
             return CommissionPlan.of(await plans.get_plan(info.context.actor, plan_id))
 
         return await payload(CommissionPlanPayload, "plan", work)
 
     @strawberry.mutation(description="End a plan on a date (inclusive).")
-    async def end_commission_plan(self, info: strawberry.Info, plan_id: strawberry.ID,
-                                  effective_to: dt.date) -> CommissionPlanPayload:
+    async def end_commission_plan(
+        self, info: strawberry.Info, plan_id: strawberry.ID, effective_to: dt.date
+    ) -> CommissionPlanPayload:
         async def work() -> CommissionPlan:
-            return CommissionPlan.of(await plans.end_plan(
-                info.context.actor, pk_of(plan_id, "CommissionPlan", "planId"), effective_to))
+            return CommissionPlan.of(
+                await plans.end_plan(
+                    info.context.actor, pk_of(plan_id, "CommissionPlan", "planId"), effective_to
+                )
+            )
 
         return await payload(CommissionPlanPayload, "plan", work)
 
     @strawberry.mutation(description="Delete a target and its decomposition.")
-    async def delete_incentive_target(self, info: strawberry.Info, target_id: strawberry.ID
-                                      ) -> DeletedTargetPayload:
+    async def delete_incentive_target(
+        self, info: strawberry.Info, target_id: strawberry.ID
+    ) -> DeletedTargetPayload:
         async def work() -> strawberry.ID:
-            pk = await tg.delete_target(info.context.actor,
-                                        pk_of(target_id, "IncentiveTarget", "targetId"))
+            pk = await tg.delete_target(
+                info.context.actor, pk_of(target_id, "IncentiveTarget", "targetId")
+            )
             return encode_id("IncentiveTarget", pk)
 
         return await payload(DeletedTargetPayload, "deleted_id", work)
 
     @strawberry.mutation(description="Recompute a settlement period's ledger (idempotent).")
-    async def recompute_commissions(self, info: strawberry.Info, period: str
-                                    ) -> RecomputePayload:
+    async def recompute_commissions(self, info: strawberry.Info, period: str) -> RecomputePayload:
         async def work() -> RecomputeSummary:
             r = await ledger.recompute(info.context.actor, period)
-            return RecomputeSummary(period=r.period, created=r.created, updated=r.updated,
-                                    deleted=r.deleted, unchanged=r.unchanged)
+            return RecomputeSummary(
+                period=r.period,
+                created=r.created,
+                updated=r.updated,
+                deleted=r.deleted,
+                unchanged=r.unchanged,
+            )
 
         return await payload(RecomputePayload, "result", work)
 
@@ -604,31 +728,47 @@ class IncentivesMutation:
     async def run_commission_payout(self, info: strawberry.Info, period: str) -> PayoutPayload:
         async def work() -> PayoutRun:
             r = await ledger.run_payout(info.context.actor, period)
-            return PayoutRun(period=r["period"], total=_money(r["total_minor"], r["currency"]),
-                             lines=r["lines"], locked_at=r["locked_at"])
+            return PayoutRun(
+                period=r["period"],
+                total=_money(r["total_minor"], r["currency"]),
+                lines=r["lines"],
+                locked_at=r["locked_at"],
+            )
 
         return await payload(PayoutPayload, "run", work)
 
     @strawberry.mutation(description="Propose a bonus, allowance, honour or penalty.")
-    async def propose_incentive_event(self, info: strawberry.Info, input: IncentiveEventInput
-                                      ) -> IncentiveEventPayload:
+    async def propose_incentive_event(
+        self, info: strawberry.Info, input: IncentiveEventInput
+    ) -> IncentiveEventPayload:
         async def work() -> IncentiveEventType:
-            row = await events.propose(info.context.actor, {
-                "kind": input.kind.value, "subtype": input.subtype,
-                "user": pk_of(input.user_id, "User", "userId"), "period": input.period,
-                "reason": input.reason, "idempotency_key": input.idempotency_key,
-                "amount": input.amount.to_value() if input.amount else None})
+            row = await events.propose(
+                info.context.actor,
+                {
+                    "kind": input.kind.value,
+                    "subtype": input.subtype,
+                    "user": pk_of(input.user_id, "User", "userId"),
+                    "period": input.period,
+                    "reason": input.reason,
+                    "idempotency_key": input.idempotency_key,
+                    "amount": input.amount.to_value() if input.amount else None,
+                },
+            )
             return IncentiveEventType.of(row)
 
         return await payload(IncentiveEventPayload, "event", work)
 
     @strawberry.mutation(description="Approve or reject an incentive event (a manager).")
-    async def decide_incentive_event(self, info: strawberry.Info,
-                                     input: DecideIncentiveEventInput) -> IncentiveEventPayload:
+    async def decide_incentive_event(
+        self, info: strawberry.Info, input: DecideIncentiveEventInput
+    ) -> IncentiveEventPayload:
         async def work() -> IncentiveEventType:
-            row = await events.decide(info.context.actor,
-                                      pk_of(input.id, "IncentiveEvent", "id"), input.approve,
-                                      input.note or "")
+            row = await events.decide(
+                info.context.actor,
+                pk_of(input.id, "IncentiveEvent", "id"),
+                input.approve,
+                input.note or "",
+            )
             return IncentiveEventType.of(row)
 
         return await payload(IncentiveEventPayload, "event", work)

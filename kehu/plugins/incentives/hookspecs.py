@@ -11,9 +11,7 @@ from kehu.core.money import Money
 
 
 @hookspec
-def kehu_commission_period_locked(
-    period: str, total: Money | None, lines: int
-) -> MaybeAsync[None]:
+def kehu_commission_period_locked(period: str, total: Money | None, lines: int) -> MaybeAsync[None]:
     """A payout run locked commission period ``period`` (``2026-Q3``); ``total`` is the sum
     of its ``lines`` ledger lines (``None`` when they mix currencies). Payroll exports hook in
     here. May be async."""

@@ -30,11 +30,19 @@ def templates() -> None:
     for key, tpl in TEMPLATES.items():
         click.echo(f"{key}  ({tpl.policy})  {tpl.title}")
         for spec in tpl.stages:
-            flags = [f for f, on in (("won", spec.is_won), ("closed", spec.is_closed and
-                                     not spec.is_won), ("approval", spec.is_approval)) if on]
+            flags = [
+                f
+                for f, on in (
+                    ("won", spec.is_won),
+                    ("closed", spec.is_closed and not spec.is_won),
+                    ("approval", spec.is_approval),
+                )
+                if on
+            ]
             extra = f" [{', '.join(flags)}]" if flags else ""
-            click.echo(f"    {spec.probability:3d}%  {spec.forecast_category:<9} "
-                       f"{spec.name}{extra}")
+            click.echo(
+                f"    {spec.probability:3d}%  {spec.forecast_category:<9} {spec.name}{extra}"
+            )
 
 
 @pipeline.command("create")
@@ -47,8 +55,9 @@ def create(obj: Any, template: str, name: str | None, is_default: bool) -> None:
     title = name or TEMPLATES[template].title
 
     async def work(kehu: Any) -> dict[str, Any]:
-        return await services.create_pipeline(system_actor(), title, template=template,
-                                              is_default=is_default)
+        return await services.create_pipeline(
+            system_actor(), title, template=template, is_default=is_default
+        )
 
     row = _run(obj, work)
     click.echo(f"Created pipeline {row['id']} {row['name']!r} from template {template}")

@@ -38,10 +38,22 @@ async def _actor_for(username: str) -> Actor:
 
 
 LEADS = [  # name, company, source, factors, owner, action
-    ("王五", "恒达物流科技", "trade_show", {"visits": 80, "inquiries": 100, "size": 60}, "zhangwei",
-     "convert"),
-    ("Anna Berg", "Nordic Timber AB", "website", {"visits": 40, "downloads": 70}, "chenjing",
-     "qualify"),
+    (
+        "王五",
+        "恒达物流科技",
+        "trade_show",
+        {"visits": 80, "inquiries": 100, "size": 60},
+        "zhangwei",
+        "convert",
+    ),
+    (
+        "Anna Berg",
+        "Nordic Timber AB",
+        "website",
+        {"visits": 40, "downloads": 70},
+        "chenjing",
+        "qualify",
+    ),
     ("赵六", "", "ground_promotion", {"visits": 10}, "liuyang", "disqualify"),
     ("孙七", "蓝海教育咨询", "referral", {"inquiries": 60, "industry": 80}, "liuyang", None),
 ]
@@ -50,14 +62,19 @@ LEADS = [  # name, company, source, factors, owner, action
 async def load_demo_data(actor: Actor, user_ids: dict[str, Any]) -> int:
     if await t.Pipeline.exists().where(t.Pipeline.name == DEMO_PIPELINE):
         return 0
-    linear = await services.create_pipeline(actor, DEMO_PIPELINE, template="linear",
-                                            is_default=True)
-    approval = await services.create_pipeline(actor, APPROVAL_PIPELINE,
-                                              template="linear_with_approval")
+    linear = await services.create_pipeline(
+        actor, DEMO_PIPELINE, template="linear", is_default=True
+    )
+    approval = await services.create_pipeline(
+        actor, APPROVAL_PIPELINE, template="linear_with_approval"
+    )
     await _leads(user_ids)
     await _key_accounts(approval, user_ids)
-    stages = [s for s in (await services.stages_by_pipeline([linear["id"]]))[linear["id"]]
-              if not s["is_closed"]]
+    stages = [
+        s
+        for s in (await services.stages_by_pipeline([linear["id"]]))[linear["id"]]
+        if not s["is_closed"]
+    ]
     reps = [u for u in ("zhangwei", "liuyang", "chenjing") if u in user_ids]
     if not reps:
         return 0
@@ -65,25 +82,37 @@ async def load_demo_data(actor: Actor, user_ids: dict[str, Any]) -> int:
     for i, (reach, outcome, amount, owner) in enumerate(DEALS):
         owner = owner if owner in user_ids else reps[0]
         rep = await _actor_for(owner)
-        customer = await Customer.select(Customer.id, Customer.name).where(
-            Customer.owner == user_ids[owner], Customer.archived_at.is_null()).order_by(
-            Customer.id).offset(i // 3).first()
+        customer = (
+            await Customer.select(Customer.id, Customer.name)
+            .where(Customer.owner == user_ids[owner], Customer.archived_at.is_null())
+            .order_by(Customer.id)
+            .offset(i // 3)
+            .first()
+        )
         if customer is None:
             continue
-        opp = await services.create_opportunity(rep, {
-            "name": f"{customer['name']} 项目 #{i + 1}", "customer": customer["id"],
-            "pipeline": linear["id"], "amount": Money(amount * 100, "CNY"),
-            "expected_close_date": (now() + timedelta(days=15 * (i + 1))).date(),
-            "source": "demo"})
-        await services.add_need(rep, opp["id"], "提升销售流程效率 Streamline the sales process",
-                                4, 3, 5)
-        for stage in stages[1: reach + 1]:
+        opp = await services.create_opportunity(
+            rep,
+            {
+                "name": f"{customer['name']} 项目 #{i + 1}",
+                "customer": customer["id"],
+                "pipeline": linear["id"],
+                "amount": Money(amount * 100, "CNY"),
+                "expected_close_date": (now() + timedelta(days=15 * (i + 1))).date(),
+                "source": "demo",
+            },
+        )
+        await services.add_need(
+            rep, opp["id"], "提升销售流程效率 Streamline the sales process", 4, 3, 5
+        )
+        for stage in stages[1 : reach + 1]:
             opp = await services.move_stage(rep, opp["id"], stage["id"])
         if outcome == "won" and reach == len(stages) - 1:
             opp = await services.win_opportunity(rep, opp["id"])
         elif outcome is not None:
-            opp = await services.lose_opportunity(rep, opp["id"], "competitor"
-                                                  if i % 2 else "price")
+            opp = await services.lose_opportunity(
+                rep, opp["id"], "competitor" if i % 2 else "price"
+            )
         await _backdate(opp["id"], days=10 * (len(DEALS) - i) + 5)
         created += 1
     created += await _last_quarter(linear, stages, user_ids)
@@ -96,51 +125,90 @@ async def load_demo_data(actor: Actor, user_ids: dict[str, Any]) -> int:
 # default window (the last 12 months vs the 12 before): growth, 2 of 4 earlier buyers retained,
 # one repeat buyer, a USD deal.
 PURCHASES = [
-    ("zhangwei", 4, 430, 200_000, "CNY", "referral",
-     (("CRM 企业版 Enterprise licence", 10, 15_000), ("实施服务 Implementation", 1, 50_000))),
+    (
+        "zhangwei",
+        4,
+        430,
+        200_000,
+        "CNY",
+        "referral",
+        (("CRM 企业版 Enterprise licence", 10, 15_000), ("实施服务 Implementation", 1, 50_000)),
+    ),
     ("zhangwei", 5, 470, 120_000, "CNY", "trade_show", (("数据分析模块 Analytics", 4, 30_000),)),
     ("liuyang", 4, 520, 90_000, "CNY", "", (("CRM 标准版 Standard licence", 30, 3_000),)),
     ("chenjing", 4, 580, 60_000, "CNY", "website", ()),
     ("zhangwei", 4, 200, 80_000, "CNY", "referral", (("年度维护 Annual support", 1, 80_000),)),
     ("zhangwei", 4, 45, 50_000, "CNY", "referral", (("培训 Training", 5, 10_000),)),
-    ("liuyang", 4, 110, 95_000, "CNY", "website",
-     (("CRM 标准版 Standard licence", 30, 3_000), ("培训 Training", 1, 5_000))),
+    (
+        "liuyang",
+        4,
+        110,
+        95_000,
+        "CNY",
+        "website",
+        (("CRM 标准版 Standard licence", 30, 3_000), ("培训 Training", 1, 5_000)),
+    ),
     ("chenjing", 5, 150, 70_000, "CNY", "", ()),
     ("liuyang", 3, 75, 12_000, "USD", "website", (("CRM Cloud seats", 20, 600),)),
 ]
 
 
-async def _purchases(pipeline: dict[str, Any], stages: list[dict[str, Any]],
-                     user_ids: dict[str, Any]) -> int:
+async def _purchases(
+    pipeline: dict[str, Any], stages: list[dict[str, Any]], user_ids: dict[str, Any]
+) -> int:
     """Walk each of ``PURCHASES`` through the open stages, win it and backdate it."""
     created = 0
     for owner, offset, ago, amount, currency, source, lines in PURCHASES:
         if owner not in user_ids:
             continue
         rep = await _actor_for(owner)
-        customer = await Customer.select(Customer.id, Customer.name).where(
-            Customer.owner == user_ids[owner], Customer.archived_at.is_null()).order_by(
-            Customer.id).offset(offset).first()
+        customer = (
+            await Customer.select(Customer.id, Customer.name)
+            .where(Customer.owner == user_ids[owner], Customer.archived_at.is_null())
+            .order_by(Customer.id)
+            .offset(offset)
+            .first()
+        )
         if customer is None:
             continue
-        await _closed_deal(rep, stages, {
-            "name": f"{customer['name']} 订单 Order", "customer": customer["id"],
-            "pipeline": pipeline["id"], "amount": Money(amount * 100, currency),
-            "expected_close_date": (now() - timedelta(days=ago + 20)).date(), "source": source},
-            lines=lines, won=True, days=70, ago=ago)
+        await _closed_deal(
+            rep,
+            stages,
+            {
+                "name": f"{customer['name']} 订单 Order",
+                "customer": customer["id"],
+                "pipeline": pipeline["id"],
+                "amount": Money(amount * 100, currency),
+                "expected_close_date": (now() - timedelta(days=ago + 20)).date(),
+                "source": source,
+            },
+            lines=lines,
+            won=True,
+            days=70,
+            ago=ago,
+        )
         created += 1
     return created
 
 
-async def _closed_deal(rep: Actor, stages: list[dict[str, Any]], data: dict[str, Any], *,
-                       lines: tuple = (), won: bool, days: int, ago: int) -> None:
+async def _closed_deal(
+    rep: Actor,
+    stages: list[dict[str, Any]],
+    data: dict[str, Any],
+    *,
+    lines: tuple = (),
+    won: bool,
+    days: int,
+    ago: int,
+) -> None:
     """Create a deal, walk it through the open stages, win or lose it, and backdate its
     history over ``days`` ending ``ago`` days before now."""
     opp = await services.create_opportunity(rep, data)
     await services.add_need(rep, opp["id"], "扩大使用范围 Extend the roll-out", 3, 2, 3)
     for product, quantity, price in lines:
-        await services.add_line_item(rep, opp["id"], product, quantity,
-                                     Money(price * 100, data["amount"].currency))
+        await services.add_line_item(
+            rep, opp["id"], product, quantity, Money(price * 100, data["amount"].currency)
+        )
     for stage in stages[1:]:
         await services.move_stage(rep, opp["id"], stage["id"])
     if won:
@@ -161,8 +229,9 @@ LAST_QUARTER = [
 ]
 
 
-async def _last_quarter(pipeline: dict[str, Any], stages: list[dict[str, Any]],
-                        user_ids: dict[str, Any]) -> int:
+async def _last_quarter(
+    pipeline: dict[str, Any], stages: list[dict[str, Any]], user_ids: dict[str, Any]
+) -> int:
     """Close ``LAST_QUARTER`` in the previous quarter and store its forecast snapshot."""
     start, end = services.quarter(services.quarter(now().date())[0] - timedelta(days=1))
     lines: dict[tuple[Any, Any, str], tuple[int, int, int]] = {}
@@ -170,28 +239,58 @@ async def _last_quarter(pipeline: dict[str, Any], stages: list[dict[str, Any]],
         if owner not in user_ids:
             continue
         rep = await _actor_for(owner)
-        customer = await Customer.select(Customer.id, Customer.name).where(
-            Customer.owner == user_ids[owner], Customer.archived_at.is_null()).order_by(
-            Customer.id).first()
+        customer = (
+            await Customer.select(Customer.id, Customer.name)
+            .where(Customer.owner == user_ids[owner], Customer.archived_at.is_null())
+            .order_by(Customer.id)
+            .first()
+        )
         if customer is None:
             continue
         closes = start + timedelta(days=10 + 20 * i)
-        await _closed_deal(rep, stages, {
-            "name": f"{customer['name']} 季度项目 Quarter deal", "customer": customer["id"],
-            "pipeline": pipeline["id"], "amount": Money(amount * 100, "CNY"),
-            "expected_close_date": closes, "source": "demo"},
-            won=won, days=35, ago=(now().date() - closes).days - 10)  # closes ~10 days later
+        await _closed_deal(
+            rep,
+            stages,
+            {
+                "name": f"{customer['name']} 季度项目 Quarter deal",
+                "customer": customer["id"],
+                "pipeline": pipeline["id"],
+                "amount": Money(amount * 100, "CNY"),
+                "expected_close_date": closes,
+                "source": "demo",
+            },
+            won=won,
+            days=35,
+            ago=(now().date() - closes).days - 10,
+        )  # closes ~10 days later
         key = (user_ids[owner], rep.team_id, category)
         deals, total, basis = lines.get(key, (0, 0, 0))
         lines[key] = (deals + 1, total + amount * 100, basis + amount * 100 * probability)
-    snap = (await t.ForecastSnapshot.insert(t.ForecastSnapshot(
-        taken_at=datetime.combine(start - timedelta(days=7), time(9), UTC), period_start=start,
-        period_end=end)).returning(t.ForecastSnapshot.id))[0]
+    snap = (
+        await t.ForecastSnapshot.insert(
+            t.ForecastSnapshot(
+                taken_at=datetime.combine(start - timedelta(days=7), time(9), UTC),
+                period_start=start,
+                period_end=end,
+            )
+        ).returning(t.ForecastSnapshot.id)
+    )[0]
     if lines:
-        await t.ForecastSnapshotLine.insert(*[t.ForecastSnapshotLine(
-            snapshot=snap["id"], owner=owner, team=team, forecast_category=category,
-            currency="CNY", deals=deals, total_minor=total, weighted_basis=basis)
-            for (owner, team, category), (deals, total, basis) in lines.items()])
+        await t.ForecastSnapshotLine.insert(
+            *[
+                t.ForecastSnapshotLine(
+                    snapshot=snap["id"],
+                    owner=owner,
+                    team=team,
+                    forecast_category=category,
+                    currency="CNY",
+                    deals=deals,
+                    total_minor=total,
+                    weighted_basis=basis,
+                )
+                for (owner, team, category), (deals, total, basis) in lines.items()
+            ]
+        )
     return sum(deals for deals, _, _ in lines.values())
 
 
@@ -223,13 +322,20 @@ async def _leads(user_ids: dict[str, Any]) -> None:
         if owner not in user_ids:
             continue
         rep = await _actor_for(owner)
-        lead = await services.create_lead(rep, {"name": name, "company": company,
-                                                "source": source, "factors": factors},
-                                          allow_duplicate=True)
+        lead = await services.create_lead(
+            rep,
+            {"name": name, "company": company, "source": source, "factors": factors},
+            allow_duplicate=True,
+        )
         if action == "convert":
-            await services.convert_lead(rep, lead["id"], opportunity={
-                "amount": Money(150_000_00, "CNY"),
-                "expected_close_date": (now() + timedelta(days=60)).date()})
+            await services.convert_lead(
+                rep,
+                lead["id"],
+                opportunity={
+                    "amount": Money(150_000_00, "CNY"),
+                    "expected_close_date": (now() + timedelta(days=60)).date(),
+                },
+            )
         elif action == "qualify":
             await services.qualify_lead(rep, lead["id"])
         elif action == "disqualify":
@@ -246,24 +352,34 @@ KEY_ACCOUNTS = [  # rep, approving manager, amount (CNY), opportunity team
 async def _key_accounts(pipeline: dict[str, Any], user_ids: dict[str, Any]) -> None:
     """Deals in the approval pipeline: big ones approved by the rep's manager, a small one
     that skips Decision Approval, each with an opportunity team (AM/TS/SC/BD)."""
-    stages = {s["name"]: s for s in
-              (await services.stages_by_pipeline([pipeline["id"]]))[pipeline["id"]]}
+    stages = {
+        s["name"]: s for s in (await services.stages_by_pipeline([pipeline["id"]]))[pipeline["id"]]
+    }
     path = ["Needs Analysis & Positioning", "Demo & Promotion", "Negotiation & Quotation"]
     for i, (username, approver, amount, team) in enumerate(KEY_ACCOUNTS):
         people = {username, *(u for u, _ in team)} | ({approver} if approver else set())
         if not people <= set(user_ids):
             continue
         rep = await _actor_for(username)
-        customer = await Customer.select(Customer.id, Customer.name).where(
-            Customer.owner == user_ids[username], Customer.archived_at.is_null()).order_by(
-            Customer.id, ascending=False).first()
+        customer = (
+            await Customer.select(Customer.id, Customer.name)
+            .where(Customer.owner == user_ids[username], Customer.archived_at.is_null())
+            .order_by(Customer.id, ascending=False)
+            .first()
+        )
         if customer is None:
             continue
-        opp = await services.create_opportunity(rep, {
-            "name": f"{customer['name']} 大客户项目", "customer": customer["id"],
-            "pipeline": pipeline["id"], "amount": Money(amount * 100, "CNY"),
-            "expected_close_date": (now() + timedelta(days=45 + 30 * i)).date(),
-            "source": "demo"})
+        opp = await services.create_opportunity(
+            rep,
+            {
+                "name": f"{customer['name']} 大客户项目",
+                "customer": customer["id"],
+                "pipeline": pipeline["id"],
+                "amount": Money(amount * 100, "CNY"),
+                "expected_close_date": (now() + timedelta(days=45 + 30 * i)).date(),
+                "source": "demo",
+            },
+        )
         for member, role in team:
             await services.add_team_member(rep, opp["id"], user_ids[member], role)
         for name in path:

@@ -985,7 +985,8 @@ class PipelineStageInput:
 @strawberry.input
 class SetPipelineStageInput(PipelineStageInput):
     id: strawberry.ID | None = strawberry.field(
-        default=None, description="An existing stage; omit to add a stage.")
+        default=None, description="An existing stage; omit to add a stage."
+    )
 
 
 @strawberry.input
@@ -1343,11 +1344,16 @@ class PipelineMutation:
         self, info: strawberry.Info, input: SetPipelineStagesInput
     ) -> PipelinePayload:
         async def work() -> Pipeline:
-            stages = [(pk_of(s.id, "PipelineStage", "stages") if s.id else None, s.to_spec())
-                      for s in input.stages]
+            stages = [
+                (pk_of(s.id, "PipelineStage", "stages") if s.id else None, s.to_spec())
+                for s in input.stages
+            ]
             row = await services.set_stages(
-                info.context.actor, pk_of(input.pipeline_id, "Pipeline", "pipelineId"),
-                input.expected_version, stages)
+                info.context.actor,
+                pk_of(input.pipeline_id, "Pipeline", "pipelineId"),
+                input.expected_version,
+                stages,
+            )
             return Pipeline.from_row(row)
 
         return await payload(PipelinePayload, "pipeline", work)

@@ -19,8 +19,7 @@ NAME = "pipeline"
 
 @hookimpl
 def kehu_plugin_info() -> PluginInfo:
-    return PluginInfo(NAME, __version__,
-                      "Pipelines, leads, opportunities, stage history, forecast")
+    return PluginInfo(NAME, __version__, "Pipelines, leads, opportunities, stage history, forecast")
 
 
 @hookimpl
@@ -111,10 +110,18 @@ async def stale_job(kehu: Kehu) -> str:
 def kehu_jobs() -> list[Job]:
     every = current().plugin_settings(NAME).forecast_snapshot_every_days
     return [
-        Job("pipeline.forecast_snapshot", snapshot_job, every=timedelta(days=every),
-            description="Snapshot the weighted forecast of the current quarter"),
-        Job("pipeline.stale_deals", stale_job, every=timedelta(days=1),
-            description="Remind owners of deals without a move or activity for N days"),
+        Job(
+            "pipeline.forecast_snapshot",
+            snapshot_job,
+            every=timedelta(days=every),
+            description="Snapshot the weighted forecast of the current quarter",
+        ),
+        Job(
+            "pipeline.stale_deals",
+            stale_job,
+            every=timedelta(days=1),
+            description="Remind owners of deals without a move or activity for N days",
+        ),
     ]
 
 
@@ -130,18 +137,29 @@ def kehu_event_hooks() -> list[EventHook]:
     """Stage changes, wins and losses, published to other plugins after commit."""
 
     def stage_changed(e: Event) -> dict[str, Any]:
-        return {"opportunity_id": e.entity_id, "customer_id": e.data["customer"],
-                "from_stage": e.data.get("from_stage"), "to_stage": e.data["to_stage"],
-                "actor_id": e.actor_id}
+        return {
+            "opportunity_id": e.entity_id,
+            "customer_id": e.data["customer"],
+            "from_stage": e.data.get("from_stage"),
+            "to_stage": e.data["to_stage"],
+            "actor_id": e.actor_id,
+        }
 
     def won(e: Event) -> dict[str, Any]:
-        return {"opportunity_id": e.entity_id, "customer_id": e.data["customer"],
-                "amount": Money(int(e.data["amount_minor"]), e.data["currency"]),
-                "owner_id": e.data.get("owner")}
+        return {
+            "opportunity_id": e.entity_id,
+            "customer_id": e.data["customer"],
+            "amount": Money(int(e.data["amount_minor"]), e.data["currency"]),
+            "owner_id": e.data.get("owner"),
+        }
 
     def lost(e: Event) -> dict[str, Any]:
-        return {"opportunity_id": e.entity_id, "customer_id": e.data["customer"],
-                "reason": e.data.get("reason") or "", "owner_id": e.data.get("owner")}
+        return {
+            "opportunity_id": e.entity_id,
+            "customer_id": e.data["customer"],
+            "reason": e.data.get("reason") or "",
+            "owner_id": e.data.get("owner"),
+        }
 
     return [
         EventHook("opportunity.stage_changed", "kehu_opportunity_stage_changed", stage_changed),
@@ -151,8 +169,7 @@ def kehu_event_hooks() -> list[EventHook]:
 
 
 @hookimpl
-async def kehu_timeline_entries(actor: Any, customer_id: int, before: Any, limit: int
-                                ) -> list[Any]:
+async def kehu_timeline_entries(actor: Any, customer_id: int, before: Any, limit: int) -> list[Any]:
     return await services.timeline_entries(actor, customer_id, before, limit)
 
 
@@ -162,8 +179,9 @@ async def kehu_customers_merged(actor: Any, survivor_id: int, merged_id: int) ->
 
 
 @hookimpl
-async def kehu_customers_reassigned(actor: Any, customer_ids: list[int],
-                                    from_user_id: int | None, to_user_id: int) -> None:
+async def kehu_customers_reassigned(
+    actor: Any, customer_ids: list[int], from_user_id: int | None, to_user_id: int
+) -> None:
     await services.reassign_customers(actor, customer_ids, from_user_id, to_user_id)
 
 

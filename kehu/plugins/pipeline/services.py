@@ -36,8 +36,14 @@ PLUGIN = "pipeline"
 OPEN = t.OpportunityStatus.open.value
 WON = t.OpportunityStatus.won.value
 LOST = t.OpportunityStatus.lost.value
-REQUIRABLE_FIELDS = ("amount", "expected_close_date", "needs", "line_items", "team_members",
-                     "description")
+REQUIRABLE_FIELDS = (
+    "amount",
+    "expected_close_date",
+    "needs",
+    "line_items",
+    "team_members",
+    "description",
+)
 
 
 def config() -> PipelineSettings:
@@ -78,11 +84,7 @@ def opportunity_scope(actor: Actor) -> Any:
     members = t.TeamMember.select(t.TeamMember.opportunity).where(
         t.TeamMember.user == actor.user_id
     )
-    return (
-        scope
-        | t.Opportunity.customer.is_in(visible_customers)
-        | t.Opportunity.id.is_in(members)
-    )
+    return scope | t.Opportunity.customer.is_in(visible_customers) | t.Opportunity.id.is_in(members)
 
 
 def _visible(query: Any, actor: Actor) -> Any:
@@ -153,28 +155,35 @@ def _check_stage_specs(specs: list[StageSpec], policy: str) -> None:
     if len(set(names)) != len(names):
         errors.append(FieldError("stages", "Stage names must be unique", "DUPLICATE"))
     if policy not in {p.value for p in t.TransitionPolicy}:
-        errors.append(FieldError("transitionPolicy", "Unknown transition policy",
-                                 "INVALID_CHOICE"))
+        errors.append(FieldError("transitionPolicy", "Unknown transition policy", "INVALID_CHOICE"))
     for s in specs:
         if not s.name.strip() or len(s.name) > 100:
             errors.append(FieldError("stages", "Stage names are 1..100 characters", "INVALID"))
         if not 0 <= s.probability <= 100:
-            errors.append(FieldError("stages", f"{s.name}: probability must be 0..100",
-                                     "INVALID"))
+            errors.append(FieldError("stages", f"{s.name}: probability must be 0..100", "INVALID"))
         if s.forecast_category not in {c.value for c in t.ForecastCategory}:
-            errors.append(FieldError("stages", f"{s.name}: unknown forecast category",
-                                     "INVALID_CHOICE"))
+            errors.append(
+                FieldError("stages", f"{s.name}: unknown forecast category", "INVALID_CHOICE")
+            )
         if s.is_won and not s.is_closed:
             errors.append(FieldError("stages", f"{s.name}: a won stage is closed", "INVALID"))
         bad = set(s.required_fields) - set(REQUIRABLE_FIELDS)
         if bad:
-            errors.append(FieldError(
-                "stages", f"{s.name}: unknown required field(s) {', '.join(sorted(bad))}; "
-                f"allowed: {', '.join(REQUIRABLE_FIELDS)}", "INVALID"))
+            errors.append(
+                FieldError(
+                    "stages",
+                    f"{s.name}: unknown required field(s) {', '.join(sorted(bad))}; "
+                    f"allowed: {', '.join(REQUIRABLE_FIELDS)}",
+                    "INVALID",
+                )
+            )
         earlier = names[: names.index(s.name.strip())] if s.name.strip() in names else []
         if set(s.back_to) - set(earlier):
-            errors.append(FieldError("stages", f"{s.name}: backward moves must name earlier "
-                                     "stages", "INVALID"))
+            errors.append(
+                FieldError(
+                    "stages", f"{s.name}: backward moves must name earlier stages", "INVALID"
+                )
+            )
     if sum(1 for s in specs if s.is_won) > 1:
         errors.append(FieldError("stages", "At most one won stage", "INVALID"))
     raise_if(errors)
@@ -201,50 +210,77 @@ async def create_pipeline(
     if template is not None:
         tpl = TEMPLATES.get(template)
         if tpl is None:
-            raise ValidationFailed(FieldError(
-                "template", f"Unknown template {template!r}; one of {', '.join(TEMPLATES)}",
-                "INVALID_CHOICE"))
+            raise ValidationFailed(
+                FieldError(
+                    "template",
+                    f"Unknown template {template!r}; one of {', '.join(TEMPLATES)}",
+                    "INVALID_CHOICE",
+                )
+            )
     if stages is None and tpl is None:
         raise ValidationFailed(FieldError("stages", "Give a template or stages", "REQUIRED"))
     specs = list(stages if stages is not None else tpl.stages)  # type: ignore[union-attr]
     policy = transition_policy or (tpl.policy if tpl else t.TransitionPolicy.linear.value)
     _check_stage_specs(specs, policy)
     if approval_threshold is None and tpl is not None and tpl.approval:
-        approval_threshold = Money.from_decimal(config().approval_threshold,
-                                                config().default_currency)
+        approval_threshold = Money.from_decimal(
+            config().approval_threshold, config().default_currency
+        )
     days = stale_after_days if stale_after_days is not None else config().default_stale_after_days
     if days < 1:
-        raise ValidationFailed(FieldError("staleAfterDays", "staleAfterDays must be ≥ 1",
-                                          "INVALID"))
+        raise ValidationFailed(
+            FieldError("staleAfterDays", "staleAfterDays must be ≥ 1", "INVALID")
+        )
     async with unit_of_work():
         if await t.Pipeline.exists().where(t.Pipeline.name == name):
-            raise ValidationFailed(FieldError("name", f"A pipeline named {name!r} exists",
-                                              "DUPLICATE"))
+            raise ValidationFailed(
+                FieldError("name", f"A pipeline named {name!r} exists", "DUPLICATE")
+            )
         first = not await t.Pipeline.exists()
-        row = (await t.Pipeline.insert(t.Pipeline(
-            name=name,
-            description=description or (tpl.description if tpl else ""),
-            template=template or "",
-            transition_policy=policy,
-            approval_threshold_minor=approval_threshold.minor if approval_threshold else None,
-            approval_currency=approval_threshold.currency if approval_threshold else "",
-            stale_after_days=days,
-            is_default=is_default or first,
-        )).returning(*t.Pipeline.all_columns()))[0]
+        row = (
+            await t.Pipeline.insert(
+                t.Pipeline(
+                    name=name,
+                    description=description or (tpl.description if tpl else ""),
+                    template=template or "",
+                    transition_policy=policy,
+                    approval_threshold_minor=approval_threshold.minor
+                    if approval_threshold
+                    else None,
+                    approval_currency=approval_threshold.currency if approval_threshold else "",
+                    stale_after_days=days,
+                    is_default=is_default or first,
+                )
+            ).returning(*t.Pipeline.all_columns())
+        )[0]
         if row["is_default"] and not first:
             await t.Pipeline.update({t.Pipeline.is_default: False}).where(
-                t.Pipeline.id != row["id"])
-        await t.Stage.insert(*[
-            t.Stage(
-                pipeline=row["id"], name=s.name.strip(), position=i + 1,
-                probability=s.probability, forecast_category=s.forecast_category,
-                is_closed=s.is_closed, is_won=s.is_won, is_approval=s.is_approval,
-                required_fields=list(s.required_fields), back_to=list(s.back_to),
+                t.Pipeline.id != row["id"]
             )
-            for i, s in enumerate(specs)
-        ])
-        await record(actor, "created", "pipeline", row["id"],
-                     after={**row, "stages": [s.name for s in specs]})
+        await t.Stage.insert(
+            *[
+                t.Stage(
+                    pipeline=row["id"],
+                    name=s.name.strip(),
+                    position=i + 1,
+                    probability=s.probability,
+                    forecast_category=s.forecast_category,
+                    is_closed=s.is_closed,
+                    is_won=s.is_won,
+                    is_approval=s.is_approval,
+                    required_fields=list(s.required_fields),
+                    back_to=list(s.back_to),
+                )
+                for i, s in enumerate(specs)
+            ]
+        )
+        await record(
+            actor,
+            "created",
+            "pipeline",
+            row["id"],
+            after={**row, "stages": [s.name for s in specs]},
+        )
     return row
 
 
@@ -283,21 +319,29 @@ async def update_pipeline(
         if "name" in values and await t.Pipeline.exists().where(
             t.Pipeline.name == values["name"], t.Pipeline.id != pipeline_id
         ):
-            raise ValidationFailed(FieldError("name", "A pipeline with this name exists",
-                                              "DUPLICATE"))
+            raise ValidationFailed(
+                FieldError("name", "A pipeline with this name exists", "DUPLICATE")
+            )
         if values.get("is_default"):
             await t.Pipeline.update({t.Pipeline.is_default: False}).where(
-                t.Pipeline.id != pipeline_id)
-        rows = await t.Pipeline.update(
-            {**values, t.Pipeline.version: t.Pipeline.version + 1, t.Pipeline.updated_at: now()}
-        ).where(t.Pipeline.id == pipeline_id, t.Pipeline.version == expected_version).returning(
-            *t.Pipeline.all_columns())
+                t.Pipeline.id != pipeline_id
+            )
+        rows = (
+            await t.Pipeline.update(
+                {**values, t.Pipeline.version: t.Pipeline.version + 1, t.Pipeline.updated_at: now()}
+            )
+            .where(t.Pipeline.id == pipeline_id, t.Pipeline.version == expected_version)
+            .returning(*t.Pipeline.all_columns())
+        )
         if not rows:
-            raise Conflict(f"Pipeline {pipeline_id} was changed by someone else "
-                           f"(expected version {expected_version}); reload and retry")
+            raise Conflict(
+                f"Pipeline {pipeline_id} was changed by someone else "
+                f"(expected version {expected_version}); reload and retry"
+            )
         changed = {k: rows[0][k] for k in values if rows[0][k] != before[k]}
-        await record(actor, "updated", "pipeline", pipeline_id,
-                     {k: before[k] for k in changed}, changed)
+        await record(
+            actor, "updated", "pipeline", pipeline_id, {k: before[k] for k in changed}, changed
+        )
     return rows[0]
 
 
@@ -310,11 +354,24 @@ async def update_stage(actor: Actor, stage_id: int, data: dict[str, Any]) -> dic
         if before is None:
             raise NotFound(f"Stage {stage_id} not found")
         siblings = (await stages_by_pipeline([before["pipeline"]]))[before["pipeline"]]
-        fields = ("name", "probability", "forecast_category", "is_closed", "is_won",
-                  "is_approval", "required_fields", "back_to")
+        fields = (
+            "name",
+            "probability",
+            "forecast_category",
+            "is_closed",
+            "is_won",
+            "is_approval",
+            "required_fields",
+            "back_to",
+        )
         spec = {k: before[k] for k in fields}
-        spec.update({k: v for k, v in data.items() if k in spec and k not in
-                     ("is_closed", "is_won", "is_approval")})
+        spec.update(
+            {
+                k: v
+                for k, v in data.items()
+                if k in spec and k not in ("is_closed", "is_won", "is_approval")
+            }
+        )
         if isinstance(spec["name"], str):
             spec["name"] = spec["name"].strip()
         renamed = spec["name"] != before["name"]
@@ -322,31 +379,57 @@ async def update_stage(actor: Actor, stage_id: int, data: dict[str, Any]) -> dic
         def rename(names: list[str]) -> list[str]:
             return [spec["name"] if renamed and n == before["name"] else n for n in names]
 
-        rows = [({**spec, "back_to": list(spec["back_to"] or [])} if s["id"] == stage_id
-                 else {**{k: s[k] for k in fields}, "back_to": rename(s["back_to"])})
-                for s in siblings]
-        specs = [StageSpec(**{**r, "required_fields": tuple(r["required_fields"] or ()),
-                              "back_to": tuple(r["back_to"])}) for r in rows]
+        rows = [
+            (
+                {**spec, "back_to": list(spec["back_to"] or [])}
+                if s["id"] == stage_id
+                else {**{k: s[k] for k in fields}, "back_to": rename(s["back_to"])}
+            )
+            for s in siblings
+        ]
+        specs = [
+            StageSpec(
+                **{
+                    **r,
+                    "required_fields": tuple(r["required_fields"] or ()),
+                    "back_to": tuple(r["back_to"]),
+                }
+            )
+            for r in rows
+        ]
         pipeline = await get_pipeline(actor, before["pipeline"])
         _check_stage_specs(specs, pipeline["transition_policy"])
-        values = {k: list(v) if isinstance(v, tuple | list) else v for k, v in spec.items()
-                  if k in data}
-        row = (await t.Stage.update(values).where(t.Stage.id == stage_id).returning(
-            *t.Stage.all_columns()))[0]
+        values = {
+            k: list(v) if isinstance(v, tuple | list) else v for k, v in spec.items() if k in data
+        }
+        row = (
+            await t.Stage.update(values)
+            .where(t.Stage.id == stage_id)
+            .returning(*t.Stage.all_columns())
+        )[0]
         if renamed:  # keep the other stages' backward edges pointing at this stage
             for sibling, new in zip(siblings, rows, strict=True):
                 if sibling["id"] != stage_id and sibling["back_to"] != new["back_to"]:
                     await t.Stage.update({t.Stage.back_to: new["back_to"]}).where(
-                        t.Stage.id == sibling["id"])
+                        t.Stage.id == sibling["id"]
+                    )
         if {"probability", "forecast_category"} & set(values):
             await _propagate_stage(row)
-        await record(actor, "stage_updated", "pipeline", before["pipeline"],
-                     {k: before[k] for k in values}, {"stage_id": stage_id, **values})
+        await record(
+            actor,
+            "stage_updated",
+            "pipeline",
+            before["pipeline"],
+            {k: before[k] for k in values},
+            {"stage_id": stage_id, **values},
+        )
     return _stage_row(row)
 
 
 async def set_stages(
-    actor: Actor, pipeline_id: int, expected_version: int,
+    actor: Actor,
+    pipeline_id: int,
+    expected_version: int,
     stages: list[tuple[int | None, StageSpec]],
 ) -> dict[str, Any]:
     """Replace a pipeline's stage list in one go: stages given with their id keep their
@@ -361,52 +444,84 @@ async def set_stages(
         given = [i for i, _ in stages if i is not None]
         foreign = [i for i in given if i not in current]
         if foreign or len(set(given)) != len(given):
-            raise ValidationFailed(FieldError(
-                "stages", f"Stage {foreign[0] if foreign else given[0]} is not in this pipeline "
-                "or given twice", "INVALID"))
+            raise ValidationFailed(
+                FieldError(
+                    "stages",
+                    f"Stage {foreign[0] if foreign else given[0]} is not in this pipeline "
+                    "or given twice",
+                    "INVALID",
+                )
+            )
         removed = [s for i, s in current.items() if i not in set(given)]
         if removed:
             ids = [s["id"] for s in removed]
             used = await t.Opportunity.exists().where(t.Opportunity.stage.is_in(ids)) or (
                 await t.StageChange.exists().where(
-                    t.StageChange.to_stage.is_in(ids) | t.StageChange.from_stage.is_in(ids)))
+                    t.StageChange.to_stage.is_in(ids) | t.StageChange.from_stage.is_in(ids)
+                )
+            )
             if used:
-                raise ValidationFailed(FieldError(
-                    "stages", f"Stage(s) {', '.join(s['name'] for s in removed)} hold "
-                    "opportunities or their history; move them first", "STAGE_IN_USE"))
+                raise ValidationFailed(
+                    FieldError(
+                        "stages",
+                        f"Stage(s) {', '.join(s['name'] for s in removed)} hold "
+                        "opportunities or their history; move them first",
+                        "STAGE_IN_USE",
+                    )
+                )
             await t.Stage.delete().where(t.Stage.id.is_in(ids))
         for position, (stage_id, spec) in enumerate(stages, start=1):
             values = {
-                "name": spec.name.strip(), "position": position,
-                "probability": spec.probability, "forecast_category": spec.forecast_category,
-                "is_closed": spec.is_closed, "is_won": spec.is_won,
-                "is_approval": spec.is_approval, "required_fields": list(spec.required_fields),
+                "name": spec.name.strip(),
+                "position": position,
+                "probability": spec.probability,
+                "forecast_category": spec.forecast_category,
+                "is_closed": spec.is_closed,
+                "is_won": spec.is_won,
+                "is_approval": spec.is_approval,
+                "required_fields": list(spec.required_fields),
                 "back_to": list(spec.back_to),
             }
             if stage_id is None:
                 await t.Stage.insert(t.Stage(pipeline=pipeline_id, **values))
                 continue
             before = current[stage_id]
-            flags_change = (before["is_closed"], before["is_won"]) != (spec.is_closed,
-                                                                        spec.is_won)
-            if flags_change and await t.Opportunity.exists().where(
-                    t.Opportunity.stage == stage_id):
-                raise ValidationFailed(FieldError(
-                    "stages", f"{before['name']}: closed/won flags cannot change while "
-                    "opportunities are in it", "STAGE_IN_USE"))
-            row = (await t.Stage.update(values).where(t.Stage.id == stage_id).returning(
-                *t.Stage.all_columns()))[0]
+            flags_change = (before["is_closed"], before["is_won"]) != (spec.is_closed, spec.is_won)
+            if flags_change and await t.Opportunity.exists().where(t.Opportunity.stage == stage_id):
+                raise ValidationFailed(
+                    FieldError(
+                        "stages",
+                        f"{before['name']}: closed/won flags cannot change while "
+                        "opportunities are in it",
+                        "STAGE_IN_USE",
+                    )
+                )
+            row = (
+                await t.Stage.update(values)
+                .where(t.Stage.id == stage_id)
+                .returning(*t.Stage.all_columns())
+            )[0]
             await _propagate_stage(row)
-        rows = await t.Pipeline.update({t.Pipeline.version: t.Pipeline.version + 1,
-                                        t.Pipeline.updated_at: now()}).where(
-            t.Pipeline.id == pipeline_id, t.Pipeline.version == expected_version
-        ).returning(*t.Pipeline.all_columns())
+        rows = (
+            await t.Pipeline.update(
+                {t.Pipeline.version: t.Pipeline.version + 1, t.Pipeline.updated_at: now()}
+            )
+            .where(t.Pipeline.id == pipeline_id, t.Pipeline.version == expected_version)
+            .returning(*t.Pipeline.all_columns())
+        )
         if not rows:
-            raise Conflict(f"Pipeline {pipeline_id} was changed by someone else "
-                           f"(expected version {expected_version}); reload and retry")
-        await record(actor, "stages_set", "pipeline", pipeline_id,
-                     {"stages": [s["name"] for s in current.values()]},
-                     {"stages": [s.name for s in specs]})
+            raise Conflict(
+                f"Pipeline {pipeline_id} was changed by someone else "
+                f"(expected version {expected_version}); reload and retry"
+            )
+        await record(
+            actor,
+            "stages_set",
+            "pipeline",
+            pipeline_id,
+            {"stages": [s["name"] for s in current.values()]},
+            {"stages": [s.name for s in specs]},
+        )
     return rows[0]
 
 
@@ -415,14 +530,21 @@ async def _propagate_stage(row: dict[str, Any]) -> None:
     they override them."""
     if row["is_closed"]:
         return
-    await t.Opportunity.update({
-        t.Opportunity.probability: row["probability"],
-        t.Opportunity.weighted_basis: t.Opportunity.amount_minor * row["probability"],
-    }).where(t.Opportunity.stage == row["id"], t.Opportunity.status == OPEN,
-             t.Opportunity.probability_overridden.eq(False))
+    await t.Opportunity.update(
+        {
+            t.Opportunity.probability: row["probability"],
+            t.Opportunity.weighted_basis: t.Opportunity.amount_minor * row["probability"],
+        }
+    ).where(
+        t.Opportunity.stage == row["id"],
+        t.Opportunity.status == OPEN,
+        t.Opportunity.probability_overridden.eq(False),
+    )
     await t.Opportunity.update({t.Opportunity.forecast_category: row["forecast_category"]}).where(
-        t.Opportunity.stage == row["id"], t.Opportunity.status == OPEN,
-        t.Opportunity.category_overridden.eq(False))
+        t.Opportunity.stage == row["id"],
+        t.Opportunity.status == OPEN,
+        t.Opportunity.category_overridden.eq(False),
+    )
 
 
 # -- opportunities: reading -----------------------------------------------------------------
@@ -441,8 +563,9 @@ async def get_opportunity(actor: Actor, opportunity_id: int) -> dict[str, Any]:
 async def opportunities_by_ids(actor: Actor, ids: list[int]) -> dict[int, dict[str, Any]]:
     if not ids or not actor.can("opportunity:read"):
         return {}
-    rows = await _visible(t.Opportunity.select().where(t.Opportunity.id.is_in(list(set(ids)))),
-                          actor)
+    rows = await _visible(
+        t.Opportunity.select().where(t.Opportunity.id.is_in(list(set(ids)))), actor
+    )
     return {r["id"]: r for r in rows}
 
 
@@ -472,9 +595,15 @@ ORDER_COLUMNS = {
 def _filtered(query: Any, actor: Actor, f: OpportunityFilter) -> Any:
     query = _visible(query, actor)
     o = t.Opportunity
-    for column, value in ((o.customer, f.customer_id), (o.pipeline, f.pipeline_id),
-                          (o.stage, f.stage_id), (o.owner, f.owner_id), (o.team, f.team_id),
-                          (o.status, f.status), (o.forecast_category, f.forecast_category)):
+    for column, value in (
+        (o.customer, f.customer_id),
+        (o.pipeline, f.pipeline_id),
+        (o.stage, f.stage_id),
+        (o.owner, f.owner_id),
+        (o.team, f.team_id),
+        (o.status, f.status),
+        (o.forecast_category, f.forecast_category),
+    ):
         if value is not None:
             query = query.where(column == value)
     if f.close_after is not None:
@@ -501,7 +630,11 @@ async def list_opportunities(
         raise ValidationFailed(f"Unknown order {order_by!r}", field="orderBy")
     return await keyset_page(
         _filtered(t.Opportunity.select(), actor, f or OpportunityFilter()),
-        sort=sort, pk=t.Opportunity.id, descending=descending, first=first, after=after,
+        sort=sort,
+        pk=t.Opportunity.id,
+        descending=descending,
+        first=first,
+        after=after,
         maximum=current().settings.page_size_max,
     )
 
@@ -518,26 +651,28 @@ async def opportunities_by_customer(
     out: dict[int, list[dict[str, Any]]] = {i: [] for i in customer_ids}
     if not customer_ids or not actor.can("opportunity:read"):
         return out
-    query = _visible(t.Opportunity.select().where(
-        t.Opportunity.customer.is_in(list(set(customer_ids)))), actor)
+    query = _visible(
+        t.Opportunity.select().where(t.Opportunity.customer.is_in(list(set(customer_ids)))), actor
+    )
     if status is not None:
         query = query.where(t.Opportunity.status == status)
-    for row in await query.order_by(t.Opportunity.created_at, t.Opportunity.id,
-                                    ascending=False):
+    for row in await query.order_by(t.Opportunity.created_at, t.Opportunity.id, ascending=False):
         out[row["customer"]].append(row)
     return out
 
 
-async def open_value_by_customer(
-    actor: Actor, customer_ids: list[int]
-) -> dict[int, list[Money]]:
+async def open_value_by_customer(actor: Actor, customer_ids: list[int]) -> dict[int, list[Money]]:
     """Sum of visible open opportunity amounts per customer and currency (SQL aggregate)."""
     out: dict[int, list[Money]] = {i: [] for i in customer_ids}
     if not customer_ids or not actor.can("opportunity:read"):
         return out
     o = t.Opportunity
-    query = _visible(o.select(o.customer, o.currency, Sum(o.amount_minor, alias="total")).where(
-        o.customer.is_in(list(set(customer_ids))), o.status == OPEN), actor)
+    query = _visible(
+        o.select(o.customer, o.currency, Sum(o.amount_minor, alias="total")).where(
+            o.customer.is_in(list(set(customer_ids))), o.status == OPEN
+        ),
+        actor,
+    )
     rows = await query.group_by(o.customer, o.currency).order_by(o.customer, o.currency)
     for r in rows:
         out[r["customer"]].append(Money(_int(r["total"]), r["currency"]))
@@ -549,8 +684,11 @@ async def last_changes(opportunity_ids: list[int]) -> dict[int, dict[str, Any]]:
     if not opportunity_ids:
         return {}
     h = t.StageChange
-    latest = h.select(Max(h.id)).where(h.opportunity.is_in(list(set(opportunity_ids)))).group_by(
-        h.opportunity)
+    latest = (
+        h.select(Max(h.id))
+        .where(h.opportunity.is_in(list(set(opportunity_ids))))
+        .group_by(h.opportunity)
+    )
     rows = await h.select().where(h.id.is_in(latest))
     return {r["opportunity"]: r for r in rows}
 
@@ -559,8 +697,11 @@ async def history(opportunity_ids: list[int]) -> dict[int, list[dict[str, Any]]]
     out: dict[int, list[dict[str, Any]]] = {i: [] for i in opportunity_ids}
     if opportunity_ids:
         h = t.StageChange
-        rows = await h.select().where(h.opportunity.is_in(list(set(opportunity_ids)))).order_by(
-            h.at, h.id)
+        rows = (
+            await h.select()
+            .where(h.opportunity.is_in(list(set(opportunity_ids))))
+            .order_by(h.at, h.id)
+        )
         for r in rows:
             out[r["opportunity"]].append(r)
     return out
@@ -570,8 +711,11 @@ def _children_loader(table: Any, order: Any) -> Any:
     async def load(opportunity_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
         out: dict[int, list[dict[str, Any]]] = {i: [] for i in opportunity_ids}
         if opportunity_ids:
-            rows = await table.select().where(
-                table.opportunity.is_in(list(set(opportunity_ids)))).order_by(order, table.id)
+            rows = (
+                await table.select()
+                .where(table.opportunity.is_in(list(set(opportunity_ids))))
+                .order_by(order, table.id)
+            )
             for r in rows:
                 out[r["opportunity"]].append(r)
         return out
@@ -609,8 +753,17 @@ def cycle_seconds(row: dict[str, Any], at: datetime | None = None) -> int:
 
 # -- opportunities: changing ----------------------------------------------------------------
 
-EDITABLE = {"name", "description", "amount", "expected_close_date", "owner", "team",
-            "probability", "forecast_category", "source"}
+EDITABLE = {
+    "name",
+    "description",
+    "amount",
+    "expected_close_date",
+    "owner",
+    "team",
+    "probability",
+    "forecast_category",
+    "source",
+}
 
 
 async def _check_user(user_id: int | None, field: str, errors: list[FieldError]) -> Any:
@@ -646,19 +799,22 @@ def _clean(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
         else:
             out["amount_minor"], out["currency"] = money.minor, check_currency(money.currency)
     if "expected_close_date" in data:
-        out["expected_close_date"] = as_date(data["expected_close_date"],
-                                             "expectedCloseDate", errors)
+        out["expected_close_date"] = as_date(
+            data["expected_close_date"], "expectedCloseDate", errors
+        )
     if "probability" in data:
         p = data["probability"]
         if p is not None and (isinstance(p, bool) or not isinstance(p, int) or not 0 <= p <= 100):
-            errors.append(FieldError("probability", "probability is an integer percent 0..100",
-                                     "INVALID"))
+            errors.append(
+                FieldError("probability", "probability is an integer percent 0..100", "INVALID")
+            )
         out["probability"] = p
     if "forecast_category" in data:
         c = data["forecast_category"]
         if c is not None and c not in {x.value for x in t.ForecastCategory}:
-            errors.append(FieldError("forecastCategory", "Unknown forecast category",
-                                     "INVALID_CHOICE"))
+            errors.append(
+                FieldError("forecastCategory", "Unknown forecast category", "INVALID_CHOICE")
+            )
         out["forecast_category"] = c
     for name in ("owner", "team", "customer", "pipeline", "stage"):
         if name in data:
@@ -675,12 +831,19 @@ def _forecast_values(row: dict[str, Any], stage: dict[str, Any]) -> dict[str, An
     elif status == LOST:
         probability, category = 0, t.ForecastCategory.omitted.value
     else:
-        probability = row["probability"] if row.get("probability_overridden") else \
-            stage["probability"]
-        category = row["forecast_category"] if row.get("category_overridden") else \
-            stage["forecast_category"]
-    return {"probability": probability, "forecast_category": category,
-            "weighted_basis": row["amount_minor"] * probability}
+        probability = (
+            row["probability"] if row.get("probability_overridden") else stage["probability"]
+        )
+        category = (
+            row["forecast_category"]
+            if row.get("category_overridden")
+            else stage["forecast_category"]
+        )
+    return {
+        "probability": probability,
+        "forecast_category": category,
+        "weighted_basis": row["amount_minor"] * probability,
+    }
 
 
 async def _missing_required(row: dict[str, Any], stage: dict[str, Any]) -> list[str]:
@@ -694,8 +857,7 @@ async def _missing_required(row: dict[str, Any], stage: dict[str, Any]) -> list[
         if empty.get(name):
             missing.append(name)
         elif name in ("needs", "line_items", "team_members"):
-            table = {"needs": t.Need, "line_items": t.LineItem,
-                     "team_members": t.TeamMember}[name]
+            table = {"needs": t.Need, "line_items": t.LineItem, "team_members": t.TeamMember}[name]
             if row.get("id") is None or not await table.exists().where(
                 table.opportunity == row["id"]
             ):
@@ -710,13 +872,16 @@ def _rule(code: str, message: str, field: str = "stageId") -> ValidationFailed:
 async def _check_required(row: dict[str, Any], stage: dict[str, Any]) -> None:
     missing = await _missing_required(row, stage)
     if missing:
-        raise _rule("REQUIRED_FIELD_MISSING",
-                    f"Rule 'required fields': stage {stage['name']!r} requires "
-                    f"{', '.join(missing)} to be filled first")
+        raise _rule(
+            "REQUIRED_FIELD_MISSING",
+            f"Rule 'required fields': stage {stage['name']!r} requires "
+            f"{', '.join(missing)} to be filled first",
+        )
 
 
-async def create_opportunity(actor: Actor, data: dict[str, Any], *,
-                             lead_id: int | None = None) -> dict[str, Any]:
+async def create_opportunity(
+    actor: Actor, data: dict[str, Any], *, lead_id: int | None = None
+) -> dict[str, Any]:
     """A new open opportunity on a visible customer, in the given (or default) pipeline and
     its first stage unless ``stage`` names an open stage."""
     actor.require("opportunity:write")
@@ -740,11 +905,13 @@ async def create_opportunity(actor: Actor, data: dict[str, Any], *,
         if customer["archived_at"] is not None:
             raise ValidationFailed(FieldError("customerId", "Customer is archived", "ARCHIVED"))
         pipeline_id = values.pop("pipeline", None)
-        pipeline = (await get_pipeline(actor, pipeline_id) if pipeline_id is not None
-                    else await default_pipeline())
+        pipeline = (
+            await get_pipeline(actor, pipeline_id)
+            if pipeline_id is not None
+            else await default_pipeline()
+        )
         if pipeline is None:
-            raise ValidationFailed(FieldError("pipelineId", "No pipeline exists yet",
-                                              "REQUIRED"))
+            raise ValidationFailed(FieldError("pipelineId", "No pipeline exists yet", "REQUIRED"))
         if pipeline["archived_at"] is not None:
             raise ValidationFailed(FieldError("pipelineId", "Pipeline is archived", "ARCHIVED"))
         stages = (await stages_by_pipeline([pipeline["id"]]))[pipeline["id"]]
@@ -758,41 +925,70 @@ async def create_opportunity(actor: Actor, data: dict[str, Any], *,
         probability = values.pop("probability", None)
         category = values.pop("forecast_category", None)
         row = {
-            "amount_minor": 0, "currency": config().default_currency,
-            "expected_close_date": None, **values,
+            "amount_minor": 0,
+            "currency": config().default_currency,
+            "expected_close_date": None,
+            **values,
             "probability_overridden": probability is not None,
             "category_overridden": category is not None,
-            "probability": probability, "forecast_category": category,
+            "probability": probability,
+            "forecast_category": category,
         }
         await _check_required(row, stage)
         row.update(_forecast_values(row, stage))
         position = await t.Opportunity.count().where(t.Opportunity.stage == stage["id"])
-        created = (await t.Opportunity.insert(t.Opportunity(
-            **row, customer=customer["id"], pipeline=pipeline["id"], stage=stage["id"],
-            owner=owner_id, team=team_id, kanban_position=position, lead=lead_id,
-            stage_entered_at=now(),
-        )).returning(*t.Opportunity.all_columns()))[0]
-        await t.StageChange.insert(t.StageChange(
-            opportunity=created["id"], kind=t.HistoryKind.created.value, from_stage=None,
-            to_stage=stage["id"], actor=actor.user_id, at=created["created_at"]))
+        created = (
+            await t.Opportunity.insert(
+                t.Opportunity(
+                    **row,
+                    customer=customer["id"],
+                    pipeline=pipeline["id"],
+                    stage=stage["id"],
+                    owner=owner_id,
+                    team=team_id,
+                    kanban_position=position,
+                    lead=lead_id,
+                    stage_entered_at=now(),
+                )
+            ).returning(*t.Opportunity.all_columns())
+        )[0]
+        await t.StageChange.insert(
+            t.StageChange(
+                opportunity=created["id"],
+                kind=t.HistoryKind.created.value,
+                from_stage=None,
+                to_stage=stage["id"],
+                actor=actor.user_id,
+                at=created["created_at"],
+            )
+        )
         await record(actor, "created", "opportunity", created["id"], after=created)
     return created
 
 
-async def _lock(actor: Actor, opportunity_id: int, expected_version: int | None,
-                scope: str = "opportunity:write") -> dict[str, Any]:
+async def _lock(
+    actor: Actor,
+    opportunity_id: int,
+    expected_version: int | None,
+    scope: str = "opportunity:write",
+) -> dict[str, Any]:
     actor.require(scope)
     row = await get_opportunity(actor, opportunity_id)
     if expected_version is not None and row["version"] != expected_version:
-        raise Conflict(f"Opportunity {opportunity_id} was changed by someone else "
-                       f"(expected version {expected_version}); reload and retry")
+        raise Conflict(
+            f"Opportunity {opportunity_id} was changed by someone else "
+            f"(expected version {expected_version}); reload and retry"
+        )
     return row
 
 
 async def _save(row: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     o = t.Opportunity
-    rows = await o.update({**values, o.version: o.version + 1, o.updated_at: now()}).where(
-        o.id == row["id"], o.version == row["version"]).returning(*o.all_columns())
+    rows = (
+        await o.update({**values, o.version: o.version + 1, o.updated_at: now()})
+        .where(o.id == row["id"], o.version == row["version"])
+        .returning(*o.all_columns())
+    )
     if not rows:
         raise Conflict(f"Opportunity {row['id']} was changed by someone else; reload and retry")
     return rows[0]
@@ -804,9 +1000,13 @@ async def update_opportunity(
     values = _clean(data, partial=True)
     for key in ("customer", "pipeline", "stage"):
         if key in values:
-            raise ValidationFailed(FieldError(
-                f"{key}Id", f"{key} cannot be changed here (use moveOpportunityStage)",
-                "READ_ONLY"))
+            raise ValidationFailed(
+                FieldError(
+                    f"{key}Id",
+                    f"{key} cannot be changed here (use moveOpportunityStage)",
+                    "READ_ONLY",
+                )
+            )
     async with unit_of_work():
         before = await _lock(actor, opportunity_id, expected_version)
         errors: list[FieldError] = []
@@ -815,8 +1015,10 @@ async def update_opportunity(
             owner = await _check_user(values["owner"], "ownerId", errors)
             if owner is not None and "team" not in values:
                 values["team"] = owner["team"]
-        if "team" in values and values["team"] is not None and not await Team.exists().where(
-            Team.id == values["team"]
+        if (
+            "team" in values
+            and values["team"] is not None
+            and not await Team.exists().where(Team.id == values["team"])
         ):
             errors.append(FieldError("teamId", "Team not found", "NOT_FOUND"))
         raise_if(errors)
@@ -835,17 +1037,23 @@ async def update_opportunity(
         if before["status"] == OPEN:
             await _check_required(merged, stage)
         values.update(_forecast_values(merged, stage))
-        if before["approved_at"] is not None and (
-            merged["amount_minor"], merged["currency"]) != (before["amount_minor"],
-                                                            before["currency"]):
+        if before["approved_at"] is not None and (merged["amount_minor"], merged["currency"]) != (
+            before["amount_minor"],
+            before["currency"],
+        ):
             values["approved_at"] = None  # a changed amount needs a new approval
             values["approved_by"] = None
         after = await _save(before, values)
-        changed = [k for k in after if k not in ("version", "updated_at")
-                   and after[k] != before[k]]
-        await record(actor, "updated", "opportunity", opportunity_id,
-                     {k: before[k] for k in changed}, {k: after[k] for k in changed},
-                     customer_id=after["customer"])
+        changed = [k for k in after if k not in ("version", "updated_at") and after[k] != before[k]]
+        await record(
+            actor,
+            "updated",
+            "opportunity",
+            opportunity_id,
+            {k: before[k] for k in changed},
+            {k: after[k] for k in changed},
+            customer_id=after["customer"],
+        )
     return after
 
 
@@ -867,7 +1075,9 @@ def _approval_required(pipeline: dict[str, Any], row: dict[str, Any]) -> bool:
 
 
 async def check_transition(
-    pipeline: dict[str, Any], stages: list[dict[str, Any]], row: dict[str, Any],
+    pipeline: dict[str, Any],
+    stages: list[dict[str, Any]],
+    row: dict[str, Any],
     to: dict[str, Any],
 ) -> None:
     """Raise ``ValidationFailed`` naming the rule when ``row`` may not enter stage ``to``."""
@@ -881,68 +1091,116 @@ async def check_transition(
     if pipeline["transition_policy"] == t.TransitionPolicy.linear.value:
         if forward:
             after = [s for s in order if s["position"] > current_stage["position"]]
-            expected = next((s for s in after if not (s["is_approval"] and not needs_approval)),
-                            None)
+            expected = next(
+                (s for s in after if not (s["is_approval"] and not needs_approval)), None
+            )
             skipped = [s for s in after if s["position"] < to["position"]]
             if any(s["is_approval"] for s in skipped) and needs_approval:
-                raise _rule("APPROVAL_REQUIRED",
-                            "Rule 'approval': deals above the approval threshold must pass "
-                            f"{approval_stages[0]['name']!r}")
+                raise _rule(
+                    "APPROVAL_REQUIRED",
+                    "Rule 'approval': deals above the approval threshold must pass "
+                    f"{approval_stages[0]['name']!r}",
+                )
             if expected is None or to["id"] != expected["id"]:
                 names = ", ".join(repr(s["name"]) for s in skipped if not s["is_approval"])
-                raise _rule("STAGE_SKIPPED",
-                            f"Rule 'linear': stages may not be skipped (next is "
-                            f"{expected['name'] if expected else 'none'!r}; skipping {names})")
+                raise _rule(
+                    "STAGE_SKIPPED",
+                    f"Rule 'linear': stages may not be skipped (next is "
+                    f"{expected['name'] if expected else 'none'!r}; skipping {names})",
+                )
         elif to["name"] not in current_stage["back_to"]:
-            raise _rule("BACKWARD_NOT_ALLOWED",
-                        f"Rule 'linear': moving back from {current_stage['name']!r} to "
-                        f"{to['name']!r} is not allowed")
-    elif forward and needs_approval and approval_stages and any(
-        current_stage["position"] < s["position"] < to["position"] for s in approval_stages
+            raise _rule(
+                "BACKWARD_NOT_ALLOWED",
+                f"Rule 'linear': moving back from {current_stage['name']!r} to "
+                f"{to['name']!r} is not allowed",
+            )
+    elif (
+        forward
+        and needs_approval
+        and approval_stages
+        and any(current_stage["position"] < s["position"] < to["position"] for s in approval_stages)
     ):
-        raise _rule("APPROVAL_REQUIRED", "Rule 'approval': deals above the approval threshold "
-                    f"must pass {approval_stages[0]['name']!r}")
-    if (forward and current_stage["is_approval"] and needs_approval
-            and row["approved_at"] is None):
-        raise _rule("APPROVAL_REQUIRED",
-                    f"Rule 'approval': the deal is above the approval threshold and must be "
-                    f"approved in {current_stage['name']!r} before moving on")
+        raise _rule(
+            "APPROVAL_REQUIRED",
+            "Rule 'approval': deals above the approval threshold "
+            f"must pass {approval_stages[0]['name']!r}",
+        )
+    if forward and current_stage["is_approval"] and needs_approval and row["approved_at"] is None:
+        raise _rule(
+            "APPROVAL_REQUIRED",
+            f"Rule 'approval': the deal is above the approval threshold and must be "
+            f"approved in {current_stage['name']!r} before moving on",
+        )
     await _check_required(row, to)
 
 
-async def _transition(actor: Actor, row: dict[str, Any], to: dict[str, Any], kind: str,
-                      extra: dict[str, Any] | None = None, note: str = "") -> dict[str, Any]:
+async def _transition(
+    actor: Actor,
+    row: dict[str, Any],
+    to: dict[str, Any],
+    kind: str,
+    extra: dict[str, Any] | None = None,
+    note: str = "",
+) -> dict[str, Any]:
     """Write the move: close the open history row, add the new one, update the row, audit
     and queue ``opportunity.<kind>`` events (plus ``opportunity.stage_changed``)."""
     at = now()
     h = t.StageChange
-    open_rows = await h.select(h.id, h.at).where(h.opportunity == row["id"],
-                                                 h.left_at.is_null())
+    open_rows = await h.select(h.id, h.at).where(h.opportunity == row["id"], h.left_at.is_null())
     for r in open_rows:
-        await h.update({h.left_at: at,
-                        h.seconds: max(0, int((at - _aware(r["at"])).total_seconds()))}).where(
-            h.id == r["id"])
-    await h.insert(h(opportunity=row["id"], kind=kind, from_stage=row["stage"],
-                     to_stage=to["id"], actor=actor.user_id, at=at, note=note[:255]))
+        await h.update(
+            {h.left_at: at, h.seconds: max(0, int((at - _aware(r["at"])).total_seconds()))}
+        ).where(h.id == r["id"])
+    await h.insert(
+        h(
+            opportunity=row["id"],
+            kind=kind,
+            from_stage=row["stage"],
+            to_stage=to["id"],
+            actor=actor.user_id,
+            at=at,
+            note=note[:255],
+        )
+    )
     values = {"stage": to["id"], "stage_entered_at": at, **(extra or {})}
     merged = {**row, **values}
     values.update(_forecast_values(merged, to))
     if row["stage"] != to["id"]:
         values["kanban_position"] = await t.Opportunity.count().where(
-            t.Opportunity.stage == to["id"])
+            t.Opportunity.stage == to["id"]
+        )
     after = await _save(row, values)
     stages = await stages_by_ids([row["stage"], to["id"]])
-    data = {"customer": row["customer"], "from_stage": stages[row["stage"]]["name"],
-            "to_stage": to["name"], "from_stage_id": row["stage"], "to_stage_id": to["id"],
-            "status": after["status"], "amount_minor": after["amount_minor"],
-            "currency": after["currency"], "owner": after["owner"]}
-    await record(actor, "stage_changed", "opportunity", row["id"],
-                 {"stage": row["stage"], "status": row["status"]},
-                 {"stage": to["id"], "status": after["status"]}, event_data=data)
+    data = {
+        "customer": row["customer"],
+        "from_stage": stages[row["stage"]]["name"],
+        "to_stage": to["name"],
+        "from_stage_id": row["stage"],
+        "to_stage_id": to["id"],
+        "status": after["status"],
+        "amount_minor": after["amount_minor"],
+        "currency": after["currency"],
+        "owner": after["owner"],
+    }
+    await record(
+        actor,
+        "stage_changed",
+        "opportunity",
+        row["id"],
+        {"stage": row["stage"], "status": row["status"]},
+        {"stage": to["id"], "status": after["status"]},
+        event_data=data,
+    )
     if kind in ("won", "lost", "reopened"):
-        await record(actor, kind, "opportunity", row["id"], {"status": row["status"]},
-                     {"status": after["status"], **(extra or {})},
-                     event_data={**data, "reason": after["lost_reason"]})
+        await record(
+            actor,
+            kind,
+            "opportunity",
+            row["id"],
+            {"status": row["status"]},
+            {"status": after["status"], **(extra or {})},
+            event_data={**data, "reason": after["lost_reason"]},
+        )
     return after
 
 
@@ -954,12 +1212,20 @@ async def _context(actor: Actor, row: dict[str, Any]) -> tuple[dict, list[dict]]
 
 def _require_open(row: dict[str, Any]) -> None:
     if row["status"] != OPEN:
-        raise _rule("OPPORTUNITY_CLOSED", f"Rule 'closed': the opportunity is {row['status']}; "
-                    "reopen it first", "id")
+        raise _rule(
+            "OPPORTUNITY_CLOSED",
+            f"Rule 'closed': the opportunity is {row['status']}; reopen it first",
+            "id",
+        )
 
 
-async def move_stage(actor: Actor, opportunity_id: int, stage_id: int,
-                     expected_version: int | None = None, note: str = "") -> dict[str, Any]:
+async def move_stage(
+    actor: Actor,
+    opportunity_id: int,
+    stage_id: int,
+    expected_version: int | None = None,
+    note: str = "",
+) -> dict[str, Any]:
     """Move an open opportunity to another open stage of its pipeline, enforcing the
     pipeline's transition policy, entry requirements and the approval threshold."""
     async with unit_of_work():
@@ -970,14 +1236,17 @@ async def move_stage(actor: Actor, opportunity_id: int, stage_id: int,
         if to is None:
             raise _rule("WRONG_PIPELINE", "Stage is not in the opportunity's pipeline")
         if to["is_closed"]:
-            raise _rule("CLOSED_STAGE", f"{to['name']!r} is a closed stage: use "
-                        "winOpportunity or loseOpportunity")
+            raise _rule(
+                "CLOSED_STAGE",
+                f"{to['name']!r} is a closed stage: use winOpportunity or loseOpportunity",
+            )
         await check_transition(pipeline, stages, row, to)
         return await _transition(actor, row, to, t.HistoryKind.moved.value, note=note)
 
 
-async def approve_opportunity(actor: Actor, opportunity_id: int,
-                              expected_version: int | None = None) -> dict[str, Any]:
+async def approve_opportunity(
+    actor: Actor, opportunity_id: int, expected_version: int | None = None
+) -> dict[str, Any]:
     """Grant the decision approval of a deal sitting in the approval stage."""
     async with unit_of_work():
         row = await _lock(actor, opportunity_id, expected_version, "opportunity:approve")
@@ -986,23 +1255,33 @@ async def approve_opportunity(actor: Actor, opportunity_id: int,
         if not stage["is_approval"]:
             raise _rule("NOT_IN_APPROVAL", "Only deals in the approval stage can be approved")
         after = await _save(row, {"approved_at": now(), "approved_by": actor.user_id})
-        await record(actor, "approved", "opportunity", opportunity_id, None,
-                     {"approved_at": after["approved_at"]}, customer_id=row["customer"])
+        await record(
+            actor,
+            "approved",
+            "opportunity",
+            opportunity_id,
+            None,
+            {"approved_at": after["approved_at"]},
+            customer_id=row["customer"],
+        )
     return after
 
 
 def _closing(row: dict[str, Any], status: str) -> dict[str, Any]:
     at = now()
-    extra: dict[str, Any] = {"status": status, "closed_at": at,
-                             "cycle_seconds": max(0, int((at - _aware(row["created_at"]))
-                                                         .total_seconds()))}
+    extra: dict[str, Any] = {
+        "status": status,
+        "closed_at": at,
+        "cycle_seconds": max(0, int((at - _aware(row["created_at"])).total_seconds())),
+    }
     if row["expected_close_date"] is None:
         extra["expected_close_date"] = at.date()
     return extra
 
 
-async def win_opportunity(actor: Actor, opportunity_id: int,
-                          expected_version: int | None = None) -> dict[str, Any]:
+async def win_opportunity(
+    actor: Actor, opportunity_id: int, expected_version: int | None = None
+) -> dict[str, Any]:
     """Close as won: the deal enters the won stage (through the same transition rules)."""
     async with unit_of_work():
         row = await _lock(actor, opportunity_id, expected_version)
@@ -1012,46 +1291,82 @@ async def win_opportunity(actor: Actor, opportunity_id: int,
         if won is None:
             raise _rule("NO_WON_STAGE", "The pipeline has no won stage", "id")
         await check_transition(pipeline, stages, row, won)
-        return await _transition(actor, row, won, t.HistoryKind.won.value,
-                                 {**_closing(row, WON), "lost_reason": "", "lost_note": ""})
+        return await _transition(
+            actor,
+            row,
+            won,
+            t.HistoryKind.won.value,
+            {**_closing(row, WON), "lost_reason": "", "lost_note": ""},
+        )
 
 
-async def lose_opportunity(actor: Actor, opportunity_id: int, reason: str, note: str = "",
-                           expected_version: int | None = None) -> dict[str, Any]:
+async def lose_opportunity(
+    actor: Actor,
+    opportunity_id: int,
+    reason: str,
+    note: str = "",
+    expected_version: int | None = None,
+) -> dict[str, Any]:
     """Close as lost with one of the configured lost reasons; from any open stage."""
     reasons = config().lost_reasons
     if reason not in reasons:
-        raise ValidationFailed(FieldError("reason", f"reason must be one of {', '.join(reasons)}",
-                                          "INVALID_CHOICE"))
+        raise ValidationFailed(
+            FieldError("reason", f"reason must be one of {', '.join(reasons)}", "INVALID_CHOICE")
+        )
     async with unit_of_work():
         row = await _lock(actor, opportunity_id, expected_version)
         _require_open(row)
         _, stages = await _context(actor, row)
         lost = next((s for s in stages if s["is_closed"] and not s["is_won"]), None)
         target = lost or next(s for s in stages if s["id"] == row["stage"])
-        return await _transition(actor, row, target, t.HistoryKind.lost.value,
-                                 {**_closing(row, LOST), "lost_reason": reason,
-                                  "lost_note": note or ""}, note=note)
+        return await _transition(
+            actor,
+            row,
+            target,
+            t.HistoryKind.lost.value,
+            {**_closing(row, LOST), "lost_reason": reason, "lost_note": note or ""},
+            note=note,
+        )
 
 
-async def reopen_opportunity(actor: Actor, opportunity_id: int,
-                             expected_version: int | None = None) -> dict[str, Any]:
+async def reopen_opportunity(
+    actor: Actor, opportunity_id: int, expected_version: int | None = None
+) -> dict[str, Any]:
     """Reopen a won or lost deal in the stage it was closed from."""
     async with unit_of_work():
         row = await _lock(actor, opportunity_id, expected_version)
         if row["status"] == OPEN:
             raise _rule("OPPORTUNITY_OPEN", "The opportunity is open already", "id")
         h = t.StageChange
-        closing = await h.select(h.from_stage).where(
-            h.opportunity == opportunity_id, h.kind.is_in(["won", "lost"])).order_by(
-            h.id, ascending=False).first()
+        closing = (
+            await h.select(h.from_stage)
+            .where(h.opportunity == opportunity_id, h.kind.is_in(["won", "lost"]))
+            .order_by(h.id, ascending=False)
+            .first()
+        )
         _, stages = await _context(actor, row)
-        back = next((s for s in stages if closing and s["id"] == closing["from_stage"]
-                     and not s["is_closed"]), None)
+        back = next(
+            (
+                s
+                for s in stages
+                if closing and s["id"] == closing["from_stage"] and not s["is_closed"]
+            ),
+            None,
+        )
         back = back or next(s for s in stages if not s["is_closed"])
-        return await _transition(actor, row, back, t.HistoryKind.reopened.value, {
-            "status": OPEN, "closed_at": None, "cycle_seconds": None, "lost_reason": "",
-            "lost_note": ""})
+        return await _transition(
+            actor,
+            row,
+            back,
+            t.HistoryKind.reopened.value,
+            {
+                "status": OPEN,
+                "closed_at": None,
+                "cycle_seconds": None,
+                "lost_reason": "",
+                "lost_note": "",
+            },
+        )
 
 
 async def set_kanban_position(actor: Actor, opportunity_id: int, position: int) -> dict:
@@ -1061,8 +1376,11 @@ async def set_kanban_position(actor: Actor, opportunity_id: int, position: int) 
     async with unit_of_work():
         row = await _lock(actor, opportunity_id, None)
         o = t.Opportunity
-        column = await o.select(o.id, o.kanban_position).where(o.stage == row["stage"]).order_by(
-            o.kanban_position, o.id)
+        column = (
+            await o.select(o.id, o.kanban_position)
+            .where(o.stage == row["stage"])
+            .order_by(o.kanban_position, o.id)
+        )
         ids = [r["id"] for r in column if r["id"] != opportunity_id]
         ids.insert(min(position, len(ids)), opportunity_id)
         old = {r["id"]: r["kanban_position"] for r in column}
@@ -1070,9 +1388,15 @@ async def set_kanban_position(actor: Actor, opportunity_id: int, position: int) 
             if old.get(oid) != index:
                 await o.update({o.kanban_position: index}).where(o.id == oid)
         after = await get_opportunity(actor, opportunity_id)
-        await record(actor, "reordered", "opportunity", opportunity_id,
-                     {"kanban_position": row["kanban_position"]},
-                     {"kanban_position": after["kanban_position"]}, customer_id=row["customer"])
+        await record(
+            actor,
+            "reordered",
+            "opportunity",
+            opportunity_id,
+            {"kanban_position": row["kanban_position"]},
+            {"kanban_position": after["kanban_position"]},
+            customer_id=row["customer"],
+        )
     return after
 
 
@@ -1089,12 +1413,18 @@ async def add_team_member(actor: Actor, opportunity_id: int, user_id: int, role:
         row = await _lock(actor, opportunity_id, None)
         m = t.TeamMember
         if await m.exists().where(m.opportunity == opportunity_id, m.user == user_id):
-            await m.update({m.role: role}).where(m.opportunity == opportunity_id,
-                                                 m.user == user_id)
+            await m.update({m.role: role}).where(m.opportunity == opportunity_id, m.user == user_id)
         else:
             await m.insert(m(opportunity=opportunity_id, user=user_id, role=role))
-        await record(actor, "team_member_set", "opportunity", opportunity_id, None,
-                     {"user": user_id, "role": role}, customer_id=row["customer"])
+        await record(
+            actor,
+            "team_member_set",
+            "opportunity",
+            opportunity_id,
+            None,
+            {"user": user_id, "role": role},
+            customer_id=row["customer"],
+        )
     return row
 
 
@@ -1103,13 +1433,21 @@ async def remove_team_member(actor: Actor, opportunity_id: int, user_id: int) ->
         row = await _lock(actor, opportunity_id, None)
         m = t.TeamMember
         await m.delete().where(m.opportunity == opportunity_id, m.user == user_id)
-        await record(actor, "team_member_removed", "opportunity", opportunity_id,
-                     {"user": user_id}, None, customer_id=row["customer"])
+        await record(
+            actor,
+            "team_member_removed",
+            "opportunity",
+            opportunity_id,
+            {"user": user_id},
+            None,
+            customer_id=row["customer"],
+        )
     return row
 
 
-async def add_line_item(actor: Actor, opportunity_id: int, product: str, quantity: int,
-                        unit_price: Money) -> dict[str, Any]:
+async def add_line_item(
+    actor: Actor, opportunity_id: int, product: str, quantity: int, unit_price: Money
+) -> dict[str, Any]:
     errors: list[FieldError] = []
     product, err = require_text(product, "product", 255)
     errors += [err] if err else []
@@ -1121,16 +1459,35 @@ async def add_line_item(actor: Actor, opportunity_id: int, product: str, quantit
     async with unit_of_work():
         row = await _lock(actor, opportunity_id, None)
         if unit_price.currency != row["currency"]:
-            raise ValidationFailed(FieldError("unitPrice", f"Line items are in the "
-                                              f"opportunity's currency {row['currency']}",
-                                              "CURRENCY_MISMATCH"))
+            raise ValidationFailed(
+                FieldError(
+                    "unitPrice",
+                    f"Line items are in the opportunity's currency {row['currency']}",
+                    "CURRENCY_MISMATCH",
+                )
+            )
         position = await t.LineItem.count().where(t.LineItem.opportunity == opportunity_id)
-        item = (await t.LineItem.insert(t.LineItem(
-            opportunity=opportunity_id, product=product, quantity=quantity,
-            unit_price_minor=unit_price.minor, currency=unit_price.currency, position=position,
-        )).returning(*t.LineItem.all_columns()))[0]
-        await record(actor, "line_item_added", "opportunity", opportunity_id, None, item,
-                     customer_id=row["customer"])
+        item = (
+            await t.LineItem.insert(
+                t.LineItem(
+                    opportunity=opportunity_id,
+                    product=product,
+                    quantity=quantity,
+                    unit_price_minor=unit_price.minor,
+                    currency=unit_price.currency,
+                    position=position,
+                )
+            ).returning(*t.LineItem.all_columns())
+        )[0]
+        await record(
+            actor,
+            "line_item_added",
+            "opportunity",
+            opportunity_id,
+            None,
+            item,
+            customer_id=row["customer"],
+        )
     return item
 
 
@@ -1145,13 +1502,21 @@ async def remove_line_item(actor: Actor, item_id: int) -> dict[str, Any]:
     async with unit_of_work():
         row = await _lock(actor, item["opportunity"], None)
         await t.LineItem.delete().where(t.LineItem.id == item_id)
-        await record(actor, "line_item_removed", "opportunity", row["id"], item, None,
-                     customer_id=row["customer"])
+        await record(
+            actor,
+            "line_item_removed",
+            "opportunity",
+            row["id"],
+            item,
+            None,
+            customer_id=row["customer"],
+        )
     return row
 
 
-async def add_need(actor: Actor, opportunity_id: int, description: str, impact: int,
-                   difficulty: int, urgency: int) -> dict[str, Any]:
+async def add_need(
+    actor: Actor, opportunity_id: int, description: str, impact: int, difficulty: int, urgency: int
+) -> dict[str, Any]:
     errors: list[FieldError] = []
     description, err = require_text(description, "description", 4000)
     errors += [err] if err else []
@@ -1161,11 +1526,26 @@ async def add_need(actor: Actor, opportunity_id: int, description: str, impact: 
     raise_if(errors)
     async with unit_of_work():
         row = await _lock(actor, opportunity_id, None)
-        need = (await t.Need.insert(t.Need(
-            opportunity=opportunity_id, description=description, impact=impact,
-            difficulty=difficulty, urgency=urgency)).returning(*t.Need.all_columns()))[0]
-        await record(actor, "need_added", "opportunity", opportunity_id, None, need,
-                     customer_id=row["customer"])
+        need = (
+            await t.Need.insert(
+                t.Need(
+                    opportunity=opportunity_id,
+                    description=description,
+                    impact=impact,
+                    difficulty=difficulty,
+                    urgency=urgency,
+                )
+            ).returning(*t.Need.all_columns())
+        )[0]
+        await record(
+            actor,
+            "need_added",
+            "opportunity",
+            opportunity_id,
+            None,
+            need,
+            customer_id=row["customer"],
+        )
     return need
 
 
@@ -1176,34 +1556,51 @@ async def remove_need(actor: Actor, need_id: int) -> dict[str, Any]:
     async with unit_of_work():
         row = await _lock(actor, need["opportunity"], None)
         await t.Need.delete().where(t.Need.id == need_id)
-        await record(actor, "need_removed", "opportunity", row["id"], need, None,
-                     customer_id=row["customer"])
+        await record(
+            actor, "need_removed", "opportunity", row["id"], need, None, customer_id=row["customer"]
+        )
     return row
 
 
-async def log_opportunity_activity(actor: Actor, opportunity_id: int,
-                                   data: dict[str, Any]) -> dict[str, Any]:
+async def log_opportunity_activity(
+    actor: Actor, opportunity_id: int, data: dict[str, Any]
+) -> dict[str, Any]:
     """Log (or plan) an activity on a visible opportunity's customer, linked to the deal
     (core's ``related_type="opportunity"``)."""
     from kehu.core.services.activities import log_activity
 
     async with unit_of_work():
         row = await get_opportunity(actor, opportunity_id)
-        return await log_activity(actor, row["customer"], {
-            **data, "related_type": "opportunity", "related_id": opportunity_id})
+        return await log_activity(
+            actor,
+            row["customer"],
+            {**data, "related_type": "opportunity", "related_id": opportunity_id},
+        )
 
 
 # -- leads ------------------------------------------------------------------------------------
 
-LEAD_FIELDS = {"name", "company", "email", "phone", "title", "source", "industry", "size",
-               "notes", "factors", "owner"}
+LEAD_FIELDS = {
+    "name",
+    "company",
+    "email",
+    "phone",
+    "title",
+    "source",
+    "industry",
+    "size",
+    "notes",
+    "factors",
+    "owner",
+}
 
 
 def lead_score(factors: dict[str, int], weights: dict[str, Decimal] | None = None) -> int:
     """Σ weight × factor score (factor scores 0..100), ROUND_HALF_UP to an integer."""
     weights = weights if weights is not None else config().lead_scoring_weights
-    total = sum((Decimal(str(weights[k])) * int(v) for k, v in factors.items() if k in weights),
-                Decimal(0))
+    total = sum(
+        (Decimal(str(weights[k])) * int(v) for k, v in factors.items() if k in weights), Decimal(0)
+    )
     return int(total.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
@@ -1216,13 +1613,19 @@ def clean_lead(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     if "name" in data or not partial:
         out["name"], err = require_text(data.get("name"), "name", 200)
         errors += [err] if err else []
-    for name, limit in (("company", 255), ("title", 100), ("source", 50), ("industry", 100),
-                        ("size", 50)):
+    for name, limit in (
+        ("company", 255),
+        ("title", 100),
+        ("source", 50),
+        ("industry", 100),
+        ("size", 50),
+    ):
         if name in data:
             out[name] = (data[name] or "").strip()
             if len(out[name]) > limit:
-                errors.append(FieldError(name, f"{name} is longer than {limit} characters",
-                                         "TOO_LONG"))
+                errors.append(
+                    FieldError(name, f"{name} is longer than {limit} characters", "TOO_LONG")
+                )
     if "notes" in data:
         out["notes"] = data["notes"] or ""
     if "email" in data:
@@ -1239,11 +1642,15 @@ def clean_lead(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
             factors = {}
         for key, value in factors.items():
             if key not in weights:
-                errors.append(FieldError("factors", f"Unknown scoring factor {key!r}; "
-                                         f"configured: {', '.join(weights)}", "INVALID"))
+                errors.append(
+                    FieldError(
+                        "factors",
+                        f"Unknown scoring factor {key!r}; configured: {', '.join(weights)}",
+                        "INVALID",
+                    )
+                )
             elif isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
-                errors.append(FieldError("factors", f"Factor {key!r} is scored 0..100",
-                                         "INVALID"))
+                errors.append(FieldError("factors", f"Factor {key!r} is scored 0..100", "INVALID"))
         out["factors"] = {k: v for k, v in factors.items() if k in weights}
     if "owner" in data:
         out["owner"] = data["owner"]
@@ -1266,15 +1673,22 @@ class LeadDuplicates:
         return bool(self.leads or self.customers)
 
 
-async def find_lead_duplicates(values: dict[str, Any], exclude_id: int | None = None
-                               ) -> LeadDuplicates:
+async def find_lead_duplicates(
+    values: dict[str, Any], exclude_id: int | None = None
+) -> LeadDuplicates:
     """Open leads and active customers matching by normalised company/name, e-mail or phone
     (core's normalisation: ``name_key``, ``clean_email``, ``clean_phone``)."""
-    probe = {"name_key": values.get("name_key"), "email": values.get("email"),
-             "phone": values.get("phone")}
+    probe = {
+        "name_key": values.get("name_key"),
+        "email": values.get("email"),
+        "phone": values.get("phone"),
+    }
     customers = await customer_service.find_duplicates(probe)
-    checks = [(t.Lead.name_key, probe["name_key"]), (t.Lead.email, probe["email"]),
-              (t.Lead.phone, probe["phone"])]
+    checks = [
+        (t.Lead.name_key, probe["name_key"]),
+        (t.Lead.email, probe["email"]),
+        (t.Lead.phone, probe["phone"]),
+    ]
     checks = [(c, v) for c, v in checks if v]
     leads: list[dict[str, Any]] = []
     if checks:
@@ -1282,8 +1696,8 @@ async def find_lead_duplicates(values: dict[str, Any], exclude_id: int | None = 
         for column, value in checks[1:]:
             condition = condition | (column == value)
         query = t.Lead.select(t.Lead.id, t.Lead.name, t.Lead.company, t.Lead.owner).where(
-            condition, t.Lead.status.is_in([t.LeadStatus.new.value,
-                                            t.LeadStatus.qualified.value]))
+            condition, t.Lead.status.is_in([t.LeadStatus.new.value, t.LeadStatus.qualified.value])
+        )
         if exclude_id is not None:
             query = query.where(t.Lead.id != exclude_id)
         leads = await query.order_by(t.Lead.id).limit(20)
@@ -1297,10 +1711,18 @@ async def _lead_dup_error(actor: Actor, dups: LeadDuplicates) -> ValidationFaile
     else:
         first = dups.customers[0]
         visible = await customer_service.visible_customer_ids(actor, [first.customer_id])
-        what = (f"customer {first.customer_id} ({first.name})" if visible
-                else "a customer of another owner")
-    return ValidationFailed(FieldError("name", f"Possible duplicate of {what}; pass "
-                                       "allowDuplicate to create anyway", "DUPLICATE"))
+        what = (
+            f"customer {first.customer_id} ({first.name})"
+            if visible
+            else "a customer of another owner"
+        )
+    return ValidationFailed(
+        FieldError(
+            "name",
+            f"Possible duplicate of {what}; pass allowDuplicate to create anyway",
+            "DUPLICATE",
+        )
+    )
 
 
 async def get_lead(actor: Actor, lead_id: int) -> dict[str, Any]:
@@ -1316,8 +1738,9 @@ async def get_lead(actor: Actor, lead_id: int) -> dict[str, Any]:
     return row
 
 
-async def create_lead(actor: Actor, data: dict[str, Any], *, allow_duplicate: bool = False
-                      ) -> dict[str, Any]:
+async def create_lead(
+    actor: Actor, data: dict[str, Any], *, allow_duplicate: bool = False
+) -> dict[str, Any]:
     actor.require("lead:write")
     values = clean_lead(data, partial=False)
     values["name_key"] = _lead_key(values)
@@ -1333,20 +1756,29 @@ async def create_lead(actor: Actor, data: dict[str, Any], *, allow_duplicate: bo
             dups = await find_lead_duplicates(values)
             if dups:
                 raise await _lead_dup_error(actor, dups)
-        row = (await t.Lead.insert(t.Lead(
-            **values, owner=owner_id, team=owner["team"] if owner else None,
-        )).returning(*t.Lead.all_columns()))[0]
+        row = (
+            await t.Lead.insert(
+                t.Lead(
+                    **values,
+                    owner=owner_id,
+                    team=owner["team"] if owner else None,
+                )
+            ).returning(*t.Lead.all_columns())
+        )[0]
         await record(actor, "created", "lead", row["id"], after=row)
     row["factors"] = load_json(row["factors"])
     return row
 
 
-async def _lead_save(lead: dict[str, Any], values: dict[str, Any],
-                     expected_version: int | None) -> dict[str, Any]:
-    query = t.Lead.update({**values, t.Lead.version: t.Lead.version + 1,
-                           t.Lead.updated_at: now()}).where(t.Lead.id == lead["id"])
-    query = query.where(t.Lead.version == (expected_version if expected_version is not None
-                                           else lead["version"]))
+async def _lead_save(
+    lead: dict[str, Any], values: dict[str, Any], expected_version: int | None
+) -> dict[str, Any]:
+    query = t.Lead.update(
+        {**values, t.Lead.version: t.Lead.version + 1, t.Lead.updated_at: now()}
+    ).where(t.Lead.id == lead["id"])
+    query = query.where(
+        t.Lead.version == (expected_version if expected_version is not None else lead["version"])
+    )
     rows = await query.returning(*t.Lead.all_columns())
     if not rows:
         raise Conflict(f"Lead {lead['id']} was changed by someone else; reload and retry")
@@ -1359,8 +1791,9 @@ def _require_workable(lead: dict[str, Any]) -> None:
         raise ValidationFailed(FieldError("id", f"The lead is {lead['status']}", "LEAD_CLOSED"))
 
 
-async def update_lead(actor: Actor, lead_id: int, expected_version: int,
-                      data: dict[str, Any]) -> dict[str, Any]:
+async def update_lead(
+    actor: Actor, lead_id: int, expected_version: int, data: dict[str, Any]
+) -> dict[str, Any]:
     actor.require("lead:write")
     values = clean_lead(data, partial=True)
     async with unit_of_work():
@@ -1378,8 +1811,14 @@ async def update_lead(actor: Actor, lead_id: int, expected_version: int,
             values["score"] = lead_score(values["factors"])
         after = await _lead_save(lead, values, expected_version)
         changed = [k for k in values if after[k] != lead[k]]
-        await record(actor, "updated", "lead", lead_id, {k: lead[k] for k in changed},
-                     {k: after[k] for k in changed})
+        await record(
+            actor,
+            "updated",
+            "lead",
+            lead_id,
+            {k: lead[k] for k in changed},
+            {k: after[k] for k in changed},
+        )
     return after
 
 
@@ -1388,10 +1827,17 @@ async def qualify_lead(actor: Actor, lead_id: int) -> dict[str, Any]:
     async with unit_of_work():
         lead = await get_lead(actor, lead_id)
         _require_workable(lead)
-        after = await _lead_save(lead, {"status": t.LeadStatus.qualified.value,
-                                        "disqualify_reason": ""}, None)
-        await record(actor, "qualified", "lead", lead_id, {"status": lead["status"]},
-                     {"status": after["status"]})
+        after = await _lead_save(
+            lead, {"status": t.LeadStatus.qualified.value, "disqualify_reason": ""}, None
+        )
+        await record(
+            actor,
+            "qualified",
+            "lead",
+            lead_id,
+            {"status": lead["status"]},
+            {"status": after["status"]},
+        )
     return after
 
 
@@ -1402,10 +1848,17 @@ async def disqualify_lead(actor: Actor, lead_id: int, reason: str) -> dict[str, 
     async with unit_of_work():
         lead = await get_lead(actor, lead_id)
         _require_workable(lead)
-        after = await _lead_save(lead, {"status": t.LeadStatus.disqualified.value,
-                                        "disqualify_reason": reason}, None)
-        await record(actor, "disqualified", "lead", lead_id, {"status": lead["status"]},
-                     {"status": after["status"], "reason": reason})
+        after = await _lead_save(
+            lead, {"status": t.LeadStatus.disqualified.value, "disqualify_reason": reason}, None
+        )
+        await record(
+            actor,
+            "disqualified",
+            "lead",
+            lead_id,
+            {"status": lead["status"]},
+            {"status": after["status"], "reason": reason},
+        )
     return after
 
 
@@ -1418,9 +1871,14 @@ class Conversion:
     reused_customer: bool
 
 
-async def convert_lead(actor: Actor, lead_id: int, *, opportunity: dict[str, Any] | None = None,
-                       create_opportunity_too: bool = True,
-                       customer_id: int | None = None) -> Conversion:
+async def convert_lead(
+    actor: Actor,
+    lead_id: int,
+    *,
+    opportunity: dict[str, Any] | None = None,
+    create_opportunity_too: bool = True,
+    customer_id: int | None = None,
+) -> Conversion:
     """Convert a lead into customer + contact + opportunity in ONE unit of work: any failure
     leaves nothing behind. An existing customer matching the lead (same rules as core dedup)
     is reused when the actor may see it; a match the actor may not see is a DUPLICATE
@@ -1431,63 +1889,111 @@ async def convert_lead(actor: Actor, lead_id: int, *, opportunity: dict[str, Any
         _require_workable(lead)
         # the lead's owner keeps the account when the actor may assign it (a manager
         # converting a rep's lead); otherwise the converting user owns it
-        owner = lead["owner"] if lead["owner"] is not None and (
-            lead["owner"] == actor.user_id or actor.can("customer:reassign")) else actor.user_id
+        owner = (
+            lead["owner"]
+            if lead["owner"] is not None
+            and (lead["owner"] == actor.user_id or actor.can("customer:reassign"))
+            else actor.user_id
+        )
         reused = False
         if customer_id is not None:
             customer = await get_customer(actor, customer_id)
             if customer["archived_at"] is not None:
-                raise ValidationFailed(FieldError("customerId", "Customer is archived",
-                                                  "ARCHIVED"))
+                raise ValidationFailed(FieldError("customerId", "Customer is archived", "ARCHIVED"))
             reused = True
         else:
             dups = await customer_service.find_duplicates(
-                {"name_key": lead["name_key"], "email": lead["email"], "phone": lead["phone"]})
+                {"name_key": lead["name_key"], "email": lead["email"], "phone": lead["phone"]}
+            )
             customer = None
             if dups:
                 found = await customer_service.customers_by_ids(actor, [dups[0].customer_id])
                 if not found:
-                    raise ValidationFailed(FieldError(
-                        "id", "The lead matches a customer of another owner; ask a manager "
-                        "to hand it over", "DUPLICATE"))
+                    raise ValidationFailed(
+                        FieldError(
+                            "id",
+                            "The lead matches a customer of another owner; ask a manager "
+                            "to hand it over",
+                            "DUPLICATE",
+                        )
+                    )
                 customer, reused = found[dups[0].customer_id], True
             else:
-                customer = await customer_service.create_customer(actor, {
-                    "name": lead["company"] or lead["name"],
-                    "kind": "organization" if lead["company"] else "person",
-                    "email": lead["email"] if not lead["company"] else "",
-                    "phone": lead["phone"] if not lead["company"] else "",
-                    "industry": lead["industry"], "size": lead["size"],
-                    "source": lead["source"], "lifecycle_stage": "potential",
-                    "owner": owner,
-                })
+                customer = await customer_service.create_customer(
+                    actor,
+                    {
+                        "name": lead["company"] or lead["name"],
+                        "kind": "organization" if lead["company"] else "person",
+                        "email": lead["email"] if not lead["company"] else "",
+                        "phone": lead["phone"] if not lead["company"] else "",
+                        "industry": lead["industry"],
+                        "size": lead["size"],
+                        "source": lead["source"],
+                        "lifecycle_stage": "potential",
+                        "owner": owner,
+                    },
+                )
         contact = None
         if lead["company"]:
-            contact = await contact_service.create_contact(actor, customer["id"], {
-                "name": lead["name"], "title": lead["title"], "email": lead["email"],
-                "phone": lead["phone"], "is_primary": not reused,
-            })
+            contact = await contact_service.create_contact(
+                actor,
+                customer["id"],
+                {
+                    "name": lead["name"],
+                    "title": lead["title"],
+                    "email": lead["email"],
+                    "phone": lead["phone"],
+                    "is_primary": not reused,
+                },
+            )
         opp = None
         if create_opportunity_too:
-            data = {"name": f"{customer['name']}: {lead['name']}", "source": lead["source"],
-                    **(opportunity or {}), "customer": customer["id"]}
+            data = {
+                "name": f"{customer['name']}: {lead['name']}",
+                "source": lead["source"],
+                **(opportunity or {}),
+                "customer": customer["id"],
+            }
             if owner != actor.user_id and actor.can("opportunity:assign"):
                 data.setdefault("owner", owner)
             opp = await create_opportunity(actor, data, lead_id=lead_id)
-        after = await _lead_save(lead, {
-            "status": t.LeadStatus.converted.value, "customer": customer["id"],
-            "contact": contact["id"] if contact else None,
-            "opportunity_id": opp["id"] if opp else None, "converted_at": now()}, None)
-        await record(actor, "converted", "lead", lead_id, {"status": lead["status"]}, {
-            "status": after["status"], "customer": customer["id"],
-            "contact": contact["id"] if contact else None,
-            "opportunity": opp["id"] if opp else None, "reused_customer": reused},
-            customer_id=customer["id"])
+        after = await _lead_save(
+            lead,
+            {
+                "status": t.LeadStatus.converted.value,
+                "customer": customer["id"],
+                "contact": contact["id"] if contact else None,
+                "opportunity_id": opp["id"] if opp else None,
+                "converted_at": now(),
+            },
+            None,
+        )
+        await record(
+            actor,
+            "converted",
+            "lead",
+            lead_id,
+            {"status": lead["status"]},
+            {
+                "status": after["status"],
+                "customer": customer["id"],
+                "contact": contact["id"] if contact else None,
+                "opportunity": opp["id"] if opp else None,
+                "reused_customer": reused,
+            },
+            customer_id=customer["id"],
+        )
     return Conversion(after, customer, contact, opp, reused)
 
 
-async def list_leads(actor: Actor, *, status: str | None = None, first: int = 20,
-                     after: str | None = None, customer_id: int | None = None) -> Page:
+async def list_leads(
+    actor: Actor,
+    *,
+    status: str | None = None,
+    first: int = 20,
+    after: str | None = None,
+    customer_id: int | None = None,
+) -> Page:
     actor.require("lead:read")
     query = t.Lead.select()
     scope = lead_scope(actor)
@@ -1497,16 +2003,23 @@ async def list_leads(actor: Actor, *, status: str | None = None, first: int = 20
         query = query.where(t.Lead.status == status)
     if customer_id is not None:
         query = query.where(t.Lead.customer == customer_id)
-    page = await keyset_page(query, sort=t.Lead.created_at, pk=t.Lead.id, descending=True,
-                             first=first, after=after,
-                             maximum=current().settings.page_size_max)
+    page = await keyset_page(
+        query,
+        sort=t.Lead.created_at,
+        pk=t.Lead.id,
+        descending=True,
+        first=first,
+        after=after,
+        maximum=current().settings.page_size_max,
+    )
     for r in page.rows:
         r["factors"] = load_json(r["factors"])
     return page
 
 
-async def leads_by_customer(actor: Actor, customer_ids: list[int]
-                            ) -> dict[int, list[dict[str, Any]]]:
+async def leads_by_customer(
+    actor: Actor, customer_ids: list[int]
+) -> dict[int, list[dict[str, Any]]]:
     out: dict[int, list[dict[str, Any]]] = {i: [] for i in customer_ids}
     if not customer_ids or not actor.can("lead:read"):
         return out
@@ -1532,9 +2045,13 @@ class ForecastRow:
     weighted: Money
 
 
-GROUPS = {"category": t.Opportunity.forecast_category, "owner": t.Opportunity.owner,
-          "team": t.Opportunity.team, "month": t.Opportunity.expected_close_date,
-          "quarter": t.Opportunity.expected_close_date}
+GROUPS = {
+    "category": t.Opportunity.forecast_category,
+    "owner": t.Opportunity.owner,
+    "team": t.Opportunity.team,
+    "month": t.Opportunity.expected_close_date,
+    "quarter": t.Opportunity.expected_close_date,
+}
 
 
 def _period_key(group_by: str, value: Any) -> str:
@@ -1548,8 +2065,13 @@ def _period_key(group_by: str, value: Any) -> str:
 
 
 async def forecast(
-    actor: Actor, *, period_start: date | None = None, period_end: date | None = None,
-    group_by: str = "category", owner_id: int | None = None, team_id: int | None = None,
+    actor: Actor,
+    *,
+    period_start: date | None = None,
+    period_end: date | None = None,
+    group_by: str = "category",
+    owner_id: int | None = None,
+    team_id: int | None = None,
     pipeline_id: int | None = None,
 ) -> list[ForecastRow]:
     """Weighted pipeline Σ amount × probability of visible open and won deals whose expected
@@ -1559,15 +2081,29 @@ async def forecast(
     weighted sums are exact integers rounded once, half up."""
     actor.require("forecast:read")
     if group_by not in GROUPS:
-        raise ValidationFailed(FieldError(
-            "groupBy", f"groupBy is one of {', '.join(GROUPS)}", "INVALID_CHOICE"))
+        raise ValidationFailed(
+            FieldError("groupBy", f"groupBy is one of {', '.join(GROUPS)}", "INVALID_CHOICE")
+        )
     o = t.Opportunity
     column = GROUPS[group_by]
-    query = o.select(column, o.currency, Count(alias="n"), Sum(o.amount_minor, alias="total"),
-                     Sum(o.weighted_basis, alias="basis")).where(o.status != LOST)
-    query = _filtered(query, actor, OpportunityFilter(
-        owner_id=owner_id, team_id=team_id, pipeline_id=pipeline_id, close_after=period_start,
-        close_before=period_end))
+    query = o.select(
+        column,
+        o.currency,
+        Count(alias="n"),
+        Sum(o.amount_minor, alias="total"),
+        Sum(o.weighted_basis, alias="basis"),
+    ).where(o.status != LOST)
+    query = _filtered(
+        query,
+        actor,
+        OpportunityFilter(
+            owner_id=owner_id,
+            team_id=team_id,
+            pipeline_id=pipeline_id,
+            close_after=period_start,
+            close_before=period_end,
+        ),
+    )
     rows = await query.group_by(column, o.currency)
     name = column._meta.name
     sums: dict[tuple[str, str], list[int]] = {}
@@ -1576,11 +2112,14 @@ async def forecast(
         acc[0] += _int(r["n"])
         acc[1] += _int(r["total"])
         acc[2] += _int(r["basis"])
-    out = [ForecastRow(key, cur, n, Money(total, cur), weighted(basis, cur))
-           for (key, cur), (n, total, basis) in sums.items()]
+    out = [
+        ForecastRow(key, cur, n, Money(total, cur), weighted(basis, cur))
+        for (key, cur), (n, total, basis) in sums.items()
+    ]
     order = [c.value for c in t.ForecastCategory]
-    return sorted(out, key=lambda r: (order.index(r.key) if r.key in order else 99, r.key,
-                                      r.currency))
+    return sorted(
+        out, key=lambda r: (order.index(r.key) if r.key in order else 99, r.key, r.currency)
+    )
 
 
 def quarter(day: date) -> tuple[date, date]:
@@ -1589,32 +2128,60 @@ def quarter(day: date) -> tuple[date, date]:
     return start, end
 
 
-async def take_forecast_snapshot(period_start: date | None = None,
-                                 period_end: date | None = None) -> dict[str, Any]:
+async def take_forecast_snapshot(
+    period_start: date | None = None, period_end: date | None = None
+) -> dict[str, Any]:
     """Store the forecast as of now (all opportunities, per owner, team, category and
     currency) for the period (default: the current quarter)."""
     if period_start is None or period_end is None:
         period_start, period_end = quarter(now().date())
     o = t.Opportunity
-    rows = await o.select(o.owner, o.team, o.forecast_category, o.currency, Count(alias="n"),
-                          Sum(o.amount_minor, alias="total"),
-                          Sum(o.weighted_basis, alias="basis")).where(
-        o.status != LOST, o.expected_close_date >= period_start,
-        o.expected_close_date < period_end).group_by(o.owner, o.team, o.forecast_category,
-                                                     o.currency)
+    rows = (
+        await o.select(
+            o.owner,
+            o.team,
+            o.forecast_category,
+            o.currency,
+            Count(alias="n"),
+            Sum(o.amount_minor, alias="total"),
+            Sum(o.weighted_basis, alias="basis"),
+        )
+        .where(
+            o.status != LOST,
+            o.expected_close_date >= period_start,
+            o.expected_close_date < period_end,
+        )
+        .group_by(o.owner, o.team, o.forecast_category, o.currency)
+    )
     async with unit_of_work():
-        snap = (await t.ForecastSnapshot.insert(t.ForecastSnapshot(
-            taken_at=now(), period_start=period_start, period_end=period_end)).returning(
-            *t.ForecastSnapshot.all_columns()))[0]
+        snap = (
+            await t.ForecastSnapshot.insert(
+                t.ForecastSnapshot(taken_at=now(), period_start=period_start, period_end=period_end)
+            ).returning(*t.ForecastSnapshot.all_columns())
+        )[0]
         if rows:
-            await t.ForecastSnapshotLine.insert(*[t.ForecastSnapshotLine(
-                snapshot=snap["id"], owner=r["owner"], team=r["team"],
-                forecast_category=r["forecast_category"], currency=r["currency"],
-                deals=_int(r["n"]), total_minor=_int(r["total"]),
-                weighted_basis=_int(r["basis"])) for r in rows])
-        await record(system_actor(), "snapshot", "forecast", snap["id"],
-                     after={"period_start": period_start, "period_end": period_end,
-                            "lines": len(rows)})
+            await t.ForecastSnapshotLine.insert(
+                *[
+                    t.ForecastSnapshotLine(
+                        snapshot=snap["id"],
+                        owner=r["owner"],
+                        team=r["team"],
+                        forecast_category=r["forecast_category"],
+                        currency=r["currency"],
+                        deals=_int(r["n"]),
+                        total_minor=_int(r["total"]),
+                        weighted_basis=_int(r["basis"]),
+                    )
+                    for r in rows
+                ]
+            )
+        await record(
+            system_actor(),
+            "snapshot",
+            "forecast",
+            snap["id"],
+            after={"period_start": period_start, "period_end": period_end, "lines": len(rows)},
+        )
     return snap
 
 
@@ -1642,9 +2209,12 @@ async def forecast_vs_actual(actor: Actor, snapshot_id: int) -> list[ForecastCom
     if snap is None:
         raise NotFound(f"Forecast snapshot {snapshot_id} not found")
     line = t.ForecastSnapshotLine
-    query = line.select(line.currency, line.forecast_category,
-                        Sum(line.weighted_basis, alias="basis"),
-                        Sum(line.total_minor, alias="total")).where(line.snapshot == snapshot_id)
+    query = line.select(
+        line.currency,
+        line.forecast_category,
+        Sum(line.weighted_basis, alias="basis"),
+        Sum(line.total_minor, alias="total"),
+    ).where(line.snapshot == snapshot_id)
     scope = owner_team_scope(actor, line.owner, line.team)
     if scope is not None:
         query = query.where(scope)
@@ -1652,8 +2222,12 @@ async def forecast_vs_actual(actor: Actor, snapshot_id: int) -> list[ForecastCom
     o = t.Opportunity
     start = datetime.combine(snap["period_start"], time(), UTC)
     end = datetime.combine(snap["period_end"], time(), UTC)
-    won_query = _visible(o.select(o.currency, Sum(o.amount_minor, alias="total")).where(
-        o.status == WON, o.closed_at >= start, o.closed_at < end), actor)
+    won_query = _visible(
+        o.select(o.currency, Sum(o.amount_minor, alias="total")).where(
+            o.status == WON, o.closed_at >= start, o.closed_at < end
+        ),
+        actor,
+    )
     if scope is not None:
         won_query = won_query.where(owner_team_scope(actor, o.owner, o.team))
     won = {r["currency"]: _int(r["total"]) for r in await won_query.group_by(o.currency)}
@@ -1661,18 +2235,33 @@ async def forecast_vs_actual(actor: Actor, snapshot_id: int) -> list[ForecastCom
     out = []
     for cur in currencies:
         basis = sum(_int(r["basis"]) for r in lines if r["currency"] == cur)
-        commit = sum(_int(r["total"]) for r in lines if r["currency"] == cur
-                     and r["forecast_category"] in ("commit", "closed"))
-        out.append(ForecastComparison(snap["id"], snap["taken_at"], snap["period_start"],
-                                      snap["period_end"], cur, weighted(basis, cur),
-                                      Money(commit, cur), Money(won.get(cur, 0), cur)))
+        commit = sum(
+            _int(r["total"])
+            for r in lines
+            if r["currency"] == cur and r["forecast_category"] in ("commit", "closed")
+        )
+        out.append(
+            ForecastComparison(
+                snap["id"],
+                snap["taken_at"],
+                snap["period_start"],
+                snap["period_end"],
+                cur,
+                weighted(basis, cur),
+                Money(commit, cur),
+                Money(won.get(cur, 0), cur),
+            )
+        )
     return out
 
 
 async def list_snapshots(actor: Actor, limit: int = 20) -> list[dict[str, Any]]:
     actor.require("forecast:read")
-    return await t.ForecastSnapshot.select().order_by(
-        t.ForecastSnapshot.taken_at, t.ForecastSnapshot.id, ascending=False).limit(limit)
+    return (
+        await t.ForecastSnapshot.select()
+        .order_by(t.ForecastSnapshot.taken_at, t.ForecastSnapshot.id, ascending=False)
+        .limit(limit)
+    )
 
 
 def _period_snapshot(snapshots: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -1687,8 +2276,9 @@ def _period_snapshot(snapshots: list[dict[str, Any]]) -> dict[str, Any] | None:
     return min(during, key=lambda s: (s["taken_at"], s["id"])) if during else None
 
 
-async def period_snapshots(since: date | None = None, until: date | None = None
-                           ) -> list[dict[str, Any]]:
+async def period_snapshots(
+    since: date | None = None, until: date | None = None
+) -> list[dict[str, Any]]:
     """The snapshot that stands for each forecast period (``period_start`` … ``period_end``)
     starting in ``[since, until)``, chosen by :func:`_period_snapshot`."""
     s = t.ForecastSnapshot
@@ -1750,9 +2340,14 @@ def _visible_ids(actor: Actor, pipeline_id: int | None = None) -> Any:
     return query
 
 
-def _opportunity_conditions(actor: Actor, *, owner_id: int | None = None,
-                            team_id: int | None = None, created_from: datetime | None = None,
-                            created_to: datetime | None = None) -> list[QueryString]:
+def _opportunity_conditions(
+    actor: Actor,
+    *,
+    owner_id: int | None = None,
+    team_id: int | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+) -> list[QueryString]:
     """Raw-SQL conditions on ``pipeline_opportunity``: the actor's visibility, owner, team
     and a creation window ``[created_from, created_to)``."""
     scope = opportunity_scope(actor)
@@ -1767,22 +2362,32 @@ def _opportunity_conditions(actor: Actor, *, owner_id: int | None = None,
     return out
 
 
-async def _stage_counts(sql: str, opportunity: str, conditions: list[QueryString]
-                       ) -> dict[int, int]:
+async def _stage_counts(
+    sql: str, opportunity: str, conditions: list[QueryString]
+) -> dict[int, int]:
     """Run ``sql`` (``SELECT ... AS stage, ... AS n ... WHERE ...{where} GROUP BY ...``) over
     the deals matching ``conditions``: ``opportunity IN (SELECT id ... WHERE conditions)``, a
     semi-join that stays cheap when the conditions pick few deals (a rep, a team, a cohort)."""
     where = ""
     if conditions:
-        where = (f" AND {opportunity} IN (SELECT {OPP}.id FROM {OPP} WHERE "
-                 + " AND ".join("{}" for _ in conditions) + ")")
+        where = (
+            f" AND {opportunity} IN (SELECT {OPP}.id FROM {OPP} WHERE "
+            + " AND ".join("{}" for _ in conditions)
+            + ")"
+        )
     rows = await t.StageChange.raw(sql.replace("{where}", where), *conditions)
     return {r["stage"]: _int(r["n"]) for r in rows}
 
 
-async def funnel(actor: Actor, pipeline_id: int, *, owner_id: int | None = None,
-                 team_id: int | None = None, created_from: datetime | None = None,
-                 created_to: datetime | None = None) -> list[FunnelStage]:
+async def funnel(
+    actor: Actor,
+    pipeline_id: int,
+    *,
+    owner_id: int | None = None,
+    team_id: int | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+) -> list[FunnelStage]:
     """Per open/won stage: how many visible deals (of an owner/team, created in
     ``[created_from, created_to)``: a cohort) ever reached it, how many of them are in it now,
     and the stage conversion (reached next ÷ reached this).
@@ -1796,21 +2401,35 @@ async def funnel(actor: Actor, pipeline_id: int, *, owner_id: int | None = None,
         raise NotFound(f"Pipeline {pipeline_id} not found")
     stages = [s for s in all_stages if not s["is_closed"] or s["is_won"]]
     ids = ", ".join(str(int(s["id"])) for s in stages)
-    conditions = _opportunity_conditions(actor, owner_id=owner_id, team_id=team_id,
-                                         created_from=created_from, created_to=created_to)
+    conditions = _opportunity_conditions(
+        actor, owner_id=owner_id, team_id=team_id, created_from=created_from, created_to=created_to
+    )
     reached = await _stage_counts(
         "SELECT h.to_stage AS stage, COUNT(DISTINCT h.opportunity) AS n FROM "
         f"pipeline_stage_change h WHERE h.to_stage IN ({ids}){{where}} GROUP BY h.to_stage",
-        "h.opportunity", conditions)
+        "h.opportunity",
+        conditions,
+    )
     now_in = await _stage_counts(
         "SELECT o.stage AS stage, COUNT(*) AS n FROM pipeline_opportunity o WHERE o.stage IN "
-        f"({ids}) AND o.status = '{OPEN}'{{where}} GROUP BY o.stage", "o.id", conditions)
+        f"({ids}) AND o.status = '{OPEN}'{{where}} GROUP BY o.stage",
+        "o.id",
+        conditions,
+    )
     out = []
     for i, s in enumerate(stages):
         nxt = stages[i + 1] if i + 1 < len(stages) else None
         conv = _ratio(reached.get(nxt["id"], 0), reached.get(s["id"], 0)) if nxt else None
-        out.append(FunnelStage(s["id"], s["name"], s["position"], reached.get(s["id"], 0),
-                               now_in.get(s["id"], 0), conv))
+        out.append(
+            FunnelStage(
+                s["id"],
+                s["name"],
+                s["position"],
+                reached.get(s["id"], 0),
+                now_in.get(s["id"], 0),
+                conv,
+            )
+        )
     return out
 
 
@@ -1821,12 +2440,16 @@ class WinRate:
     rate: Decimal | None
 
 
-async def win_rate(actor: Actor, *, pipeline_id: int | None = None,
-                   since: datetime | None = None, until: datetime | None = None) -> WinRate:
+async def win_rate(
+    actor: Actor,
+    *,
+    pipeline_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> WinRate:
     actor.require("forecast:read")
     o = t.Opportunity
-    query = _visible(o.select(o.status, Count(alias="n")).where(o.status.is_in([WON, LOST])),
-                     actor)
+    query = _visible(o.select(o.status, Count(alias="n")).where(o.status.is_in([WON, LOST])), actor)
     if pipeline_id is not None:
         query = query.where(o.pipeline == pipeline_id)
     if since is not None:
@@ -1838,13 +2461,18 @@ async def win_rate(actor: Actor, *, pipeline_id: int | None = None,
     return WinRate(won, lost, _ratio(won, won + lost))
 
 
-async def average_deal_cycle_days(actor: Actor, *, pipeline_id: int | None = None
-                                  ) -> Decimal | None:
+async def average_deal_cycle_days(
+    actor: Actor, *, pipeline_id: int | None = None
+) -> Decimal | None:
     """Mean days from creation to winning, over visible won deals (exact, 2 places)."""
     actor.require("forecast:read")
     o = t.Opportunity
-    query = _visible(o.select(Count(o.cycle_seconds, alias="n"),
-                              Sum(o.cycle_seconds, alias="s")).where(o.status == WON), actor)
+    query = _visible(
+        o.select(Count(o.cycle_seconds, alias="n"), Sum(o.cycle_seconds, alias="s")).where(
+            o.status == WON
+        ),
+        actor,
+    )
     if pipeline_id is not None:
         query = query.where(o.pipeline == pipeline_id)
     row = (await query)[0]
@@ -1855,9 +2483,14 @@ async def average_time_in_stage(actor: Actor, pipeline_id: int) -> dict[int, Dec
     """Mean days spent in each stage (completed stays only), per stage id."""
     actor.require("forecast:read")
     h = t.StageChange
-    rows = await h.select(h.to_stage, Count(alias="n"), Sum(h.seconds, alias="s")).where(
-        h.opportunity.is_in(_visible_ids(actor, pipeline_id)), h.seconds.is_not_null(),
-    ).group_by(h.to_stage)
+    rows = (
+        await h.select(h.to_stage, Count(alias="n"), Sum(h.seconds, alias="s"))
+        .where(
+            h.opportunity.is_in(_visible_ids(actor, pipeline_id)),
+            h.seconds.is_not_null(),
+        )
+        .group_by(h.to_stage)
+    )
     return {r["to_stage"]: days(_int(r["s"]), _int(r["n"])) for r in rows if _int(r["n"])}
 
 
@@ -1871,36 +2504,63 @@ class Velocity:
     per_day: Money | None  # open deals × average won amount × win rate ÷ cycle days
 
 
-def velocity(currency: str, open_deals: int, won: int, lost: int, won_minor: int,
-             won_seconds: int, cycled: int) -> Velocity:
+def velocity(
+    currency: str,
+    open_deals: int,
+    won: int,
+    lost: int,
+    won_minor: int,
+    won_seconds: int,
+    cycled: int,
+) -> Velocity:
     """Sales velocity from the aggregates of one group: ``won`` deals worth ``won_minor``,
     ``cycled`` of them with a cycle, summing ``won_seconds``. Exact up to one rounding:
     open × (won_minor ÷ won) × (won ÷ (won + lost)) ÷ (won_seconds ÷ cycled ÷ 86400)."""
     per_day = None
     if won and won_seconds:
-        per_day = money_ratio(open_deals * won_minor * cycled * 86400,
-                              (won + lost) * won_seconds, currency)
-    return Velocity(currency, open_deals, money_ratio(won_minor, won, currency),
-                    _ratio(won, won + lost), days(won_seconds, cycled), per_day)
+        per_day = money_ratio(
+            open_deals * won_minor * cycled * 86400, (won + lost) * won_seconds, currency
+        )
+    return Velocity(
+        currency,
+        open_deals,
+        money_ratio(won_minor, won, currency),
+        _ratio(won, won + lost),
+        days(won_seconds, cycled),
+        per_day,
+    )
 
 
-async def pipeline_velocity(actor: Actor, *, currency: str, pipeline_id: int | None = None
-                            ) -> Velocity:
+async def pipeline_velocity(
+    actor: Actor, *, currency: str, pipeline_id: int | None = None
+) -> Velocity:
     """Sales velocity = #open deals × average won deal size × win rate ÷ average cycle."""
     actor.require("forecast:read")
     currency = check_currency(currency)
     o = t.Opportunity
-    base = _visible(o.select(o.status, Count(alias="n"), Sum(o.amount_minor, alias="total"),
-                             Sum(o.cycle_seconds, alias="s"),
-                             Count(o.cycle_seconds, alias="cycled")).where(
-        o.currency == currency), actor)
+    base = _visible(
+        o.select(
+            o.status,
+            Count(alias="n"),
+            Sum(o.amount_minor, alias="total"),
+            Sum(o.cycle_seconds, alias="s"),
+            Count(o.cycle_seconds, alias="cycled"),
+        ).where(o.currency == currency),
+        actor,
+    )
     if pipeline_id is not None:
         base = base.where(o.pipeline == pipeline_id)
     stats = {r["status"]: r for r in await base.group_by(o.status)}
     won = stats.get(WON, {})
-    return velocity(currency, _int(stats.get(OPEN, {}).get("n")), _int(won.get("n")),
-                    _int(stats.get(LOST, {}).get("n")), _int(won.get("total")),
-                    _int(won.get("s")), _int(won.get("cycled")))
+    return velocity(
+        currency,
+        _int(stats.get(OPEN, {}).get("n")),
+        _int(won.get("n")),
+        _int(stats.get(LOST, {}).get("n")),
+        _int(won.get("total")),
+        _int(won.get("s")),
+        _int(won.get("cycled")),
+    )
 
 
 # -- stale deals ------------------------------------------------------------------------------
@@ -1919,24 +2579,43 @@ async def remind_stale_deals(at: datetime | None = None) -> int:
     for pipeline in pipelines:
         cutoff = at - timedelta(days=pipeline["stale_after_days"])
         recent = Activity.select(Activity.related_id).where(
-            Activity.related_type == "opportunity", Activity.occurred_at >= cutoff)
+            Activity.related_type == "opportunity", Activity.occurred_at >= cutoff
+        )
         reminded = Activity.select(Activity.related_id).where(
-            Activity.related_type == "opportunity", Activity.status == ActivityStatus.planned,
-            Activity.subject.like(f"{STALE_SUBJECT}%"))
-        rows = await o.select(o.id, o.name, o.customer, o.owner, o.stage_entered_at).where(
-            o.pipeline == pipeline["id"], o.status == OPEN, o.stage_entered_at < cutoff,
-            o.id.not_in(recent), o.id.not_in(reminded)).order_by(o.id)
+            Activity.related_type == "opportunity",
+            Activity.status == ActivityStatus.planned,
+            Activity.subject.like(f"{STALE_SUBJECT}%"),
+        )
+        rows = (
+            await o.select(o.id, o.name, o.customer, o.owner, o.stage_entered_at)
+            .where(
+                o.pipeline == pipeline["id"],
+                o.status == OPEN,
+                o.stage_entered_at < cutoff,
+                o.id.not_in(recent),
+                o.id.not_in(reminded),
+            )
+            .order_by(o.id)
+        )
         from kehu.core.services.activities import log_activity
 
         for row in rows:
             days = (at - _aware(row["stage_entered_at"])).days
-            await log_activity(actor, row["customer"], {
-                "kind": "task", "status": "planned", "due_at": at,
-                "subject": f"{STALE_SUBJECT}: {row['name']}"[:255],
-                "body": f"No stage move or activity for {days} days; follow up or update the "
-                        "opportunity.",
-                "owner": row["owner"], "related_type": "opportunity", "related_id": row["id"],
-            })
+            await log_activity(
+                actor,
+                row["customer"],
+                {
+                    "kind": "task",
+                    "status": "planned",
+                    "due_at": at,
+                    "subject": f"{STALE_SUBJECT}: {row['name']}"[:255],
+                    "body": f"No stage move or activity for {days} days; follow up or update the "
+                    "opportunity.",
+                    "owner": row["owner"],
+                    "related_type": "opportunity",
+                    "related_id": row["id"],
+                },
+            )
             count += 1
     return count
 
@@ -1944,22 +2623,28 @@ async def remind_stale_deals(at: datetime | None = None) -> int:
 # -- timeline, merge, handover ----------------------------------------------------------------
 
 
-async def timeline_entries(actor: Actor, customer_id: int, before: datetime | None,
-                           limit: int) -> list[TimelineEntry]:
+async def timeline_entries(
+    actor: Actor, customer_id: int, before: datetime | None, limit: int
+) -> list[TimelineEntry]:
     """Stage history of the customer's visible opportunities as timeline entries."""
     if not actor.can("opportunity:read"):
         return []
     h, o = t.StageChange, t.Opportunity
-    opps = {r["id"]: r for r in await _visible(o.select(o.id, o.name, o.currency).where(
-        o.customer == customer_id), actor)}
+    opps = {
+        r["id"]: r
+        for r in await _visible(
+            o.select(o.id, o.name, o.currency).where(o.customer == customer_id), actor
+        )
+    }
     if not opps:
         return []
     query = h.select().where(h.opportunity.is_in(list(opps)))
     if before is not None:
         query = query.where(h.at <= before)
     rows = await query.order_by(h.at, h.id, ascending=False).limit(limit)
-    stages = await stages_by_ids([r["to_stage"] for r in rows] +
-                                 [r["from_stage"] for r in rows if r["from_stage"]])
+    stages = await stages_by_ids(
+        [r["to_stage"] for r in rows] + [r["from_stage"] for r in rows if r["from_stage"]]
+    )
     out = []
     for r in rows:
         opp = opps[r["opportunity"]]
@@ -1971,39 +2656,76 @@ async def timeline_entries(actor: Actor, customer_id: int, before: datetime | No
             "lost": f"Opportunity {opp['name']} lost",
             "reopened": f"Opportunity {opp['name']} reopened in {to}",
         }.get(r["kind"], f"Opportunity {opp['name']}: {frm} → {to}")
-        out.append(TimelineEntry(
-            at=r["at"], kind=f"opportunity.{r['kind']}", title=title, body=r["note"],
-            source=PLUGIN, entity="opportunity", entity_id=r["opportunity"],
-            actor_id=r["actor"], data={"from_stage": frm, "to_stage": to,
-                                        "history_id": r["id"]}))
+        out.append(
+            TimelineEntry(
+                at=r["at"],
+                kind=f"opportunity.{r['kind']}",
+                title=title,
+                body=r["note"],
+                source=PLUGIN,
+                entity="opportunity",
+                entity_id=r["opportunity"],
+                actor_id=r["actor"],
+                data={"from_stage": frm, "to_stage": to, "history_id": r["id"]},
+            )
+        )
     return out
 
 
 async def merge_customers(actor: Actor, survivor_id: int, merged_id: int) -> None:
     """Re-point opportunities and leads of the merged customer (inside the merge's unit of
     work)."""
-    moved = await t.Opportunity.update({t.Opportunity.customer: survivor_id}).where(
-        t.Opportunity.customer == merged_id).returning(t.Opportunity.id)
-    leads = await t.Lead.update({t.Lead.customer: survivor_id}).where(
-        t.Lead.customer == merged_id).returning(t.Lead.id)
+    moved = (
+        await t.Opportunity.update({t.Opportunity.customer: survivor_id})
+        .where(t.Opportunity.customer == merged_id)
+        .returning(t.Opportunity.id)
+    )
+    leads = (
+        await t.Lead.update({t.Lead.customer: survivor_id})
+        .where(t.Lead.customer == merged_id)
+        .returning(t.Lead.id)
+    )
     if moved or leads:
-        await record(actor, "customers_merged", "pipeline", None, None, {
-            "merged_id": merged_id, "opportunities": [r["id"] for r in moved],
-            "leads": [r["id"] for r in leads]}, customer_id=survivor_id)
+        await record(
+            actor,
+            "customers_merged",
+            "pipeline",
+            None,
+            None,
+            {
+                "merged_id": merged_id,
+                "opportunities": [r["id"] for r in moved],
+                "leads": [r["id"] for r in leads],
+            },
+            customer_id=survivor_id,
+        )
 
 
-async def reassign_customers(actor: Actor, customer_ids: list[int], from_user_id: int | None,
-                             to_user_id: int) -> None:
+async def reassign_customers(
+    actor: Actor, customer_ids: list[int], from_user_id: int | None, to_user_id: int
+) -> None:
     """Handover: open opportunities of these customers (of ``from_user_id`` when given) go to
     the new owner and their team; closed deals keep their historical owner."""
     user = await User.select(User.team).where(User.id == to_user_id).first()
     o = t.Opportunity
-    query = o.update({o.owner: to_user_id, o.team: user["team"] if user else None,
-                      o.version: o.version + 1, o.updated_at: now()}).where(
-        o.customer.is_in(customer_ids), o.status == OPEN)
+    query = o.update(
+        {
+            o.owner: to_user_id,
+            o.team: user["team"] if user else None,
+            o.version: o.version + 1,
+            o.updated_at: now(),
+        }
+    ).where(o.customer.is_in(customer_ids), o.status == OPEN)
     if from_user_id is not None:
         query = query.where(o.owner == from_user_id)
     moved = await query.returning(o.id, o.customer)
     for r in moved:
-        await record(actor, "reassigned", "opportunity", r["id"], None,
-                     {"owner": to_user_id}, customer_id=r["customer"])
+        await record(
+            actor,
+            "reassigned",
+            "opportunity",
+            r["id"],
+            None,
+            {"owner": to_user_id},
+            customer_id=r["customer"],
+        )

@@ -59,8 +59,10 @@ def sla_check(obj: Any, dry_run: bool, now: str | None) -> None:
 def churn_check(obj: Any) -> None:
     """Raise churn alerts for customers over the threshold."""
     result = _run(obj, lambda kehu: churn.churn_check())
-    click.echo(f"raised {len(result.raised)}, cleared {len(result.cleared)}, "
-               f"moved to declining {len(result.declined)}")
+    click.echo(
+        f"raised {len(result.raised)}, cleared {len(result.cleared)}, "
+        f"moved to declining {len(result.declined)}"
+    )
 
 
 @tickets.command("metrics")

@@ -100,15 +100,24 @@ class TicketMessage(Node):
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> "TicketMessage":
-        return cls(id=encode_id("TicketMessage", row["id"]), pk=row["id"],
-                   author_pk=row["author"], database_id=row["id"], body=row["body"],
-                   internal=row["internal"], from_customer=row["from_customer"],
-                   created_at=row["created_at"])
+        return cls(
+            id=encode_id("TicketMessage", row["id"]),
+            pk=row["id"],
+            author_pk=row["author"],
+            database_id=row["id"],
+            body=row["body"],
+            internal=row["internal"],
+            from_customer=row["from_customer"],
+            created_at=row["created_at"],
+        )
 
     @strawberry.field
     async def author(self, info: strawberry.Info) -> UserRef | None:
-        return None if self.author_pk is None else await info.context.loader("user").load(
-            self.author_pk)
+        return (
+            None
+            if self.author_pk is None
+            else await info.context.loader("user").load(self.author_pk)
+        )
 
 
 @strawberry.type(description="A status change (from, to, by, at).")
@@ -120,8 +129,9 @@ class TicketStatusChange:
 
     @strawberry.field
     async def actor(self, info: strawberry.Info) -> UserRef | None:
-        return None if self.actor_pk is None else await info.context.loader("user").load(
-            self.actor_pk)
+        return (
+            None if self.actor_pk is None else await info.context.loader("user").load(self.actor_pk)
+        )
 
 
 @strawberry.type(description="A reminder or escalation the SLA check did.")
@@ -147,11 +157,19 @@ class Survey(Node):
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> "Survey":
-        return cls(id=encode_id("Survey", row["id"]), pk=row["id"], database_id=row["id"],
-                   kind=enum_value(SurveyKindEnum, row["kind"]), question=row["question"],
-                   score=row["score"], dimensions=load_json(row["dimensions"]),
-                   comment=row["comment"], answered_at=row["answered_at"],
-                   expires_at=row["expires_at"], created_at=row["created_at"])
+        return cls(
+            id=encode_id("Survey", row["id"]),
+            pk=row["id"],
+            database_id=row["id"],
+            kind=enum_value(SurveyKindEnum, row["kind"]),
+            question=row["question"],
+            score=row["score"],
+            dimensions=load_json(row["dimensions"]),
+            comment=row["comment"],
+            answered_at=row["answered_at"],
+            expires_at=row["expires_at"],
+            created_at=row["created_at"],
+        )
 
 
 @strawberry.type(description="A service ticket (客户服务工单).")
@@ -184,18 +202,30 @@ class Ticket(Node):
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> "Ticket":
         return cls(
-            id=encode_id("Ticket", row["id"]), pk=row["id"], customer_pk=row["customer"],
-            contact_pk=row["contact"], assignee_pk=row["assignee"], team_pk=row["team"],
-            merged_into_pk=row["merged_into"], database_id=row["id"], number=row["number"],
-            subject=row["subject"], channel=enum_value(TicketChannel, row["channel"]),
+            id=encode_id("Ticket", row["id"]),
+            pk=row["id"],
+            customer_pk=row["customer"],
+            contact_pk=row["contact"],
+            assignee_pk=row["assignee"],
+            team_pk=row["team"],
+            merged_into_pk=row["merged_into"],
+            database_id=row["id"],
+            number=row["number"],
+            subject=row["subject"],
+            channel=enum_value(TicketChannel, row["channel"]),
             phase=enum_value(TicketPhase, row["phase"]),
             type=enum_value(TicketTypeEnum, row["type"]),
             priority=enum_value(TicketPriority, row["priority"]),
             status=enum_value(TicketStatus, row["status"]),
-            complaint_category=row["complaint_category"], root_cause=row["root_cause"],
-            corrective_action=row["corrective_action"], contract_id=row["contract_id"],
-            first_responded_at=row["first_responded_at"], resolved_at=row["resolved_at"],
-            closed_at=row["closed_at"], version=row["version"], created_at=row["created_at"],
+            complaint_category=row["complaint_category"],
+            root_cause=row["root_cause"],
+            corrective_action=row["corrective_action"],
+            contract_id=row["contract_id"],
+            first_responded_at=row["first_responded_at"],
+            resolved_at=row["resolved_at"],
+            closed_at=row["closed_at"],
+            version=row["version"],
+            created_at=row["created_at"],
             updated_at=row["updated_at"],
         )
 
@@ -209,18 +239,25 @@ class Ticket(Node):
 
     @strawberry.field
     async def contact(self, info: strawberry.Info) -> ContactRef | None:
-        return None if self.contact_pk is None else await info.context.loader("contact").load(
-            self.contact_pk)
+        return (
+            None
+            if self.contact_pk is None
+            else await info.context.loader("contact").load(self.contact_pk)
+        )
 
     @strawberry.field
     async def assignee(self, info: strawberry.Info) -> UserRef | None:
-        return None if self.assignee_pk is None else await info.context.loader("user").load(
-            self.assignee_pk)
+        return (
+            None
+            if self.assignee_pk is None
+            else await info.context.loader("user").load(self.assignee_pk)
+        )
 
     @strawberry.field
     async def team(self, info: strawberry.Info) -> TeamRef | None:
-        return None if self.team_pk is None else await info.context.loader("team").load(
-            self.team_pk)
+        return (
+            None if self.team_pk is None else await info.context.loader("team").load(self.team_pk)
+        )
 
     @strawberry.field
     async def merged_into(self, info: strawberry.Info) -> "Ticket | None":
@@ -276,9 +313,19 @@ class ChurnRisk:
 
     @classmethod
     def of(cls, risk: churn.ChurnRisk) -> "ChurnRisk":
-        return cls(score=risk.score, signals=[
-            ChurnSignal(source=s.source, reason=s.reason, weight=s.weight, score=s.score,
-                        points=round(s.points, 2)) for s in risk.signals])
+        return cls(
+            score=risk.score,
+            signals=[
+                ChurnSignal(
+                    source=s.source,
+                    reason=s.reason,
+                    weight=s.weight,
+                    score=s.score,
+                    points=round(s.points, 2),
+                )
+                for s in risk.signals
+            ],
+        )
 
 
 @strawberry.type(description="An open churn early-warning alert (one per customer at most).")
@@ -298,8 +345,9 @@ class ChurnAlert:
 @strawberry.type(description="Ticket fields added to Customer by the tickets plugin.")
 class CustomerTickets:
     @strawberry.field(description="Newest tickets you may see (batched: safe inside lists).")
-    async def tickets(self, info: strawberry.Info, first: int = 20,
-                      open_only: bool = False) -> list[Ticket]:
+    async def tickets(
+        self, info: strawberry.Info, first: int = 20, open_only: bool = False
+    ) -> list[Ticket]:
         info.context.actor.require("ticket:read")
         first = max(1, min(first, 100))
         return await info.context.loader("tickets_by_customer").load((self.pk, first, open_only))
@@ -339,8 +387,14 @@ async def load_sla(ctx: Any, keys: list[int]) -> list[TicketSla]:
     out = []
     for k in keys:
         s = found[k]
-        out.append(TicketSla(policy=s.policy, first_response=SlaClock.of(s.first_response),
-                             resolution=SlaClock.of(s.resolution), breached=s.breached))
+        out.append(
+            TicketSla(
+                policy=s.policy,
+                first_response=SlaClock.of(s.first_response),
+                resolution=SlaClock.of(s.resolution),
+                breached=s.breached,
+            )
+        )
     return out
 
 
@@ -351,17 +405,34 @@ async def load_messages(ctx: Any, keys: list[int]) -> list[list[TicketMessage]]:
 
 async def load_history(ctx: Any, keys: list[int]) -> list[list[TicketStatusChange]]:
     found = await tickets.histories(keys)
-    return [[TicketStatusChange(
-        from_status=enum_value(TicketStatus, r["from_status"]),
-        to_status=enum_value(TicketStatus, r["to_status"]), at=r["at"], actor_pk=r["actor"])
-        for r in found[k]] for k in keys]
+    return [
+        [
+            TicketStatusChange(
+                from_status=enum_value(TicketStatus, r["from_status"]),
+                to_status=enum_value(TicketStatus, r["to_status"]),
+                at=r["at"],
+                actor_pk=r["actor"],
+            )
+            for r in found[k]
+        ]
+        for k in keys
+    ]
 
 
 async def load_escalations(ctx: Any, keys: list[int]) -> list[list[TicketEscalation]]:
     found = await escalation.escalations_of(keys)
-    return [[TicketEscalation(target=r["target"], step=r["step"], at=r["at"],
-                              notified_user_ids=load_json(r["notified"]) or [])
-             for r in found[k]] for k in keys]
+    return [
+        [
+            TicketEscalation(
+                target=r["target"],
+                step=r["step"],
+                at=r["at"],
+                notified_user_ids=load_json(r["notified"]) or [],
+            )
+            for r in found[k]
+        ]
+        for k in keys
+    ]
 
 
 async def load_surveys(ctx: Any, keys: list[int]) -> list[list[Survey]]:
@@ -373,8 +444,10 @@ async def load_by_customer(ctx: Any, keys: list[tuple[int, int, bool]]) -> list[
     groups: dict[tuple[int, bool], list[int]] = {}
     for customer_id, limit, open_only in keys:
         groups.setdefault((limit, open_only), []).append(customer_id)
-    found = {g: await tickets.tickets_of_customers(ctx.actor, ids, g[0], g[1])
-             for g, ids in groups.items()}
+    found = {
+        g: await tickets.tickets_of_customers(ctx.actor, ids, g[0], g[1])
+        for g, ids in groups.items()
+    }
     return [[Ticket.from_row(r) for r in found[(limit, o)][cid]] for cid, limit, o in keys]
 
 
@@ -385,9 +458,15 @@ async def load_open_counts(ctx: Any, keys: list[int]) -> list[int]:
 
 async def load_satisfaction(ctx: Any, keys: list[int]) -> list[CustomerSatisfaction]:
     found = await surveys.satisfaction_of(keys)
-    return [CustomerSatisfaction(csat=found[k].csat, csat_responses=found[k].csat_responses,
-                                 nps=found[k].nps, nps_responses=found[k].nps_responses)
-            for k in keys]
+    return [
+        CustomerSatisfaction(
+            csat=found[k].csat,
+            csat_responses=found[k].csat_responses,
+            nps=found[k].nps,
+            nps_responses=found[k].nps_responses,
+        )
+        for k in keys
+    ]
 
 
 async def load_churn(ctx: Any, keys: list[int]) -> list[ChurnRisk]:
@@ -397,9 +476,17 @@ async def load_churn(ctx: Any, keys: list[int]) -> list[ChurnRisk]:
 
 async def load_churn_alerts(ctx: Any, keys: list[int]) -> list[ChurnAlert | None]:
     found = await churn.open_alerts(keys)
-    return [ChurnAlert(score=a["score"], raised_at=a["raised_at"],
-                       signals=load_json(a["signals"]), activity_pk=a["activity_id"])
-            if (a := found.get(k)) else None for k in keys]
+    return [
+        ChurnAlert(
+            score=a["score"],
+            raised_at=a["raised_at"],
+            signals=load_json(a["signals"]),
+            activity_pk=a["activity_id"],
+        )
+        if (a := found.get(k))
+        else None
+        for k in keys
+    ]
 
 
 LOADERS = {
@@ -478,9 +565,12 @@ class TicketMetrics:
 
 def _policy(p: slas.PolicyTarget) -> SlaPolicyTarget:
     return SlaPolicyTarget(
-        policy=p.policy, priority=enum_value(TicketPriority, p.priority),
+        policy=p.policy,
+        priority=enum_value(TicketPriority, p.priority),
         first_response_minutes=int(p.first_response.total_seconds() // 60),
-        resolution_minutes=int(p.resolution.total_seconds() // 60), source=p.source)
+        resolution_minutes=int(p.resolution.total_seconds() // 60),
+        source=p.source,
+    )
 
 
 @strawberry.type
@@ -493,13 +583,19 @@ class TicketsQuery:
         return found
 
     @strawberry.field(description="Tickets you may see, newest first (first ≤ 100).")
-    async def tickets(self, info: strawberry.Info, first: int = 20, after: str | None = None,
-                      filter: TicketFilter | None = None) -> TicketConnection:
+    async def tickets(
+        self,
+        info: strawberry.Info,
+        first: int = 20,
+        after: str | None = None,
+        filter: TicketFilter | None = None,
+    ) -> TicketConnection:
         actor = info.context.actor
         f = (filter or TicketFilter()).to_filter()
         page = await tickets.list_tickets(actor, f, first=first, after=after)
-        conn = make_connection("Ticket", page, Ticket.from_row,
-                               lambda: tickets.count_tickets(actor, f))
+        conn = make_connection(
+            "Ticket", page, Ticket.from_row, lambda: tickets.count_tickets(actor, f)
+        )
         loader = info.context.loader("tickets_ticket")
         for node in conn.nodes:
             loader.prime(node.pk, node)
@@ -515,19 +611,34 @@ class TicketsQuery:
         return list(config().complaint_categories)
 
     @strawberry.field(description="Service metrics of tickets created in [since, until).")
-    async def ticket_metrics(self, info: strawberry.Info, since: dt.datetime,
-                             until: dt.datetime | None = None,
-                             team_id: strawberry.ID | None = None) -> TicketMetrics:
-        m = await metrics.ticket_metrics(info.context.actor, since, until,
-                                         team_id=pk_of(team_id, "Team", "teamId"))
+    async def ticket_metrics(
+        self,
+        info: strawberry.Info,
+        since: dt.datetime,
+        until: dt.datetime | None = None,
+        team_id: strawberry.ID | None = None,
+    ) -> TicketMetrics:
+        m = await metrics.ticket_metrics(
+            info.context.actor, since, until, team_id=pk_of(team_id, "Team", "teamId")
+        )
         return TicketMetrics(
-            created=m.created, resolved=m.resolved, resolution_rate=m.resolution_rate,
+            created=m.created,
+            resolved=m.resolved,
+            resolution_rate=m.resolution_rate,
             avg_first_response_seconds=m.avg_first_response_seconds,
-            avg_resolution_seconds=m.avg_resolution_seconds, sla_compliance=m.sla_compliance,
-            breached=m.breached, backlog=m.backlog, csat=m.csat,
-            csat_responses=m.csat_responses, nps=m.nps, nps_responses=m.nps_responses,
-            complaints_by_category=[ComplaintCount(category=k, count=v)
-                                    for k, v in sorted(m.complaints_by_category.items())])
+            avg_resolution_seconds=m.avg_resolution_seconds,
+            sla_compliance=m.sla_compliance,
+            breached=m.breached,
+            backlog=m.backlog,
+            csat=m.csat,
+            csat_responses=m.csat_responses,
+            nps=m.nps,
+            nps_responses=m.nps_responses,
+            complaints_by_category=[
+                ComplaintCount(category=k, count=v)
+                for k, v in sorted(m.complaints_by_category.items())
+            ],
+        )
 
 
 # -- mutations ----------------------------------------------------------------------------
@@ -588,8 +699,7 @@ class TicketMessageInput:
     ticket_id: strawberry.ID
     body: str
     internal: bool = strawberry.field(default=False, description="An internal note.")
-    from_customer: bool = strawberry.field(default=False,
-                                           description="Received from the customer.")
+    from_customer: bool = strawberry.field(default=False, description="Received from the customer.")
 
 
 @strawberry.input
@@ -682,33 +792,57 @@ class TicketsMutation:
     @strawberry.mutation(description="Open a ticket (scope ticket:write).")
     async def create_ticket(self, info: strawberry.Info, input: CreateTicketInput) -> TicketPayload:
         def work() -> Any:
-            data = given(input, ("subject", "channel", "phase", "type", "priority",
-                                 "complaint_category", "body", "contract_id"))
+            data = given(
+                input,
+                (
+                    "subject",
+                    "channel",
+                    "phase",
+                    "type",
+                    "priority",
+                    "complaint_category",
+                    "body",
+                    "contract_id",
+                ),
+            )
             data = {k: v for k, v in data.items() if v is not None}
             data["contact"] = pk_of(input.contact_id, "Contact", "contactId")
             data["assignee"] = pk_of(input.assignee_id, "User", "assigneeId")
             data["team"] = pk_of(input.team_id, "Team", "teamId")
-            return tickets.create_ticket(info.context.actor,
-                                         pk_of(input.customer_id, "Customer", "customerId"), data)
+            return tickets.create_ticket(
+                info.context.actor, pk_of(input.customer_id, "Customer", "customerId"), data
+            )
 
         return await _ticket(work)
 
     @strawberry.mutation
     async def update_ticket(self, info: strawberry.Info, input: UpdateTicketInput) -> TicketPayload:
         def work() -> Any:
-            data = {k: v for k, v in given(input, (
-                "subject", "priority", "phase", "type", "channel")).items() if v is not None}
-            return tickets.update_ticket(info.context.actor, _tid(input.id), data,
-                                         expected_version=input.expected_version)
+            data = {
+                k: v
+                for k, v in given(
+                    input, ("subject", "priority", "phase", "type", "channel")
+                ).items()
+                if v is not None
+            }
+            return tickets.update_ticket(
+                info.context.actor, _tid(input.id), data, expected_version=input.expected_version
+            )
 
         return await _ticket(work)
 
     @strawberry.mutation(description="Move along the workflow; illegal moves are errors.")
-    async def change_ticket_status(self, info: strawberry.Info,
-                                   input: TicketStatusInput) -> TicketPayload:
-        return await _ticket(lambda: tickets.change_status(
-            info.context.actor, _tid(input.id), input.status.value,
-            expected_version=input.expected_version))
+    async def change_ticket_status(
+        self, info: strawberry.Info, input: TicketStatusInput
+    ) -> TicketPayload:
+        return await _ticket(
+            lambda: tickets.change_status(
+                info.context.actor,
+                _tid(input.id),
+                input.status.value,
+                expected_version=input.expected_version,
+            )
+        )
 
     @strawberry.mutation(description="Reopen a resolved or closed ticket.")
     async def reopen_ticket(self, info: strawberry.Info, input: TicketIdInput) -> TicketPayload:
@@ -716,51 +850,78 @@ class TicketsMutation:
 
     @strawberry.mutation(description="Assign by hand (ticket:assign) or automatically.")
     async def assign_ticket(self, info: strawberry.Info, input: AssignTicketInput) -> TicketPayload:
-        return await _ticket(lambda: tickets.assign_ticket(
-            info.context.actor, _tid(input.id), pk_of(input.assignee_id, "User", "assigneeId"),
-            auto=input.auto, team_id=pk_of(input.team_id, "Team", "teamId"),
-            expected_version=input.expected_version))
+        return await _ticket(
+            lambda: tickets.assign_ticket(
+                info.context.actor,
+                _tid(input.id),
+                pk_of(input.assignee_id, "User", "assigneeId"),
+                auto=input.auto,
+                team_id=pk_of(input.team_id, "Team", "teamId"),
+                expected_version=input.expected_version,
+            )
+        )
 
     @strawberry.mutation(description="Public reply, internal note or customer message.")
-    async def add_ticket_message(self, info: strawberry.Info,
-                                 input: TicketMessageInput) -> TicketMessagePayload:
+    async def add_ticket_message(
+        self, info: strawberry.Info, input: TicketMessageInput
+    ) -> TicketMessagePayload:
         async def work() -> TicketMessage:
             _, message = await tickets.add_message(
-                info.context.actor, _tid(input.ticket_id, "ticketId"), input.body,
-                internal=input.internal, from_customer=input.from_customer)
+                info.context.actor,
+                _tid(input.ticket_id, "ticketId"),
+                input.body,
+                internal=input.internal,
+                from_customer=input.from_customer,
+            )
             return TicketMessage.from_row(message)
 
         return await payload(TicketMessagePayload, "message", work)
 
     @strawberry.mutation(description="Category, root cause and corrective action.")
     async def update_complaint(self, info: strawberry.Info, input: ComplaintInput) -> TicketPayload:
-        return await _ticket(lambda: tickets.update_complaint(
-            info.context.actor, _tid(input.id),
-            given(input, ("complaint_category", "root_cause", "corrective_action")),
-            expected_version=input.expected_version))
+        return await _ticket(
+            lambda: tickets.update_complaint(
+                info.context.actor,
+                _tid(input.id),
+                given(input, ("complaint_category", "root_cause", "corrective_action")),
+                expected_version=input.expected_version,
+            )
+        )
 
     @strawberry.mutation(description="Merge a duplicate into the survivor (messages move).")
     async def merge_tickets(self, info: strawberry.Info, input: MergeTicketsInput) -> TicketPayload:
-        return await _ticket(lambda: tickets.merge_tickets(
-            info.context.actor, _tid(input.survivor_id, "survivorId"),
-            _tid(input.duplicate_id, "duplicateId")))
+        return await _ticket(
+            lambda: tickets.merge_tickets(
+                info.context.actor,
+                _tid(input.survivor_id, "survivorId"),
+                _tid(input.duplicate_id, "duplicateId"),
+            )
+        )
 
     @strawberry.mutation(description="Set a policy's targets (ticket:sla); deadlines follow.")
-    async def set_sla_policy(self, info: strawberry.Info,
-                             input: SlaPolicyInput) -> SlaPolicyPayload:
+    async def set_sla_policy(
+        self, info: strawberry.Info, input: SlaPolicyInput
+    ) -> SlaPolicyPayload:
         async def work() -> SlaPolicyTarget:
-            row = await slas.set_policy(info.context.actor, input.name, input.priority.value,
-                                        input.first_response_minutes, input.resolution_minutes)
+            row = await slas.set_policy(
+                info.context.actor,
+                input.name,
+                input.priority.value,
+                input.first_response_minutes,
+                input.resolution_minutes,
+            )
             return SlaPolicyTarget(
-                policy=row["name"], priority=enum_value(TicketPriority, row["priority"]),
+                policy=row["name"],
+                priority=enum_value(TicketPriority, row["priority"]),
                 first_response_minutes=row["first_response_minutes"],
-                resolution_minutes=row["resolution_minutes"], source="policy")
+                resolution_minutes=row["resolution_minutes"],
+                source="policy",
+            )
 
         return await payload(SlaPolicyPayload, "policy", work)
 
     @strawberry.mutation(description="Create a survey; the token is returned once.")
-    async def create_survey(self, info: strawberry.Info,
-                            input: CreateSurveyInput) -> SurveyPayload:
+    async def create_survey(self, info: strawberry.Info, input: CreateSurveyInput) -> SurveyPayload:
         async def work() -> SurveyCreated:
             actor = info.context.actor
             actor.require("survey:create")
@@ -768,20 +929,27 @@ class TicketsMutation:
             if ticket_id is not None:
                 await tickets.get_ticket(actor, ticket_id)
             row, token = await surveys.create_survey(
-                actor, pk_of(input.customer_id, "Customer", "customerId"), input.kind.value,
-                ticket_id=ticket_id, related_type=input.related_type,
-                related_id=input.related_id)
+                actor,
+                pk_of(input.customer_id, "Customer", "customerId"),
+                input.kind.value,
+                ticket_id=ticket_id,
+                related_type=input.related_type,
+                related_id=input.related_id,
+            )
             return SurveyCreated(survey=Survey.from_row(row), token=token)
 
         return await payload(SurveyPayload, "created", work)
 
     @strawberry.mutation(description="Record a churn intervention's outcome (closes the alert).")
-    async def record_churn_outcome(self, info: strawberry.Info,
-                                   input: ChurnOutcomeInput) -> ChurnOutcomePayload:
+    async def record_churn_outcome(
+        self, info: strawberry.Info, input: ChurnOutcomeInput
+    ) -> ChurnOutcomePayload:
         async def work() -> str:
             row = await churn.record_outcome(
-                info.context.actor, pk_of(input.customer_id, "Customer", "customerId"),
-                input.outcome)
+                info.context.actor,
+                pk_of(input.customer_id, "Customer", "customerId"),
+                input.outcome,
+            )
             return row["outcome"]
 
         return await payload(ChurnOutcomePayload, "outcome", work)

@@ -51,8 +51,12 @@ def kehu_permissions() -> dict[str, set[str]]:
 
 
 @hookimpl
-@on_events("ticket_survey.created", "ticket.sla_reminder", "ticket.sla_breach",
-           "customer.churn_alert_raised")
+@on_events(
+    "ticket_survey.created",
+    "ticket.sla_reminder",
+    "ticket.sla_breach",
+    "customer.churn_alert_raised",
+)
 async def kehu_event(event: Event) -> None:
     """E-mail notifications for this plugin's events (queued once per event and recipient)."""
     from kehu.plugins.tickets.notifications import on_event

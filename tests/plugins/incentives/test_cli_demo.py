@@ -59,5 +59,9 @@ async def test_demo_data_is_idempotent(kehu, system):
     period = periods.containing(date.today(), "quarter").key
     assert {r["period"] for r in await CommissionLine.select(CommissionLine.period)} == {period}
     await kehu.acall("kehu_demo_data", actor=system, users=users)
-    assert (await Plan.count(), await Target.count(), await CommissionLine.count(),
-            await IncentiveEvent.count()) == (1, targets, lines, 1)
+    assert (
+        await Plan.count(),
+        await Target.count(),
+        await CommissionLine.count(),
+        await IncentiveEvent.count(),
+    ) == (1, targets, lines, 1)

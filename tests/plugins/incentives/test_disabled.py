@@ -27,18 +27,21 @@ async def test_without_incentives_nothing_is_added(kehu):
 async def test_without_contracts_only_won_basis(kehu, system):
     assert "collected_amount" not in available_metrics()
     with pytest.raises(ValidationFailed) as exc:
-        await plans.create_plan(system, {"name": "C", "basis": "collected", "rate": "0.1",
-                                         "effective_from": date.today()})
+        await plans.create_plan(
+            system,
+            {"name": "C", "basis": "collected", "rate": "0.1", "effective_from": date.today()},
+        )
     assert exc.value.errors[0].code == "PLUGIN_DISABLED"
 
 
-@pytest.mark.parametrize("kehu_plugins", [["core", "pipeline", "contracts", "incentives"]],
-                         indirect=True)
+@pytest.mark.parametrize(
+    "kehu_plugins", [["core", "pipeline", "contracts", "incentives"]], indirect=True
+)
 async def test_with_contracts_all_bases(kehu, system):
-    assert {"invoiced_amount", "collected_amount", "collection_rate"} <= set(
-        available_metrics())
-    row = await plans.create_plan(system, {"name": "C", "basis": "collected", "rate": "0.1",
-                                           "effective_from": date.today()})
+    assert {"invoiced_amount", "collected_amount", "collection_rate"} <= set(available_metrics())
+    row = await plans.create_plan(
+        system, {"name": "C", "basis": "collected", "rate": "0.1", "effective_from": date.today()}
+    )
     assert row["basis"] == "collected"
     sdl = kehu.graphql().schema.as_str()
     assert all(f in sdl for f in SDL_FIELDS)

@@ -46,10 +46,19 @@ async def test_published_hooks(kehu, system, make_user, won_deal, make_plan):
     listener = Listener()
     async with runtime_with(kehu, listener):
         await ledger.run_payout(system, "2026-Q3")
-        row = await events.propose(manager.actor, {
-            "kind": "allowance", "subtype": "travel", "user": rep.id, "period": "2026-Q3",
-            "reason": "trip", "amount": cny("50.00")})
+        row = await events.propose(
+            manager.actor,
+            {
+                "kind": "allowance",
+                "subtype": "travel",
+                "user": rep.id,
+                "period": "2026-Q3",
+                "reason": "trip",
+                "amount": cny("50.00"),
+            },
+        )
         await events.decide(system, row["id"], True)
     assert listener.calls == [
         ("locked", "2026-Q3", cny("10.00"), 1),
-        ("approved", row["id"], rep.id, "allowance", "travel", cny("50.00"), "2026-Q3")]
+        ("approved", row["id"], rep.id, "allowance", "travel", cny("50.00"), "2026-Q3"),
+    ]

@@ -23,28 +23,34 @@ async def _lines(**where):
     return [r for r in rows if all(r[k] == v for k, v in where.items())]
 
 
-async def test_split_across_team_roles_with_provenance(kehu, system, make_user, won_deal,
-                                                       make_plan):
+async def test_split_across_team_roles_with_provenance(
+    kehu, system, make_user, won_deal, make_plan
+):
     am, ts, sc, bd = [await make_user("sales", username=n) for n in ("am", "ts", "sc", "bd")]
     plan = await make_plan([am, ts, sc, bd], splits=SPLITS)
-    deal = await won_deal(am, "1000.01", team=[(ts, "ts"), (sc, "sc"), (bd, "bd")],
-                          closed_on=Q3)
+    deal = await won_deal(am, "1000.01", team=[(ts, "ts"), (sc, "sc"), (bd, "bd")], closed_on=Q3)
     result = await ledger.recompute(system, Q3_KEY)
     assert result.created == 4
     lines = await _lines()
     assert {x["role"]: x["base_minor"] for x in lines} == {
-        "am": 50001, "ts": 20000, "sc": 20000, "bd": 10000}  # parts sum to 100001
+        "am": 50001,
+        "ts": 20000,
+        "sc": 20000,
+        "bd": 10000,
+    }  # parts sum to 100001
     assert sum(x["amount_minor"] for x in lines) == Money(100001, "CNY").multiply("0.1").minor
     am_line = next(x for x in lines if x["role"] == "am")
     assert am_line["source_key"] == f"won:{deal['id']}"
     assert am_line["plan"] == plan["id"] and am_line["rate"] == "0.1"
-    assert am_line["explanation"].startswith("10% (Plan 1, tier ≥0%) × 50% (AM) of won "
-                                             f"opportunity #{deal['id']} 'Deal'")
+    assert am_line["explanation"].startswith(
+        f"10% (Plan 1, tier ≥0%) × 50% (AM) of won opportunity #{deal['id']} 'Deal'"
+    )
     assert am_line["kind"] == "commission" and am_line["period"] == Q3_KEY
 
 
-async def test_missing_roles_share_goes_to_present_ones(kehu, system, make_user, won_deal,
-                                                        make_plan):
+async def test_missing_roles_share_goes_to_present_ones(
+    kehu, system, make_user, won_deal, make_plan
+):
     am, ts = await make_user("sales"), await make_user("sales")
     await make_plan([am, ts], splits=SPLITS)
     await won_deal(am, "700.00", team=[(ts, "ts")], closed_on=Q3)
@@ -63,21 +69,34 @@ async def test_users_without_plan_earn_nothing(kehu, system, make_user, won_deal
 async def test_tiers_by_attainment_and_cap(kehu, system, make_user, won_deal, make_plan):
     rep = await make_user("sales")
     await make_plan([rep], tiers=TIERS, cap=cny("100.00"))
-    await targets.create_target(system, {"metric": "won_revenue", "scope": "user",
-                                         "user": rep.id, "period": Q3_KEY,
-                                         "amount": cny("1000.00")})
+    await targets.create_target(
+        system,
+        {
+            "metric": "won_revenue",
+            "scope": "user",
+            "user": rep.id,
+            "period": Q3_KEY,
+            "amount": cny("1000.00"),
+        },
+    )
     await won_deal(rep, "700.00", closed_on=Q3)
     await ledger.recompute(system, Q3_KEY)
     assert [(x["tier"], x["amount_minor"]) for x in await _lines()] == [("≥0%", 3500)]
     await won_deal(rep, "200.00", closed_on=Q3)  # 90 % → 8 % on the whole period
     await ledger.recompute(system, Q3_KEY)
     assert [(x["tier"], x["amount_minor"]) for x in await _lines()] == [
-        ("≥80%", 5600), ("≥80%", 1600)]
+        ("≥80%", 5600),
+        ("≥80%", 1600),
+    ]
     await won_deal(rep, "400.00", closed_on=Q3)  # 130 % → 12 %, 156.00 capped at 100.00
     await ledger.recompute(system, Q3_KEY)
     lines = await _lines()
     assert sorted((x["kind"], x["amount_minor"]) for x in lines) == [
-        ("cap", -5600), ("commission", 2400), ("commission", 4800), ("commission", 8400)]
+        ("cap", -5600),
+        ("commission", 2400),
+        ("commission", 4800),
+        ("commission", 8400),
+    ]
     st = await statements.statement(system, rep.id, Q3_KEY)
     assert st.totals["total"] == cny("100.00")
 
@@ -106,8 +125,9 @@ async def test_recompute_is_idempotent(kehu, system, make_user, won_deal, make_p
     assert await _lines() == before
 
 
-async def test_payout_locks_and_corrections_go_to_next_open_period(kehu, system, make_user,
-                                                                   won_deal, make_plan):
+async def test_payout_locks_and_corrections_go_to_next_open_period(
+    kehu, system, make_user, won_deal, make_plan
+):
     rep = await make_user("sales")
     finance = await make_user("finance")
     await make_plan([rep])
@@ -126,20 +146,23 @@ async def test_payout_locks_and_corrections_go_to_next_open_period(kehu, system,
     assert [(x["kind"], x["amount_minor"]) for x in q3] == [("commission", 1000)]
     q4 = await _lines(period="2026-Q4")
     assert [(x["kind"], x["amount_minor"], x["source_period"]) for x in q4] == [
-        ("clawback", -1000, Q3_KEY)]
+        ("clawback", -1000, Q3_KEY)
+    ]
     assert q4[0]["explanation"].startswith("correction of locked period 2026-Q3")
     assert (await ledger.recompute(system, Q3_KEY)).created == 0  # idempotent
     # won again: the clawback disappears (net zero against what was paid)
     await pipeline.win_opportunity(system, deal["id"])
     await Opportunity.update({Opportunity.closed_at: datetime_at(Q3)}).where(
-        Opportunity.id == deal["id"])
+        Opportunity.id == deal["id"]
+    )
     await ledger.recompute(system, Q3_KEY)
     assert await _lines(period="2026-Q4") == []
     assert await PayoutRun.count() == 1
 
 
-async def test_locked_period_is_skipped_to_the_first_open_one(kehu, system, make_user,
-                                                              won_deal, make_plan):
+async def test_locked_period_is_skipped_to_the_first_open_one(
+    kehu, system, make_user, won_deal, make_plan
+):
     rep = await make_user("sales")
     await make_plan([rep])
     await ledger.run_payout(system, Q3_KEY)
@@ -162,17 +185,24 @@ async def test_period_validation_and_permissions(kehu, system, make_user):
     assert periods.parse("2026-Q4").next().key == "2027-Q1"
 
 
-async def test_team_assignment_own_override_and_effective_dates(kehu, system, make_user,
-                                                                won_deal):
+async def test_team_assignment_own_override_and_effective_dates(kehu, system, make_user, won_deal):
     from kehu.plugins.incentives.services import plans
 
     a = await make_user("sales", team="North")
     b = await make_user("sales", team="North")
-    team_plan = await plans.create_plan(system, {"name": "Team", "basis": "won", "rate": "0.1",
-                                                 "effective_from": date(2026, 1, 1)})
-    own = await plans.create_plan(system, {"name": "Own", "basis": "won", "rate": "0.2",
-                                           "effective_from": date(2026, 1, 1),
-                                           "effective_to": date(2026, 8, 31)})
+    team_plan = await plans.create_plan(
+        system, {"name": "Team", "basis": "won", "rate": "0.1", "effective_from": date(2026, 1, 1)}
+    )
+    own = await plans.create_plan(
+        system,
+        {
+            "name": "Own",
+            "basis": "won",
+            "rate": "0.2",
+            "effective_from": date(2026, 1, 1),
+            "effective_to": date(2026, 8, 31),
+        },
+    )
     await plans.assign_plan(system, team_plan["id"], team_id=a.team_id)
     await plans.assign_plan(system, own["id"], user_id=a.id)
     await won_deal(a, "100.00", closed_on=Q3)  # own plan, 20 %
@@ -180,13 +210,23 @@ async def test_team_assignment_own_override_and_effective_dates(kehu, system, ma
     await won_deal(b, "100.00", closed_on=Q3)  # team plan, 10 %
     await ledger.recompute(system, Q3_KEY)
     assert sorted((x["user"], x["amount_minor"]) for x in await _lines()) == [
-        (a.id, 1000), (a.id, 2000), (b.id, 1000)]
+        (a.id, 1000),
+        (a.id, 2000),
+        (b.id, 1000),
+    ]
     with pytest.raises(ValidationFailed):
         await plans.assign_plan(system, own["id"])  # neither user nor team
     with pytest.raises(ValidationFailed) as exc:
-        await plans.create_plan(system, {"name": "Own", "basis": "won", "rate": "2",
-                                         "effective_from": date(2026, 1, 1),
-                                         "effective_to": date(2025, 1, 1)})
+        await plans.create_plan(
+            system,
+            {
+                "name": "Own",
+                "basis": "won",
+                "rate": "2",
+                "effective_from": date(2026, 1, 1),
+                "effective_to": date(2025, 1, 1),
+            },
+        )
     assert {e.field for e in exc.value.errors} == {"tiers.0.rate", "effectiveTo", "name"}
 
 
@@ -203,7 +243,9 @@ async def test_commission_report_metric(kehu, system, make_user, won_deal, make_
     [metric] = [m for m in report_metrics() if m.name == "incentives.commission"]
     rows = await metric.compute(MetricQuery(system, ("owner",)))
     assert [(r.dimensions["owner"], str(r.value)) for r in rows] == [
-        (rep.username, "10.00"), (other.username, "30.00")]
+        (rep.username, "10.00"),
+        (other.username, "30.00"),
+    ]
     rows = await metric.compute(MetricQuery(rep.actor))
     assert [str(r.value) for r in rows] == ["10.00"]  # only your own lines
 
@@ -217,8 +259,7 @@ async def test_won_deal_is_booked_automatically(kehu, system, make_user, won_dea
     assert line["period"] == periods.containing(date.today(), "quarter").key
 
 
-async def test_no_fx_a_plan_pays_in_its_own_currency(kehu, system, make_user, won_deal,
-                                                     make_plan):
+async def test_no_fx_a_plan_pays_in_its_own_currency(kehu, system, make_user, won_deal, make_plan):
     from kehu.plugins.incentives.services.actuals import actuals
 
     rep = await make_user("sales")
@@ -233,8 +274,9 @@ async def test_no_fx_a_plan_pays_in_its_own_currency(kehu, system, make_user, wo
     assert (await actuals("won_revenue", q3, currency="USD"))[rep.id].minor == 10000
 
 
-async def test_reopening_a_deal_unbooks_it_automatically(kehu, system, make_user, won_deal,
-                                                         make_plan):
+async def test_reopening_a_deal_unbooks_it_automatically(
+    kehu, system, make_user, won_deal, make_plan
+):
     rep = await make_user("sales")
     await make_plan([rep])
     deal = await won_deal(rep, "80.00")

@@ -18,29 +18,41 @@ Q3 = date(2026, 8, 10)
 async def test_validation(kehu, system, make_user):
     rep = await make_user("sales")
     with pytest.raises(ValidationFailed) as exc:
-        await targets.create_target(system, {"metric": "collected_amount", "scope": "user",
-                                             "user": rep.id, "period": "2026-Q9"})
+        await targets.create_target(
+            system,
+            {"metric": "collected_amount", "scope": "user", "user": rep.id, "period": "2026-Q9"},
+        )
     codes = {(e.field, e.code) for e in exc.value.errors}
     assert ("metric", "PLUGIN_DISABLED") in codes  # contracts is not enabled here
     assert ("period", "INVALID") in codes
     with pytest.raises(ValidationFailed) as exc:
-        await targets.create_target(system, {"metric": "won_revenue", "scope": "team",
-                                             "period": "2026", "amount": cny("1.00")})
+        await targets.create_target(
+            system,
+            {"metric": "won_revenue", "scope": "team", "period": "2026", "amount": cny("1.00")},
+        )
     assert exc.value.errors[0].field == "teamId"
     with pytest.raises(Forbidden):
-        await targets.create_target(rep.actor, {"metric": "won_revenue", "user": rep.id,
-                                                "period": "2026", "amount": cny("1.00")})
+        await targets.create_target(
+            rep.actor,
+            {"metric": "won_revenue", "user": rep.id, "period": "2026", "amount": cny("1.00")},
+        )
     assert "collected_amount" not in available_metrics()
 
 
 async def test_decompose_year_quarters_months_and_team_members(kehu, system, make_user):
     a = await make_user("sales", team="North")
     b = await make_user("sales", team="North")
-    team = await targets.create_target(system, {"metric": "won_revenue", "scope": "team",
-                                                "team": a.team_id, "period": "2026",
-                                                "amount": cny("1000000.01")})
-    quarters = await targets.decompose(system, team["id"], by="period",
-                                       weights={"2026-Q4": 2})
+    team = await targets.create_target(
+        system,
+        {
+            "metric": "won_revenue",
+            "scope": "team",
+            "team": a.team_id,
+            "period": "2026",
+            "amount": cny("1000000.01"),
+        },
+    )
+    quarters = await targets.decompose(system, team["id"], by="period", weights={"2026-Q4": 2})
     assert [q["period"] for q in quarters] == ["2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4"]
     assert sum(q["amount_minor"] for q in quarters) == 100000001
     assert quarters[3]["amount_minor"] == 40000001  # 2/5 = 40000000.4 gets the spare cent
@@ -48,29 +60,37 @@ async def test_decompose_year_quarters_months_and_team_members(kehu, system, mak
     assert [m["period"] for m in months] == ["2026-01", "2026-02", "2026-03"]
     assert [m["amount_minor"] for m in months] == [6666667, 6666667, 6666666]
     assert await targets.check_decomposition(system, quarters[0]["id"]) == []
-    members = await targets.decompose(system, quarters[2]["id"], by="members",
-                                      weights={a.id: 3, b.id: 1})
-    assert [(m["user"], m["amount_minor"]) for m in members] == [(a.id, 15000000),
-                                                                 (b.id, 5000000)]
+    members = await targets.decompose(
+        system, quarters[2]["id"], by="members", weights={a.id: 3, b.id: 1}
+    )
+    assert [(m["user"], m["amount_minor"]) for m in members] == [(a.id, 15000000), (b.id, 5000000)]
     with pytest.raises(ValidationFailed):
         await targets.decompose(system, months[0]["id"], by="period")
-    count = await targets.create_target(system, {"metric": "new_customers", "scope": "company",
-                                                 "period": "2026-Q3", "value": 10})
-    assert [m["value"] for m in await targets.decompose(system, count["id"], by="period")] \
-        == ["4", "3", "3"]
+    count = await targets.create_target(
+        system, {"metric": "new_customers", "scope": "company", "period": "2026-Q3", "value": 10}
+    )
+    assert [m["value"] for m in await targets.decompose(system, count["id"], by="period")] == [
+        "4",
+        "3",
+        "3",
+    ]
 
 
 async def test_attainment_is_live_and_visibility(kehu, system, make_user, won_deal):
     rep = await make_user("sales", team="North")
     other = await make_user("sales", team="South")
     manager = await make_user("manager", team="North")
-    mine = await targets.create_target(system, {"metric": "won_revenue", "user": rep.id,
-                                                "period": "2026-Q3", "amount": cny("1000.00")})
-    theirs = await targets.create_target(system, {"metric": "won_revenue", "user": other.id,
-                                                  "period": "2026-Q3",
-                                                  "amount": cny("500.00")})
-    conv = await targets.create_target(system, {"metric": "conversion_rate", "user": rep.id,
-                                                "period": "2026-Q3", "value": "0.5"})
+    mine = await targets.create_target(
+        system,
+        {"metric": "won_revenue", "user": rep.id, "period": "2026-Q3", "amount": cny("1000.00")},
+    )
+    theirs = await targets.create_target(
+        system,
+        {"metric": "won_revenue", "user": other.id, "period": "2026-Q3", "amount": cny("500.00")},
+    )
+    conv = await targets.create_target(
+        system, {"metric": "conversion_rate", "user": rep.id, "period": "2026-Q3", "value": "0.5"}
+    )
     [att] = await targets.attainments(rep.actor, [mine])
     assert att.ratio == 0
     await won_deal(rep, "250.00", closed_on=Q3)
@@ -78,7 +98,9 @@ async def test_attainment_is_live_and_visibility(kehu, system, make_user, won_de
     atts = await targets.attainments(rep.actor, [mine, conv])
     assert [a.ratio for a in atts] == [0.75, 2]  # 2 of 2 closed deals won vs 50 %
     assert [t["id"] for t in await targets.list_targets(rep.actor, "2026-Q3")] == [
-        mine["id"], conv["id"]]
+        mine["id"],
+        conv["id"],
+    ]
     with pytest.raises(NotFound):
         await targets.get_target(rep.actor, theirs["id"])
     assert len(await targets.list_targets(manager.actor, "2026-Q3")) == 3
@@ -88,21 +110,60 @@ async def test_incentive_events_need_another_managers_approval(kehu, system, mak
     rep = await make_user("sales")
     m1, m2 = await make_user("manager"), await make_user("manager")
     with pytest.raises(Forbidden):
-        await events.propose(rep.actor, {"kind": "bonus", "subtype": "bonus", "user": rep.id,
-                                         "period": "2026-Q3", "reason": "me"})
+        await events.propose(
+            rep.actor,
+            {
+                "kind": "bonus",
+                "subtype": "bonus",
+                "user": rep.id,
+                "period": "2026-Q3",
+                "reason": "me",
+            },
+        )
     with pytest.raises(ValidationFailed) as exc:
-        await events.propose(m1.actor, {"kind": "allowance", "subtype": "travel",
-                                        "user": rep.id, "period": "2026-Q3", "reason": ""})
+        await events.propose(
+            m1.actor,
+            {
+                "kind": "allowance",
+                "subtype": "travel",
+                "user": rep.id,
+                "period": "2026-Q3",
+                "reason": "",
+            },
+        )
     assert {e.field for e in exc.value.errors} == {"amount", "reason"}
-    travel = await events.propose(m1.actor, {
-        "kind": "allowance", "subtype": "travel", "user": rep.id, "period": "2026-Q3",
-        "reason": "差旅补贴 Shanghai visits", "amount": cny("800.00")})
-    cut = await events.propose(m1.actor, {
-        "kind": "penalty", "subtype": "pay_cut", "user": rep.id, "period": "2026-Q3",
-        "reason": "减薪", "amount": cny("100.00")})
-    star = await events.propose(m1.actor, {
-        "kind": "honour", "subtype": "service_star", "user": rep.id, "period": "2026-Q3",
-        "reason": "服务明星"})
+    travel = await events.propose(
+        m1.actor,
+        {
+            "kind": "allowance",
+            "subtype": "travel",
+            "user": rep.id,
+            "period": "2026-Q3",
+            "reason": "差旅补贴 Shanghai visits",
+            "amount": cny("800.00"),
+        },
+    )
+    cut = await events.propose(
+        m1.actor,
+        {
+            "kind": "penalty",
+            "subtype": "pay_cut",
+            "user": rep.id,
+            "period": "2026-Q3",
+            "reason": "减薪",
+            "amount": cny("100.00"),
+        },
+    )
+    star = await events.propose(
+        m1.actor,
+        {
+            "kind": "honour",
+            "subtype": "service_star",
+            "user": rep.id,
+            "period": "2026-Q3",
+            "reason": "服务明星",
+        },
+    )
     with pytest.raises(Forbidden):
         await events.decide(m1.actor, travel["id"], True)  # own proposal
     for row in (travel, cut, star):
@@ -119,8 +180,10 @@ async def test_incentive_events_need_another_managers_approval(kehu, system, mak
 
 async def test_scorecard_uses_enabled_plugins_only(kehu, system, make_user, won_deal):
     rep = await make_user("sales")
-    await targets.create_target(system, {"metric": "won_revenue", "user": rep.id,
-                                         "period": "2026-Q3", "amount": cny("1000.00")})
+    await targets.create_target(
+        system,
+        {"metric": "won_revenue", "user": rep.id, "period": "2026-Q3", "amount": cny("1000.00")},
+    )
     await won_deal(rep, "800.00", closed_on=Q3)
     card = await scorecards.scorecard(rep.actor, rep.id, "2026-Q3")
     assert {i.metric for i in card.items} == {"won_revenue", "conversion_rate"}
@@ -135,8 +198,15 @@ async def test_scorecard_uses_enabled_plugins_only(kehu, system, make_user, won_
 async def test_proposals_are_idempotent(kehu, make_user):
     rep = await make_user("sales")
     manager = await make_user("manager")
-    data = {"kind": "bonus", "subtype": "spot", "user": rep.id, "period": "2026-Q3",
-            "reason": "deal", "amount": cny("10.00"), "idempotency_key": "k-1"}
+    data = {
+        "kind": "bonus",
+        "subtype": "spot",
+        "user": rep.id,
+        "period": "2026-Q3",
+        "reason": "deal",
+        "amount": cny("10.00"),
+        "idempotency_key": "k-1",
+    }
     first = await events.propose(manager.actor, data)
     assert (await events.propose(manager.actor, data))["id"] == first["id"]
     with pytest.raises(ValidationFailed) as exc:

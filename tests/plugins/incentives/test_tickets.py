@@ -21,14 +21,32 @@ def kehu_plugins():
 async def _ticket(agent, customer, n, respond_h, resolve_h, score):
     from kehu.plugins.tickets.tables import Survey, Ticket
 
-    row = (await Ticket.insert(Ticket(
-        number=f"T-{n}", customer=customer["id"], channel="email", subject="s",
-        assignee=agent.id, created_at=T0, first_responded_at=T0 + timedelta(hours=respond_h),
-        resolved_at=T0 + timedelta(hours=resolve_h))).returning(Ticket.id))[0]
-    await Survey.insert(Survey(kind="csat", customer=customer["id"], ticket=row["id"],
-                               question="How did we do?", token_hash=f"h{n}",
-                               expires_at=T0 + timedelta(days=30),
-                               answered_at=T0 + timedelta(days=1), score=score))
+    row = (
+        await Ticket.insert(
+            Ticket(
+                number=f"T-{n}",
+                customer=customer["id"],
+                channel="email",
+                subject="s",
+                assignee=agent.id,
+                created_at=T0,
+                first_responded_at=T0 + timedelta(hours=respond_h),
+                resolved_at=T0 + timedelta(hours=resolve_h),
+            )
+        ).returning(Ticket.id)
+    )[0]
+    await Survey.insert(
+        Survey(
+            kind="csat",
+            customer=customer["id"],
+            ticket=row["id"],
+            question="How did we do?",
+            token_hash=f"h{n}",
+            expires_at=T0 + timedelta(days=30),
+            answered_at=T0 + timedelta(days=1),
+            score=score,
+        )
+    )
 
 
 async def test_support_scorecard(kehu, system, make_user, make_customer):
@@ -43,10 +61,13 @@ async def test_support_scorecard(kehu, system, make_user, make_customer):
     assert (await actuals("resolution_hours", q3))[agent.id].number == Decimal("20.00")
     # grouped in SQL by the ticket's team (none here) or for the whole company
     assert {k: v.number for k, v in (await actuals("csat", q3, "team")).items()} == {
-        None: Decimal("4.5")}
+        None: Decimal("4.5")
+    }
     assert (await actuals("resolution_hours", q3, "company"))[0].number == Decimal("20.00")
-    await targets.create_target(system, {"metric": "first_response_hours", "user": agent.id,
-                                         "period": "2026-Q3", "value": "4"})
+    await targets.create_target(
+        system,
+        {"metric": "first_response_hours", "user": agent.id, "period": "2026-Q3", "value": "4"},
+    )
     card = await scorecards.scorecard(agent.actor, agent.id, "2026-Q3")
     scores = {i.metric: i.score for i in card.items}
     assert scores == {"csat": Decimal("90.00"), "first_response_hours": Decimal("133.33")}

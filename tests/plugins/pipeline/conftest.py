@@ -42,10 +42,21 @@ def make_pipeline(kehu: Any, system: Any) -> Any:
 
 @pytest.fixture
 def make_opportunity(kehu: Any, system: Any) -> Any:
-    async def factory(customer: dict, pipeline: dict | None = None, *, amount: int = 100_000,
-                      currency: str = "CNY", actor: Any = None, **data: Any) -> dict:
-        values = {"name": data.pop("name", "Deal"), "customer": customer["id"],
-                  "amount": Money(amount * 100, currency), **data}
+    async def factory(
+        customer: dict,
+        pipeline: dict | None = None,
+        *,
+        amount: int = 100_000,
+        currency: str = "CNY",
+        actor: Any = None,
+        **data: Any,
+    ) -> dict:
+        values = {
+            "name": data.pop("name", "Deal"),
+            "customer": customer["id"],
+            "amount": Money(amount * 100, currency),
+            **data,
+        }
         if pipeline is not None:
             values["pipeline"] = pipeline["id"]
         return await services.create_opportunity(actor or system, values)

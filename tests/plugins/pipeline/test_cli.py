@@ -36,12 +36,15 @@ async def test_templates_create_list(kehu, system):
     result = await _invoke(kehu, "create", "--template", "linear")
     assert result.exit_code == 0, result.output
     assert "from template linear" in result.output
-    result = await _invoke(kehu, "create", "--template", "online", "--name", "Web shop",
-                           "--default")
+    result = await _invoke(
+        kehu, "create", "--template", "online", "--name", "Web shop", "--default"
+    )
     assert result.exit_code == 0, result.output
     rows = await services.list_pipelines(system)
     assert [(r["name"], r["is_default"]) for r in rows] == [
-        ("Web shop", True), ("Linear (线性, funnel)", False)]
+        ("Web shop", True),
+        ("Linear (线性, funnel)", False),
+    ]
     result = await _invoke(kehu, "list")
     assert "Web shop (default)  [non_linear]" in result.output
     assert "Needs Collection → Display & Recommendation" in result.output
@@ -62,8 +65,14 @@ def test_real_kehu_command(tmp_path):
     env["KEHU_PLUGINS"] = "pipeline"
 
     def kehu(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([_kehu_executable(), *args], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [_kehu_executable(), *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     # (``kehu demo`` with every plugin runs in the loyalty example's subprocess test)
     assert "pipeline" in kehu("migrate").stdout

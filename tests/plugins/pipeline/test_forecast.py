@@ -18,18 +18,21 @@ def _by_key(rows):
     return {(r.key, r.currency): r for r in rows}
 
 
-async def test_weighted_forecast_and_lost_counts_zero(kehu, system, make_customer,
-                                                      make_pipeline, make_opportunity):
+async def test_weighted_forecast_and_lost_counts_zero(
+    kehu, system, make_customer, make_pipeline, make_opportunity
+):
     pipeline, st_ = await make_pipeline("linear")
     acme = await make_customer()
     close = {"expected_close_date": date(2030, 2, 1)}
     # 10% of 1,000.05 = 100.005 → 100.01 (half up); 10% of 0.15 = 0.015 → 0.02
     a = await make_opportunity(acme, pipeline, amount=0, **close)
-    a = await services.update_opportunity(system, a["id"], a["version"],
-                                          {"amount": Money(100_005, "CNY")})
+    a = await services.update_opportunity(
+        system, a["id"], a["version"], {"amount": Money(100_005, "CNY")}
+    )
     b = await make_opportunity(acme, pipeline, amount=0, **close)
-    b = await services.update_opportunity(system, b["id"], b["version"],
-                                          {"amount": Money(15, "CNY")})
+    b = await services.update_opportunity(
+        system, b["id"], b["version"], {"amount": Money(15, "CNY")}
+    )
     assert services.weighted(a["weighted_basis"], "CNY") == Money(10_001, "CNY")
     assert services.weighted(b["weighted_basis"], "CNY") == Money(2, "CNY")
     rows = _by_key(await services.forecast(system, **Q1))
@@ -39,10 +42,10 @@ async def test_weighted_forecast_and_lost_counts_zero(kehu, system, make_custome
 
     lost = await make_opportunity(acme, pipeline, amount=1_000_000, **close)
     await services.lose_opportunity(system, lost["id"], "price")
-    usd = await make_opportunity(acme, pipeline, amount=2_000, currency="USD", probability=55,
-                                 **close)
-    outside = await make_opportunity(acme, pipeline, amount=7, expected_close_date=date(2030,
-                                                                                           5, 1))
+    usd = await make_opportunity(
+        acme, pipeline, amount=2_000, currency="USD", probability=55, **close
+    )
+    outside = await make_opportunity(acme, pipeline, amount=7, expected_close_date=date(2030, 5, 1))
     rows = _by_key(await services.forecast(system, **Q1))
     assert rows[("pipeline", "CNY")].count == 2  # the lost deal contributes nothing
     assert rows[("pipeline", "CNY")].weighted == Money(10_002, "CNY")
@@ -60,8 +63,12 @@ async def test_weighted_forecast_and_lost_counts_zero(kehu, system, make_custome
     # a deal in Closing is 'commit' at 80%; won deals count fully in 'closed'
     c = await make_opportunity(acme, pipeline, amount=100, **close)
     await services.add_need(system, c["id"], "n", 1, 1, 1)
-    for name in ("Initial Contact & Needs Assessment", "Presentation & Proposal",
-                 "Negotiation & Objection Handling", "Closing"):
+    for name in (
+        "Initial Contact & Needs Assessment",
+        "Presentation & Proposal",
+        "Negotiation & Objection Handling",
+        "Closing",
+    ):
         c = await services.move_stage(system, c["id"], st_[name]["id"])
     rows = _by_key(await services.forecast(system, **Q1))
     assert rows[("commit", "CNY")].weighted == Money(8_000, "CNY")
@@ -71,8 +78,9 @@ async def test_weighted_forecast_and_lost_counts_zero(kehu, system, make_custome
     assert ("commit", "CNY") not in rows
 
 
-async def test_forecast_by_owner_respects_visibility(kehu, make_user, make_customer,
-                                                     make_pipeline, make_opportunity):
+async def test_forecast_by_owner_respects_visibility(
+    kehu, make_user, make_customer, make_pipeline, make_opportunity
+):
     pipeline, _ = await make_pipeline("linear")
     north = await make_user("sales", team="North")
     south = await make_user("sales", team="South")
@@ -108,8 +116,9 @@ def test_need_priority_is_exact(impact, difficulty, urgency):
     assert Decimal(1) <= priority <= Decimal(5)
 
 
-async def test_snapshot_and_forecast_vs_actual(kehu, system, make_customer, make_pipeline,
-                                               make_opportunity):
+async def test_snapshot_and_forecast_vs_actual(
+    kehu, system, make_customer, make_pipeline, make_opportunity
+):
     pipeline, _ = await make_pipeline("consultative")
     acme = await make_customer()
     today = now().date()
@@ -130,16 +139,17 @@ async def test_snapshot_and_forecast_vs_actual(kehu, system, make_customer, make
     assert cmp.actual_won == Money(100_000, "CNY")
     assert cmp.variance == Money(77_500, "CNY")
     lines = await t.ForecastSnapshotLine.count().where(
-        t.ForecastSnapshotLine.snapshot == snap["id"])
+        t.ForecastSnapshotLine.snapshot == snap["id"]
+    )
     assert lines == 1
 
 
-async def test_metrics(kehu, system, make_user, make_customer, make_pipeline,
-                       make_opportunity):
+async def test_metrics(kehu, system, make_user, make_customer, make_pipeline, make_opportunity):
     pipeline, st_ = await make_pipeline("customer_journey")
     acme = await make_customer()
-    deals = [await make_opportunity(acme, pipeline, amount=100 * (i + 1), name=f"d{i}")
-             for i in range(4)]
+    deals = [
+        await make_opportunity(acme, pipeline, amount=100 * (i + 1), name=f"d{i}") for i in range(4)
+    ]
     for d in deals[:3]:
         await services.move_stage(system, d["id"], st_["Consideration"]["id"])
     for d in deals[:2]:
@@ -148,20 +158,32 @@ async def test_metrics(kehu, system, make_user, make_customer, make_pipeline,
     await services.lose_opportunity(system, deals[1]["id"], "competitor")
     # pretend the win took exactly 10 days
     await t.Opportunity.update({t.Opportunity.cycle_seconds: 10 * 86400}).where(
-        t.Opportunity.id == deals[0]["id"])
+        t.Opportunity.id == deals[0]["id"]
+    )
 
     funnel = await services.funnel(system, pipeline["id"])
     assert [(f.name, f.reached, f.current) for f in funnel] == [
-        ("Awareness", 4, 1), ("Consideration", 3, 1), ("Decision", 2, 0), ("Retention", 1, 0)]
-    assert [f.conversion for f in funnel] == [Decimal("0.75"), Decimal("0.6667"),
-                                              Decimal("0.5"), None]
+        ("Awareness", 4, 1),
+        ("Consideration", 3, 1),
+        ("Decision", 2, 0),
+        ("Retention", 1, 0),
+    ]
+    assert [f.conversion for f in funnel] == [
+        Decimal("0.75"),
+        Decimal("0.6667"),
+        Decimal("0.5"),
+        None,
+    ]
     rate = await services.win_rate(system, pipeline_id=pipeline["id"])
     assert (rate.won, rate.lost, rate.rate) == (1, 1, Decimal("0.5"))
     assert await services.average_deal_cycle_days(system) == Decimal("10.00")
     v = await services.pipeline_velocity(system, currency="CNY")
     # 2 open × 100.00 average won × 0.5 ÷ 10 days = 10.00 per day
     assert (v.open_deals, v.average_won_amount, v.per_day) == (
-        2, Money(10_000, "CNY"), Money(1_000, "CNY"))
+        2,
+        Money(10_000, "CNY"),
+        Money(1_000, "CNY"),
+    )
     rep = await make_user("sales")
     assert (await services.win_rate(rep.actor)).rate is None  # sees no deals
     assert [f.reached for f in await services.funnel(rep.actor, pipeline["id"])] == [0] * 4

@@ -26,8 +26,9 @@ class Listener:
         return PluginInfo("listener", "1.0")
 
     @hookimpl(optionalhook=True)
-    def kehu_opportunity_stage_changed(self, opportunity_id, customer_id, from_stage,
-                                       to_stage, actor_id):
+    def kehu_opportunity_stage_changed(
+        self, opportunity_id, customer_id, from_stage, to_stage, actor_id
+    ):
         self.calls.append(("stage", opportunity_id, from_stage, to_stage, actor_id))
 
     @hookimpl(optionalhook=True)
@@ -52,8 +53,9 @@ async def runtime_with(kehu: Kehu, listener: object):
         kehu.activate()
 
 
-async def test_hooks_run_after_commit_only(kehu, make_user, make_customer, make_pipeline,
-                                           make_opportunity):
+async def test_hooks_run_after_commit_only(
+    kehu, make_user, make_customer, make_pipeline, make_opportunity
+):
     rep = await make_user("sales", team="North")
     pipeline, st = await make_pipeline("consultative")
     acme = await make_customer(owner=rep)
@@ -62,8 +64,7 @@ async def test_hooks_run_after_commit_only(kehu, make_user, make_customer, make_
         opp = await make_opportunity(acme, pipeline, amount=1234, actor=rep.actor)
         with pytest.raises(RuntimeError):
             async with unit_of_work():
-                await services.move_stage(rep.actor, opp["id"],
-                                          st["Introduction & Solution"]["id"])
+                await services.move_stage(rep.actor, opp["id"], st["Introduction & Solution"]["id"])
                 raise RuntimeError("rolled back")
         assert listener.calls == []
         await services.move_stage(rep.actor, opp["id"], st["Introduction & Solution"]["id"])
@@ -71,8 +72,7 @@ async def test_hooks_run_after_commit_only(kehu, make_user, make_customer, make_
         other = await make_opportunity(acme, pipeline, actor=rep.actor)
         await services.lose_opportunity(rep.actor, other["id"], "price")
     assert listener.calls == [
-        ("stage", opp["id"], "Needs Analysis & Goal Setting", "Introduction & Solution",
-         rep.id),
+        ("stage", opp["id"], "Needs Analysis & Goal Setting", "Introduction & Solution", rep.id),
         ("stage", opp["id"], "Introduction & Solution", "Delivery & Follow-up", rep.id),
         ("won", opp["id"], Money(123_400, "CNY"), rep.id),
         ("stage", other["id"], "Needs Analysis & Goal Setting", "Closed Lost", rep.id),
@@ -80,8 +80,9 @@ async def test_hooks_run_after_commit_only(kehu, make_user, make_customer, make_
     ]
 
 
-async def test_merge_and_handover(kehu, system, make_user, make_customer, make_pipeline,
-                                  make_opportunity):
+async def test_merge_and_handover(
+    kehu, system, make_user, make_customer, make_pipeline, make_opportunity
+):
     await make_pipeline("linear")
     leaving = await make_user("sales", team="North")
     successor = await make_user("sales", team="South")
@@ -92,8 +93,9 @@ async def test_merge_and_handover(kehu, system, make_user, make_customer, make_p
     won = await make_opportunity(merged, actor=leaving.actor, name="won")
     await services.lose_opportunity(system, won["id"], "price")
     lead = await services.create_lead(leaving.actor, {"name": "L", "company": "Zeta"})
-    await services.convert_lead(leaving.actor, lead["id"], customer_id=merged["id"],
-                                create_opportunity_too=False)
+    await services.convert_lead(
+        leaving.actor, lead["id"], customer_id=merged["id"], create_opportunity_too=False
+    )
 
     await customers.merge_customers(system, survivor["id"], merged["id"])
     rows = {r["id"]: r for r in await t.Opportunity.select()}
@@ -102,16 +104,16 @@ async def test_merge_and_handover(kehu, system, make_user, make_customer, make_p
 
     await customers.reassign_customers(system, successor.id, from_user_id=leaving.id)
     rows = {r["id"]: r for r in await t.Opportunity.select()}
-    assert (rows[a["id"]]["owner"], rows[a["id"]]["team"]) == (successor.id,
-                                                               successor.team_id)
+    assert (rows[a["id"]]["owner"], rows[a["id"]]["team"]) == (successor.id, successor.team_id)
     assert rows[b["id"]]["owner"] == successor.id
     assert rows[won["id"]]["owner"] == leaving.id  # closed deals keep their history
     visible = await services.list_opportunities(successor.actor)
     assert {r["id"] for r in visible.rows} == {a["id"], b["id"], won["id"]}
 
 
-async def test_stale_deals_job(kehu, system, make_user, make_customer, make_pipeline,
-                               make_opportunity):
+async def test_stale_deals_job(
+    kehu, system, make_user, make_customer, make_pipeline, make_opportunity
+):
     pipeline, _ = await make_pipeline("linear", stale_after_days=10)
     rep = await make_user("sales")
     acme = await make_customer(owner=rep)
@@ -120,17 +122,22 @@ async def test_stale_deals_job(kehu, system, make_user, make_customer, make_pipe
     fresh = await make_opportunity(acme, pipeline, actor=rep.actor, name="fresh")
     old = now() - timedelta(days=11)
     await t.Opportunity.update({t.Opportunity.stage_entered_at: old}).where(
-        t.Opportunity.id.is_in([stale["id"], busy["id"]]))
+        t.Opportunity.id.is_in([stale["id"], busy["id"]])
+    )
     from kehu.core.services.activities import log_activity
 
-    await log_activity(rep.actor, acme["id"], {"subject": "Call", "related_type":
-                                               "opportunity", "related_id": busy["id"]})
+    await log_activity(
+        rep.actor,
+        acme["id"],
+        {"subject": "Call", "related_type": "opportunity", "related_id": busy["id"]},
+    )
     job = kehu.jobs()["pipeline.stale_deals"]
     assert await job.func(kehu) == "1 stale deal reminder(s)"
     assert await job.func(kehu) == "0 stale deal reminder(s)"  # not duplicated
     reminders = await Activity.select().where(Activity.subject.like("Stale deal%"))
     assert [(r["related_id"], r["owner"], r["kind"], r["status"]) for r in reminders] == [
-        (stale["id"], rep.id, "task", "planned")]
+        (stale["id"], rep.id, "task", "planned")
+    ]
     assert fresh["id"] not in [r["related_id"] for r in reminders]
 
 

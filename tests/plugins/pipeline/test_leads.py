@@ -18,16 +18,28 @@ def _code(exc: pytest.ExceptionInfo) -> str:
 async def test_scoring_is_weighted_sum(kehu, system):
     weights = kehu.plugin_settings("pipeline").lead_scoring_weights
     assert weights["inquiries"] == Decimal("0.25")
-    lead = await services.create_lead(system, {
-        "name": "Wang Wu", "company": "Hengda Logistics", "source": "trade_show",
-        "factors": {"visits": 80, "downloads": 40, "inquiries": 100, "size": 50,
-                    "industry": 30}})
+    lead = await services.create_lead(
+        system,
+        {
+            "name": "Wang Wu",
+            "company": "Hengda Logistics",
+            "source": "trade_show",
+            "factors": {
+                "visits": 80,
+                "downloads": 40,
+                "inquiries": 100,
+                "size": 50,
+                "industry": 30,
+            },
+        },
+    )
     # 0.2·80 + 0.15·40 + 0.25·100 + 0.2·50 + 0.2·30 = 16 + 6 + 25 + 10 + 6 = 63
     assert lead["score"] == 63
     assert services.lead_score({"downloads": 3}) == 0  # 0.45 rounds half up to 0
     assert services.lead_score({"downloads": 10}) == 2  # 1.5 → 2 (half up, not banker's)
-    updated = await services.update_lead(system, lead["id"], lead["version"],
-                                         {"factors": {"inquiries": 40}})
+    updated = await services.update_lead(
+        system, lead["id"], lead["version"], {"factors": {"inquiries": 40}}
+    )
     assert updated["score"] == 10
     with pytest.raises(ValidationFailed) as exc:
         await services.create_lead(system, {"name": "X", "factors": {"mood": 5}})
@@ -40,8 +52,9 @@ async def test_dedup_against_leads_and_customers(kehu, system, make_user, make_c
     rep = await make_user("sales", team="North")
     other = await make_user("sales", team="South")
     await make_customer("星辰科技有限公司", owner=other, email="info@xingchen.cn")
-    first = await services.create_lead(rep.actor, {"name": "Li", "company": "Blue Harbor Inc.",
-                                                   "phone": "13800138000"})
+    first = await services.create_lead(
+        rep.actor, {"name": "Li", "company": "Blue Harbor Inc.", "phone": "13800138000"}
+    )
     with pytest.raises(ValidationFailed) as exc:  # same company, normalised
         await services.create_lead(rep.actor, {"name": "Zhao", "company": "blue harbor"})
     assert _code(exc) == "DUPLICATE" and f"lead {first['id']}" in exc.value.errors[0].message
@@ -53,8 +66,9 @@ async def test_dedup_against_leads_and_customers(kehu, system, make_user, make_c
     assert "another owner" in exc.value.errors[0].message
     with pytest.raises(ValidationFailed):
         await services.create_lead(rep.actor, {"name": "Chen", "email": "INFO@xingchen.cn"})
-    dup = await services.create_lead(rep.actor, {"name": "Zhao", "company": "blue harbor"},
-                                     allow_duplicate=True)
+    dup = await services.create_lead(
+        rep.actor, {"name": "Zhao", "company": "blue harbor"}, allow_duplicate=True
+    )
     assert dup["name_key"] == first["name_key"] == "blueharbor"
     # disqualified leads no longer block
     await services.disqualify_lead(rep.actor, first["id"], "No budget")
@@ -83,21 +97,41 @@ async def test_qualify_disqualify_and_permissions(kehu, make_user):
 async def test_convert_creates_customer_contact_opportunity(kehu, make_user, make_pipeline):
     rep = await make_user("sales", team="North")
     pipeline, stages = await make_pipeline("linear")
-    lead = await services.create_lead(rep.actor, {
-        "name": "Wang Wu", "company": "Hengda Logistics", "email": "wang@hengda.cn",
-        "title": "CTO", "source": "referral"})
+    lead = await services.create_lead(
+        rep.actor,
+        {
+            "name": "Wang Wu",
+            "company": "Hengda Logistics",
+            "email": "wang@hengda.cn",
+            "title": "CTO",
+            "source": "referral",
+        },
+    )
     result = await services.convert_lead(rep.actor, lead["id"])
     assert not result.reused_customer
     assert (result.customer["name"], result.customer["owner"], result.customer["source"]) == (
-        "Hengda Logistics", rep.id, "referral")
+        "Hengda Logistics",
+        rep.id,
+        "referral",
+    )
     assert (result.contact["name"], result.contact["email"], result.contact["is_primary"]) == (
-        "Wang Wu", "wang@hengda.cn", True)
+        "Wang Wu",
+        "wang@hengda.cn",
+        True,
+    )
     opp = result.opportunity
     assert (opp["customer"], opp["pipeline"], opp["lead"], opp["owner"]) == (
-        result.customer["id"], pipeline["id"], lead["id"], rep.id)
+        result.customer["id"],
+        pipeline["id"],
+        lead["id"],
+        rep.id,
+    )
     assert opp["stage"] == stages["Prospecting"]["id"]
     assert (result.lead["status"], result.lead["customer"], result.lead["opportunity_id"]) == (
-        "converted", result.customer["id"], opp["id"])
+        "converted",
+        result.customer["id"],
+        opp["id"],
+    )
     with pytest.raises(ValidationFailed) as exc:
         await services.convert_lead(rep.actor, lead["id"])
     assert _code(exc) == "LEAD_CLOSED"
@@ -108,8 +142,9 @@ async def test_convert_reuses_matching_customer(kehu, make_user, make_customer, 
     await make_pipeline("linear")
     existing = await make_customer("Hengda Logistics Co., Ltd.", owner=rep)
     lead = await services.create_lead(rep.actor, {"name": "Wang", "company": "Other name"})
-    await services.update_lead(rep.actor, lead["id"], lead["version"],
-                               {"company": "HENGDA LOGISTICS"})
+    await services.update_lead(
+        rep.actor, lead["id"], lead["version"], {"company": "HENGDA LOGISTICS"}
+    )
     result = await services.convert_lead(rep.actor, lead["id"])
     assert result.reused_customer and result.customer["id"] == existing["id"]
     assert result.contact["is_primary"] is False
@@ -130,8 +165,9 @@ async def test_convert_refuses_invisible_match(kehu, make_user, make_customer, m
 async def test_conversion_is_atomic(kehu, make_user, make_pipeline, monkeypatch):
     rep = await make_user("sales", team="North")
     await make_pipeline("linear")
-    lead = await services.create_lead(rep.actor, {"name": "Wang", "company": "Hengda",
-                                                  "email": "wang@hengda.cn"})
+    lead = await services.create_lead(
+        rep.actor, {"name": "Wang", "company": "Hengda", "email": "wang@hengda.cn"}
+    )
     audit_before = await AuditLog.count()
     real = services.create_opportunity
 
@@ -161,11 +197,13 @@ async def test_concurrent_conversions_convert_once(kehu, make_user, make_pipelin
     rep = await make_user("sales", team="North")
     await make_pipeline("linear")
     lead = await services.create_lead(rep.actor, {"name": "Wang", "company": "Hengda"})
-    results = await asyncio.gather(*[services.convert_lead(rep.actor, lead["id"])
-                                     for _ in range(2)], return_exceptions=True)
+    results = await asyncio.gather(
+        *[services.convert_lead(rep.actor, lead["id"]) for _ in range(2)], return_exceptions=True
+    )
     done = [r for r in results if isinstance(r, services.Conversion)]
     assert len(done) == 1, results
-    assert all(type(r).__name__ in ("Conflict", "ValidationFailed") for r in results
-               if r not in done)
+    assert all(
+        type(r).__name__ in ("Conflict", "ValidationFailed") for r in results if r not in done
+    )
     assert await Customer.count() == 1
     assert await t.Opportunity.count() == 1

@@ -12,17 +12,32 @@ from graphql import build_schema, print_type
 from kehu.core.errors import PluginError
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "pipeline.graphql"
-OWN = ("Pipeline", "Opportunity", "Lead", "Forecast", "Funnel", "StageChange", "StageTime",
-       "TransitionPolicy", "CreatePipeline", "UpdatePipeline",
-       "CreateOpportunity", "UpdateOpportunity",
-       "LoseOpportunity", "MoveOpportunity", "RemoveOpportunity",
-       "CreateLead", "UpdateLead", "DisqualifyLead", "ConvertLead")
+OWN = (
+    "Pipeline",
+    "Opportunity",
+    "Lead",
+    "Forecast",
+    "Funnel",
+    "StageChange",
+    "StageTime",
+    "TransitionPolicy",
+    "CreatePipeline",
+    "UpdatePipeline",
+    "CreateOpportunity",
+    "UpdateOpportunity",
+    "LoseOpportunity",
+    "MoveOpportunity",
+    "RemoveOpportunity",
+    "CreateLead",
+    "UpdateLead",
+    "DisqualifyLead",
+    "ConvertLead",
+)
 
 
 def pipeline_sdl(sdl: str) -> str:
     schema = build_schema(sdl)
-    parts = [print_type(t) for name, t in sorted(schema.type_map.items())
-             if name.startswith(OWN)]
+    parts = [print_type(t) for name, t in sorted(schema.type_map.items()) if name.startswith(OWN)]
     return "\n\n".join(parts) + "\n"
 
 
@@ -37,7 +52,8 @@ async def test_pipeline_schema_matches_snapshot(kehu):
         SNAPSHOT.parent.mkdir(exist_ok=True)
         SNAPSHOT.write_text(own, encoding="utf-8")
     assert own == SNAPSHOT.read_text(encoding="utf-8"), (
-        "The pipeline schema changed; review and refresh with KEHU_UPDATE_SNAPSHOTS=1")
+        "The pipeline schema changed; review and refresh with KEHU_UPDATE_SNAPSHOTS=1"
+    )
 
 
 async def test_invalid_settings_refuse_to_start(kehu):
@@ -48,6 +64,12 @@ async def test_invalid_settings_refuse_to_start(kehu):
     previous = current()
     bad = {"pipeline": {"lead_scoring_weights": {"visits": "-1"}}}
     with pytest.raises(PluginError, match=r"plugin_settings\.pipeline"):
-        Kehu(Settings(database_url="sqlite:///unused.db", plugins=["pipeline"],
-                      plugin_settings=bad, _env_file=None))
+        Kehu(
+            Settings(
+                database_url="sqlite:///unused.db",
+                plugins=["pipeline"],
+                plugin_settings=bad,
+                _env_file=None,
+            )
+        )
     assert current() is previous

@@ -61,7 +61,10 @@ async def test_linear_order_backward_edge_and_required_fields(
     opp = await services.move_stage(system, opp["id"], st["Closing"]["id"])
     opp = await services.win_opportunity(system, opp["id"])
     assert (opp["status"], opp["stage"], opp["probability"]) == (
-        "won", st["Follow-up & Relationship"]["id"], 100)
+        "won",
+        st["Follow-up & Relationship"]["id"],
+        100,
+    )
     assert opp["cycle_seconds"] is not None and opp["closed_at"] is not None
     with pytest.raises(ValidationFailed) as exc:
         await services.move_stage(system, opp["id"], st[NEGOTIATE]["id"])
@@ -69,16 +72,22 @@ async def test_linear_order_backward_edge_and_required_fields(
 
     history = (await services.history([opp["id"]]))[opp["id"]]
     assert [(h["kind"], h["to_stage"]) for h in history] == [
-        ("created", st["Prospecting"]["id"]), ("moved", st[NEEDS]["id"]),
-        ("moved", st[PRESENT]["id"]), ("moved", st[NEGOTIATE]["id"]),
-        ("moved", st["Closing"]["id"]), ("moved", st[NEGOTIATE]["id"]),
-        ("moved", st["Closing"]["id"]), ("won", st["Follow-up & Relationship"]["id"])]
+        ("created", st["Prospecting"]["id"]),
+        ("moved", st[NEEDS]["id"]),
+        ("moved", st[PRESENT]["id"]),
+        ("moved", st[NEGOTIATE]["id"]),
+        ("moved", st["Closing"]["id"]),
+        ("moved", st[NEGOTIATE]["id"]),
+        ("moved", st["Closing"]["id"]),
+        ("won", st["Follow-up & Relationship"]["id"]),
+    ]
     assert all(h["seconds"] is not None for h in history[:-1])
     assert history[-1]["left_at"] is None and history[3]["from_stage"] == st[PRESENT]["id"]
 
 
-async def test_required_amount_and_close_date(kehu, system, make_customer, make_pipeline,
-                                              make_opportunity):
+async def test_required_amount_and_close_date(
+    kehu, system, make_customer, make_pipeline, make_opportunity
+):
     pipeline, st = await make_pipeline("linear")
     opp = await make_opportunity(await make_customer(), pipeline, amount=0)
     await services.add_need(system, opp["id"], "Need", 3, 3, 3)
@@ -86,18 +95,21 @@ async def test_required_amount_and_close_date(kehu, system, make_customer, make_
     with pytest.raises(ValidationFailed) as exc:
         await services.move_stage(system, opp["id"], st[NEGOTIATE]["id"])
     assert _code(exc) == "REQUIRED_FIELD_MISSING" and "amount" in exc.value.errors[0].message
-    opp = await services.update_opportunity(system, opp["id"], opp["version"],
-                                            {"amount": Money(500_00, "CNY")})
+    opp = await services.update_opportunity(
+        system, opp["id"], opp["version"], {"amount": Money(500_00, "CNY")}
+    )
     opp = await services.move_stage(system, opp["id"], st[NEGOTIATE]["id"])
     with pytest.raises(ValidationFailed) as exc:
         await services.move_stage(system, opp["id"], st["Closing"]["id"])
     assert "expected_close_date" in exc.value.errors[0].message
 
 
-async def test_approval_threshold(kehu, system, make_user, make_customer, make_pipeline,
-                                  make_opportunity):
+async def test_approval_threshold(
+    kehu, system, make_user, make_customer, make_pipeline, make_opportunity
+):
     pipeline, st = await make_pipeline(
-        "linear_with_approval", approval_threshold=Money.from_decimal("500000", "CNY"))
+        "linear_with_approval", approval_threshold=Money.from_decimal("500000", "CNY")
+    )
     rep = await make_user("sales", team="North")
     manager = await make_user("manager", team="North")
     acme = await make_customer(owner=rep)
@@ -106,16 +118,16 @@ async def test_approval_threshold(kehu, system, make_user, make_customer, make_p
 
     small = await make_opportunity(acme, pipeline, amount=500_000, actor=rep.actor, **close)
     small = await _walk(rep.actor, small, st, path)  # exactly the threshold: no approval
-    small = await services.move_stage(rep.actor, small["id"],
-                                      st["Contract Signing & Execution"]["id"])
+    small = await services.move_stage(
+        rep.actor, small["id"], st["Contract Signing & Execution"]["id"]
+    )
     assert (await services.win_opportunity(rep.actor, small["id"]))["status"] == "won"
 
     big = await make_opportunity(acme, pipeline, amount=500_001, actor=rep.actor, **close)
     big = await _walk(rep.actor, big, st, path)
     with pytest.raises(ValidationFailed) as exc:  # may not skip Decision Approval
         await services.move_stage(rep.actor, big["id"], st["Contract Signing & Execution"]["id"])
-    assert _code(exc) == "APPROVAL_REQUIRED" and "Decision Approval" in \
-        exc.value.errors[0].message
+    assert _code(exc) == "APPROVAL_REQUIRED" and "Decision Approval" in exc.value.errors[0].message
     big = await services.move_stage(rep.actor, big["id"], st["Decision Approval"]["id"])
     with pytest.raises(ValidationFailed) as exc:  # must be approved before moving on
         await services.move_stage(rep.actor, big["id"], st["Contract Signing & Execution"]["id"])
@@ -127,24 +139,26 @@ async def test_approval_threshold(kehu, system, make_user, make_customer, make_p
     assert big["stage"] == st["Contract Signing & Execution"]["id"]
     # renegotiating and raising the amount voids the approval
     big = await services.move_stage(rep.actor, big["id"], st["Negotiation & Quotation"]["id"])
-    big = await services.update_opportunity(rep.actor, big["id"], big["version"],
-                                            {"amount": Money(600_000_00, "CNY")})
+    big = await services.update_opportunity(
+        rep.actor, big["id"], big["version"], {"amount": Money(600_000_00, "CNY")}
+    )
     assert big["approved_at"] is None
 
 
-async def test_non_linear_allows_any_move(kehu, system, make_customer, make_pipeline,
-                                          make_opportunity):
+async def test_non_linear_allows_any_move(
+    kehu, system, make_customer, make_pipeline, make_opportunity
+):
     pipeline, st = await make_pipeline("consultative")
     opp = await make_opportunity(await make_customer(), pipeline)
     opp = await services.move_stage(system, opp["id"], st["Negotiation & Contract"]["id"])
-    opp = await services.move_stage(system, opp["id"],
-                                    st["Needs Analysis & Goal Setting"]["id"])
+    opp = await services.move_stage(system, opp["id"], st["Needs Analysis & Goal Setting"]["id"])
     opp = await services.win_opportunity(system, opp["id"])  # straight to won
     assert opp["status"] == "won"
 
 
-async def test_lose_reopen_and_versions(kehu, system, make_user, make_customer,
-                                        make_pipeline, make_opportunity):
+async def test_lose_reopen_and_versions(
+    kehu, system, make_user, make_customer, make_pipeline, make_opportunity
+):
     pipeline, st = await make_pipeline("linear")
     opp = await make_opportunity(await make_customer(), pipeline)
     opp = await services.move_stage(system, opp["id"], st[NEEDS]["id"])
@@ -152,15 +166,23 @@ async def test_lose_reopen_and_versions(kehu, system, make_user, make_customer,
         await services.lose_opportunity(system, opp["id"], "bored")
     assert _code(exc) == "INVALID_CHOICE"
     with pytest.raises(Conflict):
-        await services.lose_opportunity(system, opp["id"], "price",
-                                        expected_version=opp["version"] - 1)
+        await services.lose_opportunity(
+            system, opp["id"], "price", expected_version=opp["version"] - 1
+        )
     lost = await services.lose_opportunity(system, opp["id"], "competitor", "Went with X")
     assert (lost["status"], lost["stage"], lost["probability"], lost["weighted_basis"]) == (
-        "lost", st["Closed Lost"]["id"], 0, 0)
+        "lost",
+        st["Closed Lost"]["id"],
+        0,
+        0,
+    )
     assert lost["lost_reason"] == "competitor"
     reopened = await services.reopen_opportunity(system, opp["id"])
     assert (reopened["status"], reopened["stage"], reopened["probability"]) == (
-        "open", st[NEEDS]["id"], 20)
+        "open",
+        st[NEEDS]["id"],
+        20,
+    )
     assert reopened["closed_at"] is None and reopened["lost_reason"] == ""
     kinds = [h["kind"] for h in (await services.history([opp["id"]]))[opp["id"]]]
     assert kinds == ["created", "moved", "lost", "reopened"]
@@ -175,7 +197,8 @@ async def test_time_in_stage(kehu, system, make_customer, make_pipeline, make_op
     rows = (await services.history([opp["id"]]))[opp["id"]]
     start, moved = now() - timedelta(days=3), now() - timedelta(days=1)
     await h.update({h.at: start, h.left_at: moved, h.seconds: 2 * 86400}).where(
-        h.id == rows[0]["id"])
+        h.id == rows[0]["id"]
+    )
     await h.update({h.at: moved}).where(h.id == rows[1]["id"])
     rows = (await services.history([opp["id"]]))[opp["id"]]
     spent = dict(services.time_in_stages(rows, at=moved + timedelta(hours=12)))
@@ -192,8 +215,8 @@ async def test_kanban_position(kehu, system, make_customer, make_pipeline, make_
     assert [a["kanban_position"], b["kanban_position"], c["kanban_position"]] == [0, 1, 2]
     await services.set_kanban_position(system, c["id"], 0)
     page = await services.list_opportunities(
-        system, services.OpportunityFilter(stage_id=a["stage"]), order_by="KANBAN",
-        descending=False)
+        system, services.OpportunityFilter(stage_id=a["stage"]), order_by="KANBAN", descending=False
+    )
     assert [r["name"] for r in page.rows] == ["c", "a", "b"]
     assert [r["kanban_position"] for r in page.rows] == [0, 1, 2]
     found = await services.list_opportunities(system, services.OpportunityFilter(search="B"))
@@ -207,8 +230,7 @@ async def test_permissions_and_templates(kehu, make_user, make_pipeline):
     with pytest.raises(ValidationFailed) as exc:
         await make_pipeline("waterfall")
     assert _code(exc) == "INVALID_CHOICE"
-    for key in ("linear", "linear_with_approval", "consultative", "customer_journey",
-                "online"):
+    for key in ("linear", "linear_with_approval", "consultative", "customer_journey", "online"):
         _, stages = await make_pipeline(key)
         assert sum(s["is_won"] for s in stages.values()) == 1
     assert "pipeline:manage" in kehu.permissions()

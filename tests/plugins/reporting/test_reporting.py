@@ -211,8 +211,11 @@ async def test_exports_and_chart_over_http(world, kehu_client):
     assert svg.text.startswith("<svg") and "<polyline" in svg.text and "2026-01" in svg.text
     window = await kehu_client.get(
         "/reports/customers.new",
-        params={"dimensions": "period", "from": "2026-01-01T00:00:00Z",
-                "to": "2026-03-01T00:00:00Z"},
+        params={
+            "dimensions": "period",
+            "from": "2026-01-01T00:00:00Z",
+            "to": "2026-03-01T00:00:00Z",
+        },
         headers=headers,
     )
     assert window.text.splitlines() == ["period,count", "2026-01,2", "2026-02,2"]
@@ -225,7 +228,8 @@ async def test_png_chart_over_http(world, kehu_client):
     pytest.importorskip("cairosvg")
     headers = {"Authorization": f"Bearer {world['admin'].key}"}
     png = await kehu_client.get(
-        "/reports/customers.active", params={"dimensions": "tier", "format": "png"},
+        "/reports/customers.active",
+        params={"dimensions": "tier", "format": "png"},
         headers=headers,
     )
     assert png.status_code == 200 and png.headers["content-type"] == "image/png"

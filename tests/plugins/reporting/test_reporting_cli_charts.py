@@ -23,8 +23,9 @@ def test_report_lists_metrics_and_prints_one(tmp_path, monkeypatch):
     table = _run(tmp_path, "report", "customers.active", "-d", "tier")
     assert table.exit_code == 0 and "gold" in table.output
     out = tmp_path / "tiers.svg"
-    csv_ = _run(tmp_path, "report", "customers.active", "-d", "tier", "--format", "csv",
-                "--chart", str(out))
+    csv_ = _run(
+        tmp_path, "report", "customers.active", "-d", "tier", "--format", "csv", "--chart", str(out)
+    )
     assert csv_.output.splitlines()[0] == "tier,count"
     assert sum(int(line.split(",")[1]) for line in csv_.output.splitlines()[1:]) == 32
     assert out.read_text().startswith("<svg")
@@ -46,8 +47,10 @@ def _metric(chart: str) -> Metric:
 
 
 def test_funnel_chart_shows_stage_conversion():
-    rows = [MetricRow({"stage": s}, Decimal(v))
-            for s, v in [("Leads", 1000), ("Contacted", 800), ("Won", 130)]]
+    rows = [
+        MetricRow({"stage": s}, Decimal(v))
+        for s, v in [("Leads", 1000), ("Contacted", 800), ("Won", 130)]
+    ]
     svg = charts.render(_metric("funnel"), rows, ("stage",))
     assert "Contacted: 800 (80.0%)" in svg and "Won: 130 (16.3%)" in svg
     assert "Funnel &lt;test&gt;" in svg  # titles are escaped

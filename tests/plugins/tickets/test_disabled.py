@@ -13,8 +13,14 @@ def kehu_plugins():
 async def test_plugin_disabled(kehu, system, make_customer, make_user, gql):
     assert kehu.names == ["core"]
     sdl = kehu.graphql().schema.as_str()
-    for name in ("openTicketCount", "churnRisk", "satisfaction", "createTicket", "Ticket",
-                 "slaPolicies"):
+    for name in (
+        "openTicketCount",
+        "churnRisk",
+        "satisfaction",
+        "createTicket",
+        "Ticket",
+        "slaPolicies",
+    ):
         assert name not in sdl
     assert not hasattr(kehu.pm.hook, "kehu_churn_signals")
     assert not hasattr(kehu.pm.hook, "kehu_ticket_sla_policy")
@@ -23,6 +29,7 @@ async def test_plugin_disabled(kehu, system, make_customer, make_user, gql):
     acme = await make_customer()
     await activities.log_activity(system, acme["id"], {"subject": "Call"})
     admin = await make_user("admin")
-    body = await gql("{ customers(first: 5) { nodes { name timeline { nodes { kind } } } } }",
-                     user=admin)
+    body = await gql(
+        "{ customers(first: 5) { nodes { name timeline { nodes { kind } } } } }", user=admin
+    )
     assert body["data"]["customers"]["nodes"][0]["name"] == "ACME"

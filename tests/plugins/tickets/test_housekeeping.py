@@ -12,8 +12,9 @@ async def test_customer_merge_and_handover_move_tickets(kehu, make_user, make_cu
     heir = await make_user("sales", team="North")
     a = await make_customer("ACME", owner=rep)
     b = await make_customer("ACME dup", owner=rep)
-    t = await tickets.create_ticket(rep.actor, b["id"], {"subject": "x", "channel": "phone",
-                                                         "assignee": rep.id})
+    t = await tickets.create_ticket(
+        rep.actor, b["id"], {"subject": "x", "channel": "phone", "assignee": rep.id}
+    )
     await customers.merge_customers(system, a["id"], b["id"])
     assert (await Ticket.select().where(Ticket.id == t["id"]).first())["customer"] == a["id"]
     await customers.reassign_customers(system, heir.id, from_user_id=rep.id)
@@ -49,4 +50,5 @@ async def test_won_deal_sends_nps_survey(kehu, make_customer):
     await plugin.kehu_opportunity_won(opportunity_id=7, customer_id=acme["id"])
     rows = await Survey.select().where(Survey.customer == acme["id"])
     assert [(r["kind"], r["related_type"], r["related_id"]) for r in rows] == [
-        ("nps", "opportunity", 7)]
+        ("nps", "opportunity", 7)
+    ]

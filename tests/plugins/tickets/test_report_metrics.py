@@ -23,11 +23,17 @@ async def test_ticket_metrics_in_the_registry(kehu, make_user, make_customer, sy
     admin = await make_user("admin")
     acme = await make_customer("ACME", owner=north)
     blue = await make_customer("Blue", owner=south)
-    for customer, (kind, category) in ((acme, ("complaint", "slow_response")),
-                                       (acme, ("inquiry", None)), (blue, ("repair", None))):
-        t = await tickets.create_ticket(admin.actor, customer["id"], {
-            "subject": "x", "channel": "phone", "type": kind, "complaint_category": category},
-            now=MON)
+    for customer, (kind, category) in (
+        (acme, ("complaint", "slow_response")),
+        (acme, ("inquiry", None)),
+        (blue, ("repair", None)),
+    ):
+        t = await tickets.create_ticket(
+            admin.actor,
+            customer["id"],
+            {"subject": "x", "channel": "phone", "type": kind, "complaint_category": category},
+            now=MON,
+        )
         if kind == "inquiry":
             await tickets.add_message(admin.actor, t["id"], "hi", now=MON + 6 * H)
             await tickets.change_status(admin.actor, t["id"], "resolved", now=MON + 12 * H)
@@ -37,7 +43,8 @@ async def test_ticket_metrics_in_the_registry(kehu, make_user, make_customer, sy
 
     metrics = registry(kehu)
     assert {"tickets.created", "tickets.backlog", "satisfaction.csat", "satisfaction.nps"} <= set(
-        metrics)
+        metrics
+    )
     assert metrics["tickets.created"].plugin == "tickets"
     span = {"start": MON - timedelta(days=1), "end": MON + timedelta(days=1)}
 
@@ -46,11 +53,14 @@ async def test_ticket_metrics_in_the_registry(kehu, make_user, make_customer, sy
         return {tuple(r.dimensions.values()): r.value for r in rows}
 
     assert await value("tickets.created", admin, ("team",), **span) == {
-        ("North",): 2, ("South",): 1}
+        ("North",): 2,
+        ("South",): 1,
+    }
     assert await value("tickets.created", north, ("team",), **span) == {("North",): 2}
     assert await value("tickets.backlog", admin) == {(): 2}
     assert await value("tickets.complaints", admin, ("complaint_category",), **span) == {
-        ("slow_response",): 1}
+        ("slow_response",): 1
+    }
     assert await value("tickets.resolution_rate", admin, **span) == {(): Decimal("33.33")}
     assert await value("tickets.first_response_days", admin, **span) == {(): Decimal("0.25")}
     assert await value("tickets.resolution_days", admin, **span) == {(): Decimal("0.50")}
@@ -60,4 +70,5 @@ async def test_ticket_metrics_in_the_registry(kehu, make_user, make_customer, sy
     # South sees no answers (reporting shows an empty aggregate as 0)
     assert await value("satisfaction.csat", south, **recent) == {(): Decimal("0.00")}
     assert await value("satisfaction.csat", admin, ("owner",), **recent) == {
-        (north.username,): Decimal("66.67")}
+        (north.username,): Decimal("66.67")
+    }

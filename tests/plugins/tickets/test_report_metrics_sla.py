@@ -27,14 +27,21 @@ def kehu_plugins() -> list[str]:
 
 
 async def outcome(ticket_id: int) -> tuple[bool | None, bool | None]:
-    row = await Ticket.select(Ticket.first_response_breached, Ticket.resolution_breached).where(
-        Ticket.id == ticket_id).first()
+    row = (
+        await Ticket.select(Ticket.first_response_breached, Ticket.resolution_breached)
+        .where(Ticket.id == ticket_id)
+        .first()
+    )
     return row["first_response_breached"], row["resolution_breached"]
 
 
 async def _ticket(admin: Any, customer: dict, priority: str, now: datetime) -> dict[str, Any]:
-    return await tickets.create_ticket(admin.actor, customer["id"], {
-        "subject": "x", "channel": "email", "priority": priority}, now=now)
+    return await tickets.create_ticket(
+        admin.actor,
+        customer["id"],
+        {"subject": "x", "channel": "email", "priority": priority},
+        now=now,
+    )
 
 
 async def test_outcomes_are_stored_when_known(kehu, make_user, make_customer):
@@ -55,8 +62,7 @@ async def test_outcomes_are_stored_when_known(kehu, make_user, make_customer):
     await tickets.add_message(admin.actor, late["id"], "sorry", now=MON + 2 * H)
     assert await outcome(late["id"]) == (True, None)  # 2h for a 1h target
     # a priority change re-targets: normal allows 8h for the first reply
-    await tickets.update_ticket(admin.actor, late["id"], {"priority": "normal"},
-                                now=MON + 3 * H)
+    await tickets.update_ticket(admin.actor, late["id"], {"priority": "normal"}, now=MON + 3 * H)
     assert await outcome(late["id"]) == (False, None)
 
     waiting = await _ticket(admin, acme, "high", MON)  # first reply due 14:00
@@ -78,8 +84,9 @@ async def test_the_job_fills_in_rows_without_an_outcome(kehu, make_user, make_cu
     t = await _ticket(admin, acme, "urgent", MON)
     await tickets.add_message(admin.actor, t["id"], "late", now=MON + 3 * H)
     await tickets.change_status(admin.actor, t["id"], "resolved", now=MON + 4 * H)
-    await Ticket.update({Ticket.first_response_breached: None,
-                         Ticket.resolution_breached: None}).where(Ticket.id == t["id"])
+    await Ticket.update(
+        {Ticket.first_response_breached: None, Ticket.resolution_breached: None}
+    ).where(Ticket.id == t["id"])
     await escalation.sla_check(MON + 5 * H, dry_run=True)
     assert await outcome(t["id"]) == (None, None)  # a dry run writes nothing
     await escalation.sla_check(MON + 5 * H)
@@ -94,9 +101,12 @@ async def desk(kehu, make_user, system) -> dict[str, Any]:
     north = await make_user("support", team="North")
     south = await make_user("support", team="South")
     admin = await make_user("admin")
-    acme, blue = [await customers.create_customer(system, {
-        "name": name, "owner": owner.id, "team": owner.team_id}, allow_duplicate=True)
-        for name, owner in (("ACME", north), ("Blue", south))]
+    acme, blue = [
+        await customers.create_customer(
+            system, {"name": name, "owner": owner.id, "team": owner.team_id}, allow_duplicate=True
+        )
+        for name, owner in (("ACME", north), ("Blue", south))
+    ]
     plan = [  # customer, priority, created, reply after, resolved after
         (acme, "normal", MON, 30 * M, 2 * H),
         (acme, "urgent", MON, 2 * H, None),
@@ -131,14 +141,17 @@ async def test_sla_compliance(kehu, desk):
     # North: A, D of A, B, D = 66.67; South: F of E, F = 50
     assert await compliance(kehu, admin, ("team",)) == {
         ("North",): (D("66.67"), {"met": 2, "breached": 1}),
-        ("South",): (D("50.00"), {"met": 1, "breached": 1})}
+        ("South",): (D("50.00"), {"met": 1, "breached": 1}),
+    }
     # North November: A of A, B = 50; December: D = 100
     assert await compliance(kehu, admin, ("team", "period"), filters={"team": "North"}) == {
         ("North", "2026-11"): (D("50.00"), {"met": 1, "breached": 1}),
-        ("North", "2026-12"): (D("100.00"), {"met": 1, "breached": 0})}
+        ("North", "2026-12"): (D("100.00"), {"met": 1, "breached": 0}),
+    }
     assert await compliance(kehu, admin, ("priority",)) == {
         ("normal",): (D("100.00"), {"met": 3, "breached": 0}),
-        ("urgent",): (D("0.00"), {"met": 0, "breached": 2})}
+        ("urgent",): (D("0.00"), {"met": 0, "breached": 2}),
+    }
     # the service metric counts the same stored outcomes
     found = await metrics.ticket_metrics(admin.actor, SPAN["start"], SPAN["end"])
     assert (found.sla_compliance, found.breached) == (60.0, 2)
@@ -146,7 +159,8 @@ async def test_sla_compliance(kehu, desk):
 
 async def test_sla_compliance_visibility(kehu, desk):
     assert await compliance(kehu, desk["south"], ("team",)) == {
-        ("South",): (D("50.00"), {"met": 1, "breached": 1})}
+        ("South",): (D("50.00"), {"met": 1, "breached": 1})
+    }
     # nothing visible: value 0 and both counts 0 (undefined)
     assert await compliance(kehu, desk["east"]) == {(): (D("0.00"), {"met": 0, "breached": 0})}
     found = await metrics.ticket_metrics(desk["east"].actor, SPAN["start"], SPAN["end"])
@@ -161,17 +175,25 @@ async def test_sla_compliance_over_graphql(kehu, desk, gql):
 
     async def rows(user: Any) -> list:
         body = await gql(query, variables, user=user)
-        return [(r["dimensions"][0]["value"], r["value"],
-                 {m["name"]: m["value"] for m in r["measures"]})
-                for r in body["data"]["metric"]["rows"]]
+        return [
+            (
+                r["dimensions"][0]["value"],
+                r["value"],
+                {m["name"]: m["value"] for m in r["measures"]},
+            )
+            for r in body["data"]["metric"]["rows"]
+        ]
 
-    assert await rows(desk["admin"]) == [("North", "66.67", {"met": "2", "breached": "1"}),
-                                         ("South", "50.00", {"met": "1", "breached": "1"})]
+    assert await rows(desk["admin"]) == [
+        ("North", "66.67", {"met": "2", "breached": "1"}),
+        ("South", "50.00", {"met": "1", "breached": "1"}),
+    ]
     assert await rows(desk["north"]) == [("North", "66.67", {"met": "2", "breached": "1"})]
 
 
 async def test_compliance_over_a_week(kehu, desk):
     """from/to select tickets by creation: the December ticket alone."""
-    found = await compliance(kehu, desk["admin"], start=DEC - timedelta(days=1),
-                             end=DEC + timedelta(days=6))
+    found = await compliance(
+        kehu, desk["admin"], start=DEC - timedelta(days=1), end=DEC + timedelta(days=6)
+    )
     assert found == {(): (D("100.00"), {"met": 1, "breached": 0})}

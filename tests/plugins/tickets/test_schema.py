@@ -16,8 +16,11 @@ def tickets_sdl(sdl: str) -> str:
     """Types the core schema lacks, in full, plus the fields tickets adds to core types."""
     schema = build_schema(sdl)
     core = build_schema(CORE.read_text(encoding="utf-8"))
-    parts = [print_type(t) for name, t in sorted(schema.type_map.items())
-             if name not in core.type_map and not name.startswith("__")]
+    parts = [
+        print_type(t)
+        for name, t in sorted(schema.type_map.items())
+        if name not in core.type_map and not name.startswith("__")
+    ]
     for owner, t in sorted(core.type_map.items()):
         fields = getattr(t, "fields", None)
         if owner.startswith("__") or fields is None or owner not in schema.type_map:
@@ -36,4 +39,5 @@ async def test_tickets_schema_matches_snapshot(kehu):
     ):
         SNAPSHOT.write_text(sdl, encoding="utf-8")
     assert sdl == SNAPSHOT.read_text(encoding="utf-8"), (
-        "The tickets schema changed; review and refresh with KEHU_UPDATE_SNAPSHOTS=1")
+        "The tickets schema changed; review and refresh with KEHU_UPDATE_SNAPSHOTS=1"
+    )

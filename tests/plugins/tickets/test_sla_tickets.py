@@ -27,8 +27,12 @@ async def test_due_times_pause_and_policy_change(kehu, make_user, make_customer)
     agent = await make_user("support", team="North")
     admin = await make_user("admin")
     acme = await make_customer("ACME", owner=agent)
-    t = await tickets.create_ticket(agent.actor, acme["id"], {
-        "subject": "Slow", "channel": "email", "priority": "normal"}, now=MON)
+    t = await tickets.create_ticket(
+        agent.actor,
+        acme["id"],
+        {"subject": "Slow", "channel": "email", "priority": "normal"},
+        now=MON,
+    )
 
     s = await _sla(t["id"], MON + 2 * H)
     assert s.policy == "default"
@@ -48,8 +52,9 @@ async def test_due_times_pause_and_policy_change(kehu, make_user, make_customer)
     assert waiting.first_response.met_at == MON + 30 * M and not waiting.first_response.breached
     assert waiting.resolution.paused and waiting.resolution.due_at is None
     assert waiting.resolution.elapsed == H
-    await tickets.add_message(agent.actor, t["id"], "Here you go", from_customer=True,
-                              now=MON + 5 * H)
+    await tickets.add_message(
+        agent.actor, t["id"], "Here you go", from_customer=True, now=MON + 5 * H
+    )
     resumed = await _sla(t["id"], MON + 6 * H)
     assert resumed.resolution.due_at == calendar().add(MON, 72 * H, [(MON + H, MON + 5 * H)])
     assert resumed.resolution.elapsed == 2 * H
@@ -84,16 +89,28 @@ async def test_sla_entitlement_hook(kehu, make_user, make_customer):
     plugin = Entitlement(acme["id"])
     kehu.pm.register(plugin, name="entitlement")
     try:
-        gold = await tickets.create_ticket(admin.actor, acme["id"], {
-            "subject": "x", "channel": "phone", "priority": "urgent"}, now=MON)
-        other = await tickets.create_ticket(admin.actor, plain["id"], {
-            "subject": "y", "channel": "phone", "priority": "urgent"}, now=MON)
+        gold = await tickets.create_ticket(
+            admin.actor,
+            acme["id"],
+            {"subject": "x", "channel": "phone", "priority": "urgent"},
+            now=MON,
+        )
+        other = await tickets.create_ticket(
+            admin.actor,
+            plain["id"],
+            {"subject": "y", "channel": "phone", "priority": "urgent"},
+            now=MON,
+        )
         rows = await Ticket.select().where(Ticket.id.is_in([gold["id"], other["id"]]))
         found = await slas.sla_of(rows, MON)
         assert (found[gold["id"]].policy, found[gold["id"]].first_response.due_at) == (
-            "gold", MON + 15 * M)
+            "gold",
+            MON + 15 * M,
+        )
         assert (found[other["id"]].policy, found[other["id"]].first_response.due_at) == (
-            "default", MON + H)
+            "default",
+            MON + H,
+        )
         # gold has no row for "high": the default targets apply
         await tickets.update_ticket(admin.actor, gold["id"], {"priority": "high"})
         assert (await _sla(gold["id"], MON)).first_response.target == 4 * H
@@ -106,13 +123,18 @@ async def test_escalation_job_with_frozen_clock(kehu, make_user, make_customer, 
     boss = await make_user("manager", team="North")
     await make_user("manager", team="South")  # another team's manager is not told
     acme = await make_customer("ACME", owner=agent)
-    t = await tickets.create_ticket(agent.actor, acme["id"], {
-        "subject": "Down", "channel": "phone", "priority": "high"}, now=MON)  # FR due 14:00
+    t = await tickets.create_ticket(
+        agent.actor,
+        acme["id"],
+        {"subject": "Down", "channel": "phone", "priority": "high"},
+        now=MON,
+    )  # FR due 14:00
 
     assert await escalation.sla_check(MON + 3 * H) == []  # 1h left > 30 min lead
     planned = await escalation.sla_check(MON + 3 * H + 40 * M, dry_run=True)
     assert [(s.target, s.step, s.notify) for s in planned] == [
-        ("first_response", "reminder", [agent.id])]
+        ("first_response", "reminder", [agent.id])
+    ]
     assert await Escalation.count() == 0 and await Activity.count() == 0  # dry run
 
     for minutes in (40, 45):  # the second run finds the step done
@@ -120,14 +142,19 @@ async def test_escalation_job_with_frozen_clock(kehu, make_user, make_customer, 
     assert await Escalation.count() == 1
     reminder = await Activity.select().where(Activity.related_type == "ticket").first()
     assert (reminder["owner"], reminder["related_id"], reminder["kind"], reminder["status"]) == (
-        agent.id, t["id"], "task", "planned")
+        agent.id,
+        t["id"],
+        "task",
+        "planned",
+    )
     assert reminder["subject"].startswith("SLA reminder: first response")
 
     for minutes in (10, 20):  # breach at 14:00; escalated once to the North manager
         steps = await escalation.sla_check(MON + 4 * H + minutes * M)
         assert len(steps) == (1 if minutes == 10 else 0)
     breach = await Activity.select().where(
-        Activity.related_type == "ticket", Activity.owner == boss.id)
+        Activity.related_type == "ticket", Activity.owner == boss.id
+    )
     assert len(breach) == 1 and breach[0]["subject"].startswith("SLA breached: first response")
 
     # once answered, the first-response clock stops; pending_customer pauses resolution
@@ -136,11 +163,16 @@ async def test_escalation_job_with_frozen_clock(kehu, make_user, make_customer, 
     assert await escalation.sla_check(MON + 30 * 24 * H, dry_run=True) == []
     assert await Activity.count() == 2
 
-    body = await gql("""query($id: ID!) { ticket(id: $id) { escalations { target step
-        notifiedUserIds } } }""", {"id": gid("Ticket", t)}, user=boss)
+    body = await gql(
+        """query($id: ID!) { ticket(id: $id) { escalations { target step
+        notifiedUserIds } } }""",
+        {"id": gid("Ticket", t)},
+        user=boss,
+    )
     assert body["data"]["ticket"]["escalations"] == [
         {"target": "first_response", "step": "reminder", "notifiedUserIds": [agent.id]},
-        {"target": "first_response", "step": "breach", "notifiedUserIds": [boss.id]}]
+        {"target": "first_response", "step": "breach", "notifiedUserIds": [boss.id]},
+    ]
 
 
 async def test_reassign_on_breach_and_cli_dry_run(kehu, make_user, make_customer):
@@ -149,8 +181,12 @@ async def test_reassign_on_breach_and_cli_dry_run(kehu, make_user, make_customer
         a = await make_user("support", team="North")
         b = await make_user("support", team="North")
         acme = await make_customer("ACME", owner=a)
-        t = await tickets.create_ticket(a.actor, acme["id"], {
-            "subject": "x", "channel": "phone", "priority": "urgent", "assignee": a.id}, now=MON)
+        t = await tickets.create_ticket(
+            a.actor,
+            acme["id"],
+            {"subject": "x", "channel": "phone", "priority": "urgent", "assignee": a.id},
+            now=MON,
+        )
 
         class State:  # the CLI's object: run the coroutine on the test's event loop
             def __init__(self, loop):
@@ -162,7 +198,8 @@ async def test_reassign_on_breach_and_cli_dry_run(kehu, make_user, make_customer
         state = State(asyncio.get_running_loop())
         when = (MON + 2 * H).isoformat()
         result = await asyncio.to_thread(
-            CliRunner().invoke, tickets_cli, ["sla-check", "--dry-run", "--now", when], obj=state)
+            CliRunner().invoke, tickets_cli, ["sla-check", "--dry-run", "--now", when], obj=state
+        )
         assert result.exit_code == 0, result.output
         assert "would do: T" in result.output and "breach on first response" in result.output
         assert "reassign within the team" in result.output
@@ -180,8 +217,9 @@ async def test_reassign_on_breach_and_cli_dry_run(kehu, make_user, make_customer
 async def test_resolved_ticket_stops_clocks(kehu, make_user, make_customer, status):
     agent = await make_user("support", team="North")
     acme = await make_customer("ACME", owner=agent)
-    t = await tickets.create_ticket(agent.actor, acme["id"], {
-        "subject": "x", "channel": "phone", "priority": "urgent"}, now=MON)
+    t = await tickets.create_ticket(
+        agent.actor, acme["id"], {"subject": "x", "channel": "phone", "priority": "urgent"}, now=MON
+    )
     await tickets.add_message(agent.actor, t["id"], "done", now=MON + 10 * M)
     await tickets.change_status(agent.actor, t["id"], status, now=MON + 2 * H)
     s = await _sla(t["id"], MON + timedelta(days=20))
@@ -193,12 +231,15 @@ async def test_resolved_ticket_stops_clocks(kehu, make_user, make_customer, stat
     assert s.resolution.met_at is None and s.resolution.elapsed == 3 * H
 
 
-async def test_resolved_without_reply_stops_first_response_clock(kehu, make_user,
-                                                                 make_customer):
+async def test_resolved_without_reply_stops_first_response_clock(kehu, make_user, make_customer):
     agent = await make_user("support", team="North")
     acme = await make_customer("ACME", owner=agent)
-    t = await tickets.create_ticket(agent.actor, acme["id"], {
-        "subject": "dup call", "channel": "phone", "priority": "urgent"}, now=MON)
+    t = await tickets.create_ticket(
+        agent.actor,
+        acme["id"],
+        {"subject": "dup call", "channel": "phone", "priority": "urgent"},
+        now=MON,
+    )
     await tickets.change_status(agent.actor, t["id"], "resolved", now=MON + 2 * H)
     s = await _sla(t["id"], MON + timedelta(days=10))
     assert s.first_response.met_at == MON + 2 * H
@@ -211,10 +252,14 @@ class TestPolicyCalendar:
 
     @pytest.fixture
     def kehu_settings_overrides(self) -> dict:
-        every_day = {d: ["00:00-24:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat",
-                                                     "sun")}
-        return {"plugin_settings": {"tickets": {"policy_calendars": {
-            "gold": {"timezone": "Asia/Shanghai", "weekly": every_day}}}}}
+        every_day = {d: ["00:00-24:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+        return {
+            "plugin_settings": {
+                "tickets": {
+                    "policy_calendars": {"gold": {"timezone": "Asia/Shanghai", "weekly": every_day}}
+                }
+            }
+        }
 
     async def test_gold_policy_counts_nights_and_weekends(self, kehu, make_user, make_customer):
         admin = await make_user("admin")
@@ -224,10 +269,18 @@ class TestPolicyCalendar:
         plugin = Entitlement(acme["id"])
         kehu.pm.register(plugin, name="entitlement")
         try:
-            gold = await tickets.create_ticket(admin.actor, acme["id"], {
-                "subject": "x", "channel": "phone", "priority": "urgent"}, now=friday_evening)
-            other = await tickets.create_ticket(admin.actor, plain["id"], {
-                "subject": "y", "channel": "phone", "priority": "urgent"}, now=friday_evening)
+            gold = await tickets.create_ticket(
+                admin.actor,
+                acme["id"],
+                {"subject": "x", "channel": "phone", "priority": "urgent"},
+                now=friday_evening,
+            )
+            other = await tickets.create_ticket(
+                admin.actor,
+                plain["id"],
+                {"subject": "y", "channel": "phone", "priority": "urgent"},
+                now=friday_evening,
+            )
             rows = await Ticket.select().where(Ticket.id.is_in([gold["id"], other["id"]]))
             found = await slas.sla_of(rows, friday_evening)
         finally:

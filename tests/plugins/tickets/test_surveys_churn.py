@@ -13,34 +13,39 @@ from kehu.plugins.tickets.tables import ChurnAlert, Survey
 from .conftest import MON, H, gid
 
 
-async def test_survey_created_on_close_and_answered_once(kehu, make_user, make_customer,
-                                                         kehu_client):
+async def test_survey_created_on_close_and_answered_once(
+    kehu, make_user, make_customer, kehu_client
+):
     agent = await make_user("support", team="North")
     acme = await make_customer("ACME Secret Corp", owner=agent)
-    t = await tickets.create_ticket(agent.actor, acme["id"], {
-        "subject": "Internal subject", "channel": "phone"}, now=MON)
+    t = await tickets.create_ticket(
+        agent.actor, acme["id"], {"subject": "Internal subject", "channel": "phone"}, now=MON
+    )
     await tickets.add_message(agent.actor, t["id"], "hi", now=MON + H)
     await tickets.change_status(agent.actor, t["id"], "resolved", now=MON + 2 * H)
     await tickets.change_status(agent.actor, t["id"], "closed", now=MON + 3 * H)
     on_close = await Survey.select().where(Survey.ticket == t["id"])
     assert [s["kind"] for s in on_close] == ["csat"]  # default survey_on_close
 
-    row, token = await surveys.create_survey(agent.actor, acme["id"], "csat",
-                                             ticket_id=t["id"])
+    row, token = await surveys.create_survey(agent.actor, acme["id"], "csat", ticket_id=t["id"])
     assert row["token_hash"] == surveys.hash_token(token) and token not in row.values()
 
     shown = await kehu_client.get(f"/surveys/{token}")
     assert shown.status_code == 200
     assert shown.json() == {
-        "kind": "csat", "question": surveys.QUESTIONS["csat"], "customer": "ACME Secret Corp",
+        "kind": "csat",
+        "question": surveys.QUESTIONS["csat"],
+        "customer": "ACME Secret Corp",
         "scale": {"min": 1, "max": 5},
         "dimensions": ["response_speed", "accuracy", "attitude", "professionalism"],
     }
     assert "Internal subject" not in shown.text and str(agent.username) not in shown.text
 
     bad = await kehu_client.post(f"/surveys/{token}", json={"score": 9})
-    assert bad.status_code == 400 and (await Survey.select().where(
-        Survey.id == row["id"]).first())["answered_at"] is None
+    assert (
+        bad.status_code == 400
+        and (await Survey.select().where(Survey.id == row["id"]).first())["answered_at"] is None
+    )
     answer = {"score": 4, "dimensions": {"attitude": 5, "accuracy": 3}, "comment": "ok"}
     first = await kehu_client.post(f"/surveys/{token}", json=answer)
     assert first.status_code == 200, first.text
@@ -94,8 +99,7 @@ async def _answer(system, customer_id, kind, score):
     await surveys.answer_survey(token, score)
 
 
-async def test_churn_score_alert_once_and_declining(kehu, make_user, make_customer, system,
-                                                     gql):
+async def test_churn_score_alert_once_and_declining(kehu, make_user, make_customer, system, gql):
     rep = await make_user("sales", team="North")
     agent = await make_user("support", team="North")
     acme = await make_customer("ACME", owner=rep)
@@ -103,16 +107,27 @@ async def test_churn_score_alert_once_and_declining(kehu, make_user, make_custom
     await customers_active(system, [acme, calm])
     now = datetime.now(MON.tzinfo)
     for i in range(2):
-        await tickets.create_ticket(agent.actor, acme["id"], {
-            "subject": f"Complaint {i}", "channel": "phone", "type": "complaint",
-            "complaint_category": "slow_response"}, now=now - timedelta(hours=1))
+        await tickets.create_ticket(
+            agent.actor,
+            acme["id"],
+            {
+                "subject": f"Complaint {i}",
+                "channel": "phone",
+                "type": "complaint",
+                "complaint_category": "slow_response",
+            },
+            now=now - timedelta(hours=1),
+        )
     await _answer(system, acme["id"], "csat", 1)
     await _answer(system, acme["id"], "nps", 3)
     for days in (100, 110, 120, 130):  # falling activity: 4 in the previous 90 days, 0 since
-        await activities.log_activity(system, acme["id"], {
-            "subject": "Call", "kind": "call", "occurred_at": now - timedelta(days=days)})
+        await activities.log_activity(
+            system,
+            acme["id"],
+            {"subject": "Call", "kind": "call", "occurred_at": now - timedelta(days=days)},
+        )
 
-    risk = (await churn.risks([acme["id"], calm["id"]], now))
+    risk = await churn.risks([acme["id"], calm["id"]], now)
     reasons = {(s.source, s.reason) for s in risk[acme["id"]].signals}
     assert ("tickets", "2 open complaint(s)") in reasons
     assert ("tickets", "1 low CSAT answer(s) (≤ 2)") in reasons
@@ -135,7 +150,11 @@ async def test_churn_score_alert_once_and_declining(kehu, make_user, make_custom
     assert len(alerts) == 1 and alerts[0]["open"] and alerts[0]["score"] == 90
     task = await Activity.select().where(Activity.id == alerts[0]["activity_id"]).first()
     assert (task["owner"], task["kind"], task["status"], task["related_type"]) == (
-        rep.id, "task", "planned", "churn_alert")
+        rep.id,
+        "task",
+        "planned",
+        "churn_alert",
+    )
     stage = await Customer.select(Customer.lifecycle_stage).where(Customer.id == acme["id"])
     assert stage[0]["lifecycle_stage"] == "declining"
 
@@ -169,8 +188,7 @@ class Collector:
         self.events.append(event)
 
 
-async def test_survey_token_goes_out_in_the_event_not_the_audit_log(kehu, make_customer,
-                                                                     system):
+async def test_survey_token_goes_out_in_the_event_not_the_audit_log(kehu, make_customer, system):
     from kehu.core.tables import AuditLog
 
     acme = await make_customer()

@@ -21,8 +21,10 @@ def restore():
 
 @pytest.mark.parametrize(
     ("env", "hosts"),
-    [('["127.0.0.1", "10.0.0.0/8"]', ["127.0.0.1", "10.0.0.0/8"]),
-     ("127.0.0.1, localhost", ["127.0.0.1", "localhost"])],
+    [
+        ('["127.0.0.1", "10.0.0.0/8"]', ["127.0.0.1", "10.0.0.0/8"]),
+        ("127.0.0.1, localhost", ["127.0.0.1", "localhost"]),
+    ],
 )
 def test_allowed_hosts_from_the_environment(tmp_path, monkeypatch, restore, env, hosts):
     monkeypatch.setenv("KEHU_PLUGIN_SETTINGS__WEBHOOKS__ALLOWED_HOSTS", env)

@@ -95,12 +95,27 @@ async def test_bad_input_is_a_typed_payload_error(kehu, gql, make_user, http_rec
         ("http://169.254.169.254/latest", ["customer.*"], {}, "url", "PRIVATE_URL"),
         (http_receiver.url, ["custmer.*"], {}, "events", "UNKNOWN_EVENT"),
         (http_receiver.url, [], {}, "events", "REQUIRED"),
-        (http_receiver.url, ["customer.*"], {"payloadQuery": "{ nope }"}, "payloadQuery",
-         "INVALID_PAYLOAD_QUERY"),
-        (http_receiver.url, ["customer.*"], {"payloadQuery": "mutation { x }"}, "payloadQuery",
-         "INVALID_PAYLOAD_QUERY"),
-        (http_receiver.url, ["customer.*"], {"payloadQuery": "query($x: ID) { me { id } }"},
-         "payloadQuery", "INVALID_PAYLOAD_QUERY"),
+        (
+            http_receiver.url,
+            ["customer.*"],
+            {"payloadQuery": "{ nope }"},
+            "payloadQuery",
+            "INVALID_PAYLOAD_QUERY",
+        ),
+        (
+            http_receiver.url,
+            ["customer.*"],
+            {"payloadQuery": "mutation { x }"},
+            "payloadQuery",
+            "INVALID_PAYLOAD_QUERY",
+        ),
+        (
+            http_receiver.url,
+            ["customer.*"],
+            {"payloadQuery": "query($x: ID) { me { id } }"},
+            "payloadQuery",
+            "INVALID_PAYLOAD_QUERY",
+        ),
     ]
     for url, events, extra, field, code in cases:
         result = await create(gql, admin, url, events, **extra)
@@ -109,8 +124,7 @@ async def test_bad_input_is_a_typed_payload_error(kehu, gql, make_user, http_rec
     assert await Webhook.count() == 0
 
 
-async def test_loopback_is_refused_unless_allowed(kehu, gql, make_user, http_receiver,
-                                                 monkeypatch):
+async def test_loopback_is_refused_unless_allowed(kehu, gql, make_user, http_receiver, monkeypatch):
     admin = await make_user("admin")
     settings = kehu.plugin_settings("webhooks")
     monkeypatch.setattr(settings, "allowed_hosts", [])
@@ -120,8 +134,12 @@ async def test_loopback_is_refused_unless_allowed(kehu, gql, make_user, http_rec
 
 async def test_only_admins_manage_webhooks_by_default(kehu, gql, make_user, http_receiver):
     rep = await make_user("sales")
-    body = await gql(CREATE, {"input": {"url": http_receiver.url, "events": ["customer.*"]}},
-                     user=rep, expect_errors=True)
+    body = await gql(
+        CREATE,
+        {"input": {"url": http_receiver.url, "events": ["customer.*"]}},
+        user=rep,
+        expect_errors=True,
+    )
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
@@ -140,8 +158,11 @@ async def test_a_receiver_down_for_a_while_gets_every_event_in_order(
     http_receiver.respond = lambda r: (200, b"ok", 0.0)
 
     async def all_delivered() -> list[dict[str, Any]]:
-        ok = await WebhookAttempt.select().where(WebhookAttempt.succeeded.eq(True)).order_by(
-            WebhookAttempt.id)
+        ok = (
+            await WebhookAttempt.select()
+            .where(WebhookAttempt.succeeded.eq(True))
+            .order_by(WebhookAttempt.id)
+        )
         return ok if len({r["event_id"] for r in ok}) == 5 else []
 
     delivered = await eventually(all_delivered, kehu, timeout=20)
@@ -156,8 +177,11 @@ async def test_a_receiver_down_for_a_while_gets_every_event_in_order(
     assert set(tries) == set(bodies) and len(tries) > len(bodies)  # retried, same ids
     # per entity, the successful deliveries follow commit order
     for entity in (first["id"], second["id"]):
-        seqs = [bodies[r["event_id"]]["seq"] for r in delivered
-                if bodies[r["event_id"]]["entity_id"] == entity]
+        seqs = [
+            bodies[r["event_id"]]["seq"]
+            for r in delivered
+            if bodies[r["event_id"]]["entity_id"] == entity
+        ]
         assert seqs == sorted(seqs) and len(seqs) == (3 if entity == first["id"] else 2)
     log = await gql(
         "query($id: ID!) { webhookDeliveries(webhookId: $id, first: 50) { nodes { eventId "
@@ -196,8 +220,9 @@ async def test_redirects_are_not_followed_and_big_answers_are_cut(
     assert time.monotonic() - started < 10
 
 
-async def test_a_slow_endpoint_never_delays_another(kehu, gql, make_user, http_receiver, system,
-                                                   monkeypatch):
+async def test_a_slow_endpoint_never_delays_another(
+    kehu, gql, make_user, http_receiver, system, monkeypatch
+):
     admin = await make_user("admin")
     monkeypatch.setattr(kehu.plugin_settings("webhooks"), "timeout_seconds", 1.0)
     slow = await create(gql, admin, http_receiver.url + "/slow", ["customer.*"])
@@ -215,8 +240,11 @@ async def test_a_slow_endpoint_never_delays_another(kehu, gql, make_user, http_r
         assert http_receiver.received("/hook")
         assert time.monotonic() - started < 1.0
         await asyncio.sleep(1.3)
-        timed_out = await WebhookAttempt.select().where(
-            WebhookAttempt.webhook == slow["webhook"]["databaseId"]).first()
+        timed_out = (
+            await WebhookAttempt.select()
+            .where(WebhookAttempt.webhook == slow["webhook"]["databaseId"])
+            .first()
+        )
         assert timed_out is not None and "timed out" in timed_out["error"]
     finally:
         await kehu.events.stop_background()
@@ -251,8 +279,7 @@ async def test_rotation_signs_with_both_secrets_during_the_grace(
     assert verified(http_receiver, new)
     assert len(http_receiver.received()[0].headers["webhook-signature"].split(" ")) == 2
 
-    await Webhook.update({Webhook.previous_secret_until: now() - timedelta(seconds=1)},
-                         force=True)
+    await Webhook.update({Webhook.previous_secret_until: now() - timedelta(seconds=1)}, force=True)
     await customers.create_customer(system, {"name": "After Grace"})
     await eventually(lambda: len(http_receiver.received()) == 2, kehu)
     last = http_receiver.received()[-1]
@@ -263,8 +290,10 @@ async def test_rotation_signs_with_both_secrets_during_the_grace(
 class TestOwnerVisibility:
     @pytest.fixture
     def kehu_settings_overrides(self) -> dict[str, Any]:
-        return {"plugin_settings": {"webhooks": FAST},
-                "permissions": {"webhook:manage": ["admin", "sales"]}}
+        return {
+            "plugin_settings": {"webhooks": FAST},
+            "permissions": {"webhook:manage": ["admin", "sales"]},
+        }
 
     async def test_payloads_never_show_more_than_the_owner_may_see(
         self, kehu, gql, make_user, http_receiver, system
@@ -301,8 +330,11 @@ async def test_an_endpoint_failing_for_a_day_is_disabled_and_its_owner_told(
     kehu, gql, make_user, http_receiver, system
 ):
     admin = await make_user("admin")
-    await gql("mutation { updateMe: setNotificationPreference(input: {kind: \"webhook_disabled\""
-              ", enabled: true}) { errors { code } } }", user=admin)
+    await gql(
+        'mutation { updateMe: setNotificationPreference(input: {kind: "webhook_disabled"'
+        ", enabled: true}) { errors { code } } }",
+        user=admin,
+    )
     from kehu.core.tables import User
 
     await User.update({User.email: "owner@example.com"}).where(User.id == admin.id)
@@ -336,8 +368,10 @@ async def test_an_endpoint_failing_for_a_day_is_disabled_and_its_owner_told(
     assert enabled["data"]["updateWebhook"]["webhook"] == {"active": True, "failingSince": None}
 
     async def got_missed() -> bool:
-        return any(r.json().get("data", {}).get("name") == "While Disabled"
-                   for r in http_receiver.received())
+        return any(
+            r.json().get("data", {}).get("name") == "While Disabled"
+            for r in http_receiver.received()
+        )
 
     assert await eventually(got_missed, kehu)
 
@@ -347,9 +381,15 @@ async def test_ping_redeliver_and_delete(kehu, gql, make_user, http_receiver, sy
     webhook = await hook(gql, admin, http_receiver)
     ping = await gql(
         "mutation($id: ID!) { pingWebhook(input: {id: $id}) { delivery { succeeded "
-        "responseStatus eventName } errors { code } } }", {"id": webhook["id"]}, user=admin)
+        "responseStatus eventName } errors { code } } }",
+        {"id": webhook["id"]},
+        user=admin,
+    )
     assert ping["data"]["pingWebhook"]["delivery"] == {
-        "succeeded": True, "responseStatus": 200, "eventName": "webhook.ping"}
+        "succeeded": True,
+        "responseStatus": 200,
+        "eventName": "webhook.ping",
+    }
     assert verified(http_receiver, webhook["secret"])[0]["type"] == "webhook.ping"
 
     await customers.create_customer(system, {"name": "Again"})
@@ -358,18 +398,23 @@ async def test_ping_redeliver_and_delete(kehu, gql, make_user, http_receiver, sy
     again = await gql(
         "mutation($w: ID!, $e: String!) { redeliverWebhookEvent(input: {webhookId: $w, "
         "eventId: $e}) { scheduled errors { code } } }",
-        {"w": webhook["id"], "e": event_id}, user=admin)
+        {"w": webhook["id"], "e": event_id},
+        user=admin,
+    )
     assert again["data"]["redeliverWebhookEvent"] == {"scheduled": 1, "errors": []}
     await eventually(lambda: len(http_receiver.received()) == 3, kehu)
     assert http_receiver.received()[-1].headers["webhook-id"] == event_id
 
     deleted = await gql(
         "mutation($id: ID!) { deleteWebhook(input: {id: $id}) { deletedId errors { code } } }",
-        {"id": webhook["id"]}, user=admin)
+        {"id": webhook["id"]},
+        user=admin,
+    )
     assert deleted["data"]["deleteWebhook"]["deletedId"] == webhook["id"]
     assert await Webhook.count() == 0
     assert not await EventSubscriber.exists().where(
-        EventSubscriber.name == f"webhook:{webhook['databaseId']}")
+        EventSubscriber.name == f"webhook:{webhook['databaseId']}"
+    )
     await customers.create_customer(system, {"name": "After Delete"})
     await kehu.events.drain()
     assert len(http_receiver.received()) == 3

@@ -25,12 +25,25 @@ from kehu.plugins.incentives.services.periods import Period
 
 MONEY_METRICS = {"won_revenue", "invoiced_amount", "collected_amount"}
 RATIO_METRICS = {"conversion_rate", "collection_rate"}
-NEEDS = {"invoiced_amount": "contracts", "collected_amount": "contracts",
-         "collection_rate": "contracts", "csat": "tickets", "first_response_hours": "tickets",
-         "resolution_hours": "tickets"}
-ALL_METRICS = ("won_revenue", "new_customers", "conversion_rate", "invoiced_amount",
-               "collected_amount", "collection_rate", "csat", "first_response_hours",
-               "resolution_hours")
+NEEDS = {
+    "invoiced_amount": "contracts",
+    "collected_amount": "contracts",
+    "collection_rate": "contracts",
+    "csat": "tickets",
+    "first_response_hours": "tickets",
+    "resolution_hours": "tickets",
+}
+ALL_METRICS = (
+    "won_revenue",
+    "new_customers",
+    "conversion_rate",
+    "invoiced_amount",
+    "collected_amount",
+    "collection_rate",
+    "csat",
+    "first_response_hours",
+    "resolution_hours",
+)
 LOWER_IS_BETTER = {"first_response_hours", "resolution_hours"}
 NON_ADDITIVE = RATIO_METRICS | {"csat"} | LOWER_IS_BETTER
 GROUPS = ("user", "team", "company")
@@ -66,13 +79,18 @@ def check_metric(metric: str) -> None:
     if metric not in ALL_METRICS:
         raise ValidationFailed(f"Unknown metric {metric!r}", field="metric")
     if not _plugin_on(NEEDS.get(metric)):
-        raise ValidationFailed(FieldError(
-            "metric", f"Metric {metric!r} needs the {NEEDS[metric]} plugin", "PLUGIN_DISABLED"))
+        raise ValidationFailed(
+            FieldError(
+                "metric", f"Metric {metric!r} needs the {NEEDS[metric]} plugin", "PLUGIN_DISABLED"
+            )
+        )
 
 
 def bounds(period: Period) -> tuple[datetime, datetime]:
-    return (datetime.combine(period.start, time(), UTC),
-            datetime.combine(period.end + timedelta(days=1), time(), UTC))
+    return (
+        datetime.combine(period.start, time(), UTC),
+        datetime.combine(period.end + timedelta(days=1), time(), UTC),
+    )
 
 
 async def _won(period: Period, group: str, currency: str) -> dict[Any, Value]:
@@ -82,7 +100,8 @@ async def _won(period: Period, group: str, currency: str) -> dict[Any, Value]:
     col = {"user": O.owner, "team": O.team}.get(group)
     cols = [col] if col is not None else []
     q = O.select(*cols, O.currency, Sum(O.amount_minor, alias="s")).where(
-        O.status == "won", O.closed_at >= lo, O.closed_at < hi, O.currency == currency)
+        O.status == "won", O.closed_at >= lo, O.closed_at < hi, O.currency == currency
+    )
     rows = await q.group_by(*cols, O.currency)
     out: dict[Any, Value] = {}
     for r in rows:
@@ -97,9 +116,11 @@ async def _conversion(period: Period, group: str) -> dict[Any, Value]:
     lo, hi = bounds(period)
     col = {"user": O.owner, "team": O.team}.get(group)
     cols = [col] if col is not None else []
-    rows = await O.select(*cols, O.status, Count(alias="n")).where(
-        O.status.is_in(["won", "lost"]), O.closed_at >= lo, O.closed_at < hi
-    ).group_by(*cols, O.status)
+    rows = (
+        await O.select(*cols, O.status, Count(alias="n"))
+        .where(O.status.is_in(["won", "lost"]), O.closed_at >= lo, O.closed_at < hi)
+        .group_by(*cols, O.status)
+    )
     won: dict[Any, int] = defaultdict(int)
     closed: dict[Any, int] = defaultdict(int)
     for r in rows:
@@ -114,9 +135,11 @@ async def _new_customers(period: Period, group: str) -> dict[Any, Value]:
     lo, hi = bounds(period)
     col = {"user": Customer.owner, "team": Customer.team}.get(group)
     cols = [col] if col is not None else []
-    rows = await Customer.select(*cols, Count(alias="n")).where(
-        Customer.created_at >= lo, Customer.created_at < hi, Customer.merged_into.is_null()
-    ).group_by(*cols)
+    rows = (
+        await Customer.select(*cols, Count(alias="n"))
+        .where(Customer.created_at >= lo, Customer.created_at < hi, Customer.merged_into.is_null())
+        .group_by(*cols)
+    )
     return {(r[col._meta.name] if col is not None else 0): Value(Decimal(r["n"])) for r in rows}
 
 
@@ -147,8 +170,9 @@ _COLLECTED = (
 )
 
 
-async def _contract_money(period: Period, group: str, metric: str, currency: str
-                          ) -> dict[Any, Value]:
+async def _contract_money(
+    period: Period, group: str, metric: str, currency: str
+) -> dict[Any, Value]:
     """Invoiced or collected money of the period in ``currency`` per contract owner / team /
     company: the same sources as the commission ledger (``sources``), summed in SQL."""
     from kehu.plugins.contracts.tables import Contract
@@ -157,7 +181,8 @@ async def _contract_money(period: Period, group: str, metric: str, currency: str
     parts = _INVOICED if metric == "invoiced_amount" else _COLLECTED
     params = [period.start, period.end, currency] * (parts.count("UNION ALL") + 1)
     rows = await Contract.raw(
-        f"SELECT k, SUM(amount) AS s FROM ({parts.format(key=key)}) x GROUP BY k", *params)
+        f"SELECT k, SUM(amount) AS s FROM ({parts.format(key=key)}) x GROUP BY k", *params
+    )
     return {r["k"]: Value(Decimal(int(r["s"])), currency) for r in rows}
 
 
@@ -165,12 +190,16 @@ async def _collection_rate(period: Period, group: str, currency: str) -> dict[An
     """Collected ÷ invoiced in the period (money received for contracts vs invoiced)."""
     inv = await _contract_money(period, group, "invoiced_amount", currency)
     col = await _contract_money(period, group, "collected_amount", currency)
-    return {k: Value(col.get(k, Value(Decimal(0))).number / v.number)
-            for k, v in inv.items() if v.number > 0}
+    return {
+        k: Value(col.get(k, Value(Decimal(0))).number / v.number)
+        for k, v in inv.items()
+        if v.number > 0
+    }
 
 
-async def actuals(metric: str, period: Period, group: str = "user",
-                  currency: str | None = None) -> dict[Any, Value]:
+async def actuals(
+    metric: str, period: Period, group: str = "user", currency: str | None = None
+) -> dict[Any, Value]:
     """The actual of ``metric`` in ``period`` per user id / team id / ``0`` (company). Money
     is summed in one currency (default: the plugin's ``currency`` setting); there is no FX."""
     check_metric(metric)
@@ -192,8 +221,9 @@ async def actuals(metric: str, period: Period, group: str = "user",
     return await _contract_money(period, group, metric, currency)
 
 
-async def dimension_actual(metric: str, period: Period, scope: str, value: str,
-                           currency: str) -> Value | None:
+async def dimension_actual(
+    metric: str, period: Period, scope: str, value: str, currency: str
+) -> Value | None:
     """Won revenue of one region (customer region), channel (opportunity source) or product
     (opportunity line items); other metrics have no such breakdown (``None``)."""
     from kehu.plugins.pipeline.tables import LineItem
@@ -204,16 +234,24 @@ async def dimension_actual(metric: str, period: Period, scope: str, value: str,
     lo, hi = bounds(period)
     won = [O.status == "won", O.closed_at >= lo, O.closed_at < hi]
     if scope == "product":
-        line = QueryString('"pipeline_line_item"."quantity" * '
-                           '"pipeline_line_item"."unit_price_minor"')
+        line = QueryString(
+            '"pipeline_line_item"."quantity" * "pipeline_line_item"."unit_price_minor"'
+        )
         rows = await LineItem.select(Sum(line, alias="s"), Count(alias="n")).where(
-            LineItem.product == value, LineItem.opportunity.status == "won",
-            LineItem.opportunity.closed_at >= lo, LineItem.opportunity.closed_at < hi,
-            LineItem.currency == currency)
+            LineItem.product == value,
+            LineItem.opportunity.status == "won",
+            LineItem.opportunity.closed_at >= lo,
+            LineItem.opportunity.closed_at < hi,
+            LineItem.currency == currency,
+        )
         found = rows[0]["n"] > 0
         return Value(Decimal(int(rows[0]["s"] or 0)), currency if found else "")
     col = O.customer.region if scope == "region" else O.source
-    rows = await O.select(O.currency, Sum(O.amount_minor, alias="s")).where(
-        col == value, O.currency == currency, *won).group_by(O.currency)
-    return Value(Decimal(int(rows[0]["s"] or 0)), rows[0]["currency"]) if rows else \
-        Value(Decimal(0))
+    rows = (
+        await O.select(O.currency, Sum(O.amount_minor, alias="s"))
+        .where(col == value, O.currency == currency, *won)
+        .group_by(O.currency)
+    )
+    return (
+        Value(Decimal(int(rows[0]["s"] or 0)), rows[0]["currency"]) if rows else Value(Decimal(0))
+    )

@@ -30,11 +30,17 @@ async def propose(actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
     errors: list[FieldError] = []
     kind, subtype = data.get("kind", ""), (data.get("subtype") or "").strip()
     if kind not in {k.value for k in EventKind}:
-        errors.append(FieldError("kind", "kind must be bonus, allowance, honour or penalty",
-                                 "INVALID_CHOICE"))
+        errors.append(
+            FieldError("kind", "kind must be bonus, allowance, honour or penalty", "INVALID_CHOICE")
+        )
     elif subtype not in SUBTYPES[kind]:
-        errors.append(FieldError("subtype", f"subtype of {kind} must be one of "
-                                 f"{', '.join(sorted(SUBTYPES[kind]))}", "INVALID_CHOICE"))
+        errors.append(
+            FieldError(
+                "subtype",
+                f"subtype of {kind} must be one of {', '.join(sorted(SUBTYPES[kind]))}",
+                "INVALID_CHOICE",
+            )
+        )
     amount: Money | None = data.get("amount")
     if kind in NEEDS_AMOUNT and (amount is None or amount.minor <= 0):
         errors.append(FieldError("amount", f"a {kind} needs a positive amount", "REQUIRED"))
@@ -58,23 +64,41 @@ async def propose(actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
     raise_if(errors)
     async with unit_of_work():
         if key is not None:
-            earlier = await IncentiveEvent.select().where(
-                IncentiveEvent.idempotency_key == key).first()
+            earlier = (
+                await IncentiveEvent.select().where(IncentiveEvent.idempotency_key == key).first()
+            )
             if earlier is not None:
-                same = (earlier["kind"], earlier["subtype"], earlier["user"], earlier["period"],
-                        earlier["amount_minor"]) == (kind, subtype, user, period.key,
-                                                     amount.minor if amount else None)
+                same = (
+                    earlier["kind"],
+                    earlier["subtype"],
+                    earlier["user"],
+                    earlier["period"],
+                    earlier["amount_minor"],
+                ) == (kind, subtype, user, period.key, amount.minor if amount else None)
                 if not same:
-                    raise ValidationFailed(FieldError(
-                        "idempotencyKey", "idempotencyKey was already used for a different "
-                        "request", "IDEMPOTENCY_KEY_REUSED"))
+                    raise ValidationFailed(
+                        FieldError(
+                            "idempotencyKey",
+                            "idempotencyKey was already used for a different request",
+                            "IDEMPOTENCY_KEY_REUSED",
+                        )
+                    )
                 return earlier
-        row = (await IncentiveEvent.insert(IncentiveEvent(
-            kind=kind, subtype=subtype, user=user, period=period.key,
-            amount_minor=amount.minor if amount else None,
-            currency=amount.currency if amount else "", reason=reason,
-            requested_by=actor.user_id, idempotency_key=key,
-        )).returning(*IncentiveEvent.all_columns()))[0]
+        row = (
+            await IncentiveEvent.insert(
+                IncentiveEvent(
+                    kind=kind,
+                    subtype=subtype,
+                    user=user,
+                    period=period.key,
+                    amount_minor=amount.minor if amount else None,
+                    currency=amount.currency if amount else "",
+                    reason=reason,
+                    requested_by=actor.user_id,
+                    idempotency_key=key,
+                )
+            ).returning(*IncentiveEvent.all_columns())
+        )[0]
         await record(actor, "proposed", "incentive_event", row["id"], after=row)
     return row
 
@@ -89,8 +113,9 @@ async def decide(actor: Actor, event_id: int, approve: bool, note: str = "") -> 
         if not actor.is_system and actor.user_id in (row["user"], row["requested_by"]):
             raise Forbidden("An incentive event is approved by another manager")
         if row["status"] != EventStatus.pending:
-            raise ValidationFailed(FieldError("id", f"the event is already {row['status']}",
-                                              "INVALID_STATE"))
+            raise ValidationFailed(
+                FieldError("id", f"the event is already {row['status']}", "INVALID_STATE")
+            )
         status = EventStatus.approved if approve else EventStatus.rejected
         values = {"status": status.value, "decided_by": actor.user_id, "decided_at": now()}
         await IncentiveEvent.update(values).where(IncentiveEvent.id == event_id)
@@ -99,9 +124,15 @@ async def decide(actor: Actor, event_id: int, approve: bool, note: str = "") -> 
     return {**row, **values}
 
 
-async def list_events(actor: Actor, *, period: str | None = None, user_id: int | None = None,
-                      status: str | None = None, first: int = 20, after: str | None = None,
-                      ) -> tuple[Page, Any]:
+async def list_events(
+    actor: Actor,
+    *,
+    period: str | None = None,
+    user_id: int | None = None,
+    status: str | None = None,
+    first: int = 20,
+    after: str | None = None,
+) -> tuple[Page, Any]:
     """Incentive events you may see (your own, or all with ``commission:read_all``), newest
     first: a keyset page (``first`` ≤ 100) and a counter."""
     actor.require("incentive:read")
@@ -117,9 +148,15 @@ async def list_events(actor: Actor, *, period: str | None = None, user_id: int |
     query, count = IncentiveEvent.select(), IncentiveEvent.count()
     for condition in conditions:
         query, count = query.where(condition), count.where(condition)
-    page = await keyset_page(query, sort=IncentiveEvent.id, pk=IncentiveEvent.id,
-                             descending=True, first=first, after=after,
-                             maximum=current().settings.page_size_max)
+    page = await keyset_page(
+        query,
+        sort=IncentiveEvent.id,
+        pk=IncentiveEvent.id,
+        descending=True,
+        first=first,
+        after=after,
+        maximum=current().settings.page_size_max,
+    )
 
     async def counter() -> int:
         return await count

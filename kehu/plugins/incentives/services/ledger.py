@@ -56,9 +56,14 @@ def settlement_kind() -> str:
 def settlement_period(key: str) -> periods.Period:
     period = periods.parse(key)
     if period.kind != settlement_kind():
-        raise ValidationFailed(FieldError(
-            "period", f"commission periods are {settlement_kind()}s (e.g. "
-            f"{periods.containing(period.start, settlement_kind()).key})", "INVALID"))
+        raise ValidationFailed(
+            FieldError(
+                "period",
+                f"commission periods are {settlement_kind()}s (e.g. "
+                f"{periods.containing(period.start, settlement_kind()).key})",
+                "INVALID",
+            )
+        )
     return period
 
 
@@ -67,8 +72,9 @@ def pct(value: Decimal) -> str:
     return f"{q:f}%"
 
 
-def role_weights(participants: tuple[tuple[int, str], ...], splits: dict[str, Decimal]
-                 ) -> list[Decimal]:
+def role_weights(
+    participants: tuple[tuple[int, str], ...], splits: dict[str, Decimal]
+) -> list[Decimal]:
     """Weights of each participant: the role's percentage shared equally by the role's
     members; roles missing from the team give their share to the present ones pro rata; when
     no present role has a share, all participants share equally."""
@@ -82,16 +88,19 @@ def role_weights(participants: tuple[tuple[int, str], ...], splits: dict[str, De
     return weights
 
 
-def split_source(base: Money, participants: tuple[tuple[int, str], ...],
-                 splits: dict[str, Decimal]) -> list[tuple[int, str, Decimal, Money]]:
+def split_source(
+    base: Money, participants: tuple[tuple[int, str], ...], splits: dict[str, Decimal]
+) -> list[tuple[int, str, Decimal, Money]]:
     """``[(user, role, share %, base part)]`` whose parts sum exactly to ``base``."""
     if not participants:
         return []
     weights = role_weights(participants, splits)
     total = sum(weights)
     parts = base.allocate(weights)
-    return [(u, r, w * 100 / total, p)
-            for (u, r), w, p in zip(participants, weights, parts, strict=True)]
+    return [
+        (u, r, w * 100 / total, p)
+        for (u, r), w, p in zip(participants, weights, parts, strict=True)
+    ]
 
 
 def commissions(parts: list[tuple[Money, Decimal]]) -> list[Money]:
@@ -111,14 +120,16 @@ def commissions(parts: list[tuple[Money, Decimal]]) -> list[Money]:
     return [m for m in out if m is not None]
 
 
-async def _attainments(period: periods.Period, pairs: set[tuple[int, str]]
-                       ) -> dict[tuple[int, str], Decimal | None]:
+async def _attainments(
+    period: periods.Period, pairs: set[tuple[int, str]]
+) -> dict[tuple[int, str], Decimal | None]:
     """Attainment of ``(user, metric)`` in the period against the user's target for it."""
     out: dict[tuple[int, str], Decimal | None] = dict.fromkeys(pairs)
     metrics = {m for _, m in pairs}
     for metric in metrics:
-        rows = await Target.select().where(Target.period == period.key, Target.metric == metric,
-                                           Target.scope == "user")
+        rows = await Target.select().where(
+            Target.period == period.key, Target.metric == metric, Target.scope == "user"
+        )
         goals = {r["user"]: target_value(r) for r in rows}
         if not goals:
             continue
@@ -142,38 +153,57 @@ async def desired_lines(period: periods.Period) -> list[Spec]:
     raw: list[tuple[sources.Source, int, str, Decimal, Money, dict]] = []
     for basis in sorted({p["basis"] for p in all_plans.values()}):
         for src in await sources.for_basis(basis, period):
-            own = {u: plans.plan_for(u, teams.get(u), src.day, all_plans, assigns)
-                   for u, _ in src.participants}
+            own = {
+                u: plans.plan_for(u, teams.get(u), src.day, all_plans, assigns)
+                for u, _ in src.participants
+            }
             lead = next((p for p in own.values() if p is not None), None)
             if lead is None:
                 continue
             base = Money(src.base_minor, src.currency)
-            for user, role, share, part in split_source(base, src.participants,
-                                                        plans.splits_of(lead)):
+            for user, role, share, part in split_source(
+                base, src.participants, plans.splits_of(lead)
+            ):
                 plan = own[user]
-                if (plan is not None and plan["basis"] == basis and part.minor
-                        and plan["currency"] == src.currency):  # no FX: a plan per currency
+                if (
+                    plan is not None
+                    and plan["basis"] == basis
+                    and part.minor
+                    and plan["currency"] == src.currency
+                ):  # no FX: a plan per currency
                     raw.append((src, user, role, share, part, plan))
     att = await _attainments(period, {(u, p["attainment_metric"]) for _, u, _, _, _, p in raw})
     tiers = {}
     for _, user, _, _, _, plan in raw:
         tiers[(user, plan["id"])] = plans.rate_for(
-            plans.tiers_of(plan), att.get((user, plan["attainment_metric"])))
+            plans.tiers_of(plan), att.get((user, plan["attainment_metric"]))
+        )
     specs: list[Spec] = []
     by_source: dict[str, list[int]] = defaultdict(list)
     for i, (src, *_rest) in enumerate(raw):
         by_source[src.key].append(i)
     for idx in by_source.values():
-        amounts = commissions([(raw[i][4], tiers[(raw[i][1], raw[i][5]["id"])].rate)
-                               for i in idx])
+        amounts = commissions([(raw[i][4], tiers[(raw[i][1], raw[i][5]["id"])].rate) for i in idx])
         for i, amount in zip(idx, amounts, strict=True):
             src, user, role, share, part, plan = raw[i]
             tier = tiers[(user, plan["id"])]
-            specs.append(Spec(
-                src.key, user, role, amount, part, src.day, src.ref, plan["id"], share,
-                tier.rate, tier.label,
-                f"{pct(tier.rate * 100)} ({plan['name']}, tier {tier.label}) × {pct(share)} "
-                f"({role.upper()}) of {src.ref}: {part}"))
+            specs.append(
+                Spec(
+                    src.key,
+                    user,
+                    role,
+                    amount,
+                    part,
+                    src.day,
+                    src.ref,
+                    plan["id"],
+                    share,
+                    tier.rate,
+                    tier.label,
+                    f"{pct(tier.rate * 100)} ({plan['name']}, tier {tier.label}) × {pct(share)} "
+                    f"({role.upper()}) of {src.ref}: {part}",
+                )
+            )
     return specs + _caps(specs, all_plans, period)
 
 
@@ -187,10 +217,20 @@ def _caps(specs: list[Spec], all_plans: dict[int, dict], period: periods.Period)
         cap = plan["cap_minor"]
         if cap is not None and total > cap:
             cur = plan["currency"]
-            out.append(Spec(f"cap:{plan_id}:{period.key}", user, "", Money(cap - total, cur),
-                            Money(total, cur), period.end, f"cap of plan {plan['name']}",
-                            plan_id, explanation=f"cap {Money(cap, cur)} of plan "
-                            f"{plan['name']!r} on {Money(total, cur)} earned in {period.key}"))
+            out.append(
+                Spec(
+                    f"cap:{plan_id}:{period.key}",
+                    user,
+                    "",
+                    Money(cap - total, cur),
+                    Money(total, cur),
+                    period.end,
+                    f"cap of plan {plan['name']}",
+                    plan_id,
+                    explanation=f"cap {Money(cap, cur)} of plan "
+                    f"{plan['name']!r} on {Money(total, cur)} earned in {period.key}",
+                )
+            )
     return out
 
 
@@ -229,9 +269,18 @@ async def recompute(actor: Actor, period_key: str) -> RecomputeResult:
         await _serialise(period)
         result = await _reconcile(period)
         if result.created or result.updated or result.deleted:
-            await record(actor, "recomputed", "commission_period", None,
-                         after={"period": period.key, "created": result.created,
-                                "updated": result.updated, "deleted": result.deleted})
+            await record(
+                actor,
+                "recomputed",
+                "commission_period",
+                None,
+                after={
+                    "period": period.key,
+                    "created": result.created,
+                    "updated": result.updated,
+                    "deleted": result.deleted,
+                },
+            )
     return result
 
 
@@ -240,20 +289,21 @@ async def _serialise(period: periods.Period) -> None:
     ``BEGIN IMMEDIATE`` already serialises writers), so concurrent hooks never race on
     ``line_key``."""
     if not is_sqlite(current_engine()):
-        await CommissionLine.raw("SELECT pg_advisory_xact_lock(hashtext({}))",
-                                 "kehu.incentives.ledger")
+        await CommissionLine.raw(
+            "SELECT pg_advisory_xact_lock(hashtext({}))", "kehu.incentives.ledger"
+        )
 
 
 async def _reconcile(period: periods.Period) -> RecomputeResult:
     specs = {(s.source_key, s.user, s.role): s for s in await desired_lines(period)}
     locked = await locked_periods()
-    existing = await CommissionLine.select().where(
-        CommissionLine.source_period == period.key)
+    existing = await CommissionLine.select().where(CommissionLine.source_period == period.key)
     keys = sorted({k[0] for k in specs})
     for i in range(0, len(keys), 500):  # the same sources booked under another date
         existing += await CommissionLine.select().where(
-            CommissionLine.source_key.is_in(keys[i:i + 500]),
-            CommissionLine.source_period != period.key)
+            CommissionLine.source_key.is_in(keys[i : i + 500]),
+            CommissionLine.source_period != period.key,
+        )
     by_key: dict[tuple[str, int, str], list[dict]] = defaultdict(list)
     for line in existing:
         by_key[(line["source_key"], line["user"], line["role"])].append(line)
@@ -281,35 +331,53 @@ async def _reconcile(period: periods.Period) -> RecomputeResult:
             created += 1
         elif any(current_line[k] != v for k, v in values.items()):
             await CommissionLine.update({**values, "updated_at": now()}).where(
-                CommissionLine.id == current_line["id"])
+                CommissionLine.id == current_line["id"]
+            )
             updated += 1
         else:
             unchanged += 1
     return RecomputeResult(period.key, created, updated, deleted, unchanged)
 
 
-def _values(spec: Spec | None, key: tuple[str, int, str], period: periods.Period,
-            target: periods.Period, want: int, natural: bool, lines: list[dict]
-            ) -> dict[str, Any]:
+def _values(
+    spec: Spec | None,
+    key: tuple[str, int, str],
+    period: periods.Period,
+    target: periods.Period,
+    want: int,
+    natural: bool,
+    lines: list[dict],
+) -> dict[str, Any]:
     source_key, user, role = key
     prior = lines[0] if lines else {}
     currency = spec.amount.currency if spec else prior["currency"]
-    explanation = spec.explanation if spec else f"{prior.get('source_ref', source_key)} " \
-        "no longer earns commission"
+    explanation = (
+        spec.explanation
+        if spec
+        else f"{prior.get('source_ref', source_key)} no longer earns commission"
+    )
     if not natural:
-        explanation = (f"correction of locked period {period.key}: "
-                       f"{Money(want, currency)}; now {explanation}")
+        explanation = (
+            f"correction of locked period {period.key}: {Money(want, currency)}; now {explanation}"
+        )
     return {
         "line_key": f"{target.key}|{source_key}|{user}|{role}",
-        "period": target.key, "source_period": period.key, "user": user, "role": role,
-        "kind": _kind(key, natural, want), "source_key": source_key,
+        "period": target.key,
+        "source_period": period.key,
+        "user": user,
+        "role": role,
+        "kind": _kind(key, natural, want),
+        "source_key": source_key,
         "source_ref": (spec.ref if spec else prior.get("source_ref", ""))[:255],
         "source_date": spec.day if spec else prior.get("source_date", period.start),
         "plan": spec.plan if spec else prior.get("plan"),
         "base_minor": spec.base.minor if spec else 0,
         "share": str(spec.share.quantize(Decimal("0.01"))) if spec else "",
-        "rate": str(spec.rate) if spec else "", "tier": spec.tier if spec else "",
-        "amount_minor": want, "currency": currency, "explanation": explanation,
+        "rate": str(spec.rate) if spec else "",
+        "tier": spec.tier if spec else "",
+        "amount_minor": want,
+        "currency": currency,
+        "explanation": explanation,
     }
 
 
@@ -318,17 +386,23 @@ async def run_payout(actor: Actor, period_key: str) -> dict[str, Any]:
     actor.require("commission:payout")
     period = settlement_period(period_key)
     if await PayoutRun.exists().where(PayoutRun.period == period.key):
-        raise ValidationFailed(FieldError("period", f"{period.key} is already paid out",
-                                          "LOCKED"))
+        raise ValidationFailed(FieldError("period", f"{period.key} is already paid out", "LOCKED"))
     async with unit_of_work():
         await _serialise(period)
         await _reconcile(period)
         lines = await CommissionLine.select().where(CommissionLine.period == period.key)
         currencies = {x["currency"] for x in lines}
-        row = (await PayoutRun.insert(PayoutRun(
-            period=period.key, total_minor=sum(x["amount_minor"] for x in lines),
-            currency=currencies.pop() if len(currencies) == 1 else "", lines=len(lines),
-            locked_by=actor.user_id)).returning(*PayoutRun.all_columns()))[0]
+        row = (
+            await PayoutRun.insert(
+                PayoutRun(
+                    period=period.key,
+                    total_minor=sum(x["amount_minor"] for x in lines),
+                    currency=currencies.pop() if len(currencies) == 1 else "",
+                    lines=len(lines),
+                    locked_by=actor.user_id,
+                )
+            ).returning(*PayoutRun.all_columns())
+        )[0]
         await record(actor, "paid_out", "commission_period", row["id"], after=row)
     return row
 

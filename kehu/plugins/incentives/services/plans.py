@@ -52,13 +52,13 @@ def clean_tiers(raw: list[dict[str, Any]], errors: list[FieldError]) -> list[Tie
         if start is not None and rate is not None:
             tiers.append(Tier(start, rate))
     if not tiers:
-        errors.append(FieldError("tiers", "at least one tier (or a flat rate) is required",
-                                 "REQUIRED"))
+        errors.append(
+            FieldError("tiers", "at least one tier (or a flat rate) is required", "REQUIRED")
+        )
         return []
     starts = [t.start for t in tiers]
     if starts != sorted(set(starts)):
-        errors.append(FieldError("tiers", "tier thresholds must be strictly increasing",
-                                 "INVALID"))
+        errors.append(FieldError("tiers", "tier thresholds must be strictly increasing", "INVALID"))
     elif starts[0] != 0:
         errors.append(FieldError("tiers", "the first tier must start at 0", "INVALID"))
     return tiers
@@ -72,15 +72,21 @@ def clean_splits(raw: dict[str, Any] | None, errors: list[FieldError]) -> dict[s
     for role, pct in raw.items():
         role = role.lower()
         if role not in ROLES:
-            errors.append(FieldError("splits", f"unknown role {role!r} (am, ts, sc, bd)",
-                                     "INVALID_CHOICE"))
+            errors.append(
+                FieldError("splits", f"unknown role {role!r} (am, ts, sc, bd)", "INVALID_CHOICE")
+            )
             continue
         value = _dec(pct, f"splits.{role}", errors)
         if value is not None:
             out[role] = value
     if out and sum(out.values()) != 100:
-        errors.append(FieldError("splits", f"split percentages sum to "
-                                 f"{sum(out.values()).normalize():f}, not 100", "SPLITS_NOT_100"))
+        errors.append(
+            FieldError(
+                "splits",
+                f"split percentages sum to {sum(out.values()).normalize():f}, not 100",
+                "SPLITS_NOT_100",
+            )
+        )
     return out
 
 
@@ -114,16 +120,21 @@ async def create_plan(actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
         errors.append(FieldError("name", "name is required", "REQUIRED"))
     basis = data.get("basis", "won")
     if basis not in {b.value for b in Basis}:
-        errors.append(FieldError("basis", "basis must be won, invoiced or collected",
-                                 "INVALID_CHOICE"))
+        errors.append(
+            FieldError("basis", "basis must be won, invoiced or collected", "INVALID_CHOICE")
+        )
     elif basis != "won":
         try:
             check_metric(f"{basis}_amount" if basis == "invoiced" else "collected_amount")
         except ValidationFailed:
-            errors.append(FieldError("basis", f"basis {basis!r} needs the contracts plugin",
-                                     "PLUGIN_DISABLED"))
-    raw_tiers = data.get("tiers") or ([{"from": 0, "rate": data["rate"]}]
-                                      if data.get("rate") is not None else [])
+            errors.append(
+                FieldError(
+                    "basis", f"basis {basis!r} needs the contracts plugin", "PLUGIN_DISABLED"
+                )
+            )
+    raw_tiers = data.get("tiers") or (
+        [{"from": 0, "rate": data["rate"]}] if data.get("rate") is not None else []
+    )
     tiers = clean_tiers(raw_tiers, errors)
     splits = clean_splits(data.get("splits"), errors)
     cap = data.get("cap_minor")
@@ -133,20 +144,29 @@ async def create_plan(actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
     if start is None:
         errors.append(FieldError("effectiveFrom", "effectiveFrom is required", "REQUIRED"))
     elif end is not None and end < start:
-        errors.append(FieldError("effectiveTo", "effectiveTo is before effectiveFrom",
-                                 "INVALID"))
-    metric = data.get("attainment_metric") or ("won_revenue" if basis == "won"
-                                               else f"{basis}_amount")
+        errors.append(FieldError("effectiveTo", "effectiveTo is before effectiveFrom", "INVALID"))
+    metric = data.get("attainment_metric") or (
+        "won_revenue" if basis == "won" else f"{basis}_amount"
+    )
     if name and await Plan.exists().where(Plan.name == name):
         errors.append(FieldError("name", f"a plan named {name!r} exists", "DUPLICATE"))
     raise_if(errors)
     async with unit_of_work():
-        row = (await Plan.insert(Plan(
-            name=name, basis=basis, currency=data.get("currency", "CNY"),
-            tiers=json.dumps([{"from": str(t.start), "rate": str(t.rate)} for t in tiers]),
-            splits=json.dumps({k: str(v) for k, v in splits.items()}), cap_minor=cap,
-            effective_from=start, effective_to=end, attainment_metric=metric,
-        )).returning(*Plan.all_columns()))[0]
+        row = (
+            await Plan.insert(
+                Plan(
+                    name=name,
+                    basis=basis,
+                    currency=data.get("currency", "CNY"),
+                    tiers=json.dumps([{"from": str(t.start), "rate": str(t.rate)} for t in tiers]),
+                    splits=json.dumps({k: str(v) for k, v in splits.items()}),
+                    cap_minor=cap,
+                    effective_from=start,
+                    effective_to=end,
+                    attainment_metric=metric,
+                )
+            ).returning(*Plan.all_columns())
+        )[0]
         await record(actor, "created", "commission_plan", row["id"], after=row)
     return row
 
@@ -157,8 +177,9 @@ async def end_plan(actor: Actor, plan_id: int, effective_to: date) -> dict[str, 
     actor.require("incentive:manage")
     plan = await get_plan(actor, plan_id)
     if effective_to < plan["effective_from"]:
-        raise ValidationFailed(FieldError("effectiveTo", "effectiveTo is before effectiveFrom",
-                                          "INVALID"))
+        raise ValidationFailed(
+            FieldError("effectiveTo", "effectiveTo is before effectiveFrom", "INVALID")
+        )
     async with unit_of_work():
         await Plan.update({Plan.effective_to: effective_to}).where(Plan.id == plan_id)
         after = {**plan, "effective_to": effective_to}
@@ -179,9 +200,15 @@ async def list_plans(actor: Actor) -> list[dict[str, Any]]:
     return await Plan.select().order_by(Plan.id)
 
 
-async def assign_plan(actor: Actor, plan_id: int, *, user_id: int | None = None,
-                      team_id: int | None = None, effective_from: date | None = None,
-                      effective_to: date | None = None) -> dict[str, Any]:
+async def assign_plan(
+    actor: Actor,
+    plan_id: int,
+    *,
+    user_id: int | None = None,
+    team_id: int | None = None,
+    effective_from: date | None = None,
+    effective_to: date | None = None,
+) -> dict[str, Any]:
     actor.require("incentive:manage")
     plan = await get_plan(actor, plan_id)
     if (user_id is None) == (team_id is None):
@@ -190,30 +217,43 @@ async def assign_plan(actor: Actor, plan_id: int, *, user_id: int | None = None,
         raise ValidationFailed(FieldError("userId", f"User {user_id} not found", "NOT_FOUND"))
     start = effective_from or plan["effective_from"]
     async with unit_of_work():
-        row = (await PlanAssignment.insert(PlanAssignment(
-            plan=plan_id, user=user_id, team=team_id, effective_from=start,
-            effective_to=effective_to or plan["effective_to"],
-        )).returning(*PlanAssignment.all_columns()))[0]
+        row = (
+            await PlanAssignment.insert(
+                PlanAssignment(
+                    plan=plan_id,
+                    user=user_id,
+                    team=team_id,
+                    effective_from=start,
+                    effective_to=effective_to or plan["effective_to"],
+                )
+            ).returning(*PlanAssignment.all_columns())
+        )[0]
         await record(actor, "assigned", "commission_plan", plan_id, after=row)
     return row
 
 
 def _active(row: dict[str, Any], start: date, end: date) -> bool:
-    return row["effective_from"] <= end and (row["effective_to"] is None
-                                             or row["effective_to"] >= start)
+    return row["effective_from"] <= end and (
+        row["effective_to"] is None or row["effective_to"] >= start
+    )
 
 
 async def plans_in(start: date, end: date) -> tuple[dict[int, dict], list[dict[str, Any]]]:
     """Plans and assignments effective at some day in ``[start, end]``."""
     plans = {p["id"]: p for p in await Plan.select() if _active(p, start, end)}
-    assigns = [a for a in await PlanAssignment.select().order_by(PlanAssignment.id)
-               if a["plan"] in plans and _active(a, start, end)]
+    assigns = [
+        a
+        for a in await PlanAssignment.select().order_by(PlanAssignment.id)
+        if a["plan"] in plans and _active(a, start, end)
+    ]
     return plans, assigns
 
 
-def plan_for(user: int, team: int | None, day: date, plans: dict[int, dict],
-             assigns: list[dict[str, Any]]) -> dict[str, Any] | None:
+def plan_for(
+    user: int, team: int | None, day: date, plans: dict[int, dict], assigns: list[dict[str, Any]]
+) -> dict[str, Any] | None:
     """The plan of ``user`` on ``day``: the latest own assignment, else the latest team one."""
+
     def ok(a: dict[str, Any]) -> bool:
         p = plans[a["plan"]]
         return _active(a, day, day) and _active(p, day, day)

@@ -57,16 +57,21 @@ def _score(metric: str, actual: Decimal, goal: Decimal | None) -> Decimal | None
     return None
 
 
-async def scorecard(actor: Actor, user_id: int, period_key: str,
-                    weights: dict[str, Decimal] | None = None) -> Scorecard:
+async def scorecard(
+    actor: Actor, user_id: int, period_key: str, weights: dict[str, Decimal] | None = None
+) -> Scorecard:
     actor.require("incentive:read")
     if actor.user_id != user_id and not actor.can("commission:read_all"):
         raise Forbidden("Only managers, admins and finance see other people's scorecards")
     period = periods.parse(period_key)
     configured = weights or current().plugin_settings("incentives").scorecard_weights
     usable = [m for m in configured if m in ALL_METRICS and m in available_metrics()]
-    goals = {r["metric"]: target_value(r) for r in await Target.select().where(
-        Target.period == period.key, Target.scope == "user", Target.user == user_id)}
+    goals = {
+        r["metric"]: target_value(r)
+        for r in await Target.select().where(
+            Target.period == period.key, Target.scope == "user", Target.user == user_id
+        )
+    }
     raw: list[tuple[str, Decimal, Decimal | None, Decimal]] = []
     for metric in usable:
         act = (await actuals(metric, period, "user")).get(user_id)
@@ -82,9 +87,16 @@ async def scorecard(actor: Actor, user_id: int, period_key: str,
                 goal = None if goal is None else Money(int(goal), cur).amount
             raw.append((metric, value, goal, score))
     total_weight = sum(Decimal(configured[m]) for m, *_ in raw)
-    items = [ScoreItem(m, a, g, s.quantize(Decimal("0.01")),
-                       Decimal(configured[m]) / total_weight if total_weight else Decimal(0))
-             for m, a, g, s in raw]
+    items = [
+        ScoreItem(
+            m,
+            a,
+            g,
+            s.quantize(Decimal("0.01")),
+            Decimal(configured[m]) / total_weight if total_weight else Decimal(0),
+        )
+        for m, a, g, s in raw
+    ]
     total = sum((i.score * i.weight for i in items), Decimal(0)).quantize(Decimal("0.01"))
     return Scorecard(user_id, period.key, items, total)
 

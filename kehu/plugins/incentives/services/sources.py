@@ -40,9 +40,11 @@ async def _teams(opportunity_ids: list[int]) -> dict[int, list[tuple[int, str]]]
 
     out: dict[int, list[tuple[int, str]]] = defaultdict(list)
     if opportunity_ids:
-        rows = await TeamMember.select(TeamMember.opportunity, TeamMember.user, TeamMember.role
-                                       ).where(TeamMember.opportunity.is_in(opportunity_ids)
-                                               ).order_by(TeamMember.id)
+        rows = (
+            await TeamMember.select(TeamMember.opportunity, TeamMember.user, TeamMember.role)
+            .where(TeamMember.opportunity.is_in(opportunity_ids))
+            .order_by(TeamMember.id)
+        )
         for r in rows:
             out[r["opportunity"]].append((r["user"], r["role"]))
     return out
@@ -59,13 +61,26 @@ async def won(period: Period) -> list[Source]:
     from kehu.plugins.pipeline.tables import Opportunity as O
 
     lo, hi = bounds(period)
-    rows = await O.select(O.id, O.name, O.amount_minor, O.currency, O.owner, O.team,
-                          O.closed_at).where(O.status == "won", O.closed_at >= lo,
-                                             O.closed_at < hi).order_by(O.id)
+    rows = (
+        await O.select(O.id, O.name, O.amount_minor, O.currency, O.owner, O.team, O.closed_at)
+        .where(O.status == "won", O.closed_at >= lo, O.closed_at < hi)
+        .order_by(O.id)
+    )
     teams = await _teams([r["id"] for r in rows])
-    return [Source(f"won:{r['id']}", "won", r["closed_at"].date(), r["amount_minor"],
-                   r["currency"], f"won opportunity #{r['id']} {r['name']!r}", r["owner"],
-                   r["team"], _participants(r["owner"], teams[r["id"]])) for r in rows]
+    return [
+        Source(
+            f"won:{r['id']}",
+            "won",
+            r["closed_at"].date(),
+            r["amount_minor"],
+            r["currency"],
+            f"won opportunity #{r['id']} {r['name']!r}",
+            r["owner"],
+            r["team"],
+            _participants(r["owner"], teams[r["id"]]),
+        )
+        for r in rows
+    ]
 
 
 async def _contracts(ids: set[int]) -> dict[int, dict[str, Any]]:
@@ -73,14 +88,16 @@ async def _contracts(ids: set[int]) -> dict[int, dict[str, Any]]:
 
     if not ids:
         return {}
-    rows = await Contract.select(Contract.id, Contract.number, Contract.owner, Contract.team
-                                 ).where(Contract.id.is_in(sorted(ids)))
+    rows = await Contract.select(Contract.id, Contract.number, Contract.owner, Contract.team).where(
+        Contract.id.is_in(sorted(ids))
+    )
     out = {r["id"]: {**r, "participants": _participants(r["owner"], [])} for r in rows}
     if "pipeline_contracts" in plugin_names():
         from kehu.plugins.pipeline_contracts.tables import ContractSource
 
-        links = await ContractSource.select(ContractSource.contract, ContractSource.opportunity
-                                            ).where(ContractSource.contract.is_in(sorted(ids)))
+        links = await ContractSource.select(
+            ContractSource.contract, ContractSource.opportunity
+        ).where(ContractSource.contract.is_in(sorted(ids)))
         teams = await _teams([link["opportunity"] for link in links])
         for link in links:
             c = out[link["contract"]]
@@ -89,29 +106,67 @@ async def _contracts(ids: set[int]) -> dict[int, dict[str, Any]]:
     return out
 
 
-def _make(basis: str, key: str, day: date, minor: int, currency: str, ref: str,
-          contract: dict[str, Any]) -> Source:
-    return Source(key, basis, day, minor, currency, f"{ref} on {contract['number']}",
-                  contract["owner"], contract["team"], contract["participants"])
+def _make(
+    basis: str, key: str, day: date, minor: int, currency: str, ref: str, contract: dict[str, Any]
+) -> Source:
+    return Source(
+        key,
+        basis,
+        day,
+        minor,
+        currency,
+        f"{ref} on {contract['number']}",
+        contract["owner"],
+        contract["team"],
+        contract["participants"],
+    )
 
 
 async def invoiced(period: Period) -> list[Source]:
     from kehu.plugins.contracts.tables import Credit, Invoice
 
-    invoices = await Invoice.select().where(Invoice.issued_on >= period.start,
-                                            Invoice.issued_on <= period.end).order_by(Invoice.id)
-    credits = await Credit.select(*Credit.all_columns(), Credit.installment.contract.as_alias(
-        "contract")).where(Credit.kind == "credit_note", Credit.installment.is_not_null(),
-                           Credit.issued_on >= period.start, Credit.issued_on <= period.end
-                           ).order_by(Credit.id)
-    contracts = await _contracts({r["contract"] for r in invoices} |
-                                 {r["contract"] for r in credits})
-    out = [_make("invoiced", f"invoice:{r['id']}", r["issued_on"], r["amount_minor"],
-                 r["currency"], f"invoice {r['number']}", contracts[r["contract"]])
-           for r in invoices]
-    out += [_make("invoiced", f"credit:{r['id']}", r["issued_on"], -r["amount_minor"],
-                  r["currency"], f"credit note C-{r['id']} reversing invoiced amount",
-                  contracts[r["contract"]]) for r in credits]
+    invoices = (
+        await Invoice.select()
+        .where(Invoice.issued_on >= period.start, Invoice.issued_on <= period.end)
+        .order_by(Invoice.id)
+    )
+    credits = (
+        await Credit.select(*Credit.all_columns(), Credit.installment.contract.as_alias("contract"))
+        .where(
+            Credit.kind == "credit_note",
+            Credit.installment.is_not_null(),
+            Credit.issued_on >= period.start,
+            Credit.issued_on <= period.end,
+        )
+        .order_by(Credit.id)
+    )
+    contracts = await _contracts(
+        {r["contract"] for r in invoices} | {r["contract"] for r in credits}
+    )
+    out = [
+        _make(
+            "invoiced",
+            f"invoice:{r['id']}",
+            r["issued_on"],
+            r["amount_minor"],
+            r["currency"],
+            f"invoice {r['number']}",
+            contracts[r["contract"]],
+        )
+        for r in invoices
+    ]
+    out += [
+        _make(
+            "invoiced",
+            f"credit:{r['id']}",
+            r["issued_on"],
+            -r["amount_minor"],
+            r["currency"],
+            f"credit note C-{r['id']} reversing invoiced amount",
+            contracts[r["contract"]],
+        )
+        for r in credits
+    ]
     return out
 
 
@@ -119,28 +174,72 @@ async def collected(period: Period) -> list[Source]:
     from kehu.plugins.contracts.tables import Allocation, Credit, Payment
 
     p, s = period.start, period.end
-    payments = await Payment.select().where(Payment.contract.is_not_null(),
-                                            Payment.received_on >= p, Payment.received_on <= s
-                                            ).order_by(Payment.id)
-    allocs = await Allocation.select(
-        *Allocation.all_columns(), Allocation.installment.contract.as_alias("contract"),
-        Allocation.installment.seq.as_alias("seq"), Allocation.payment.currency.as_alias("cur"),
-    ).where(Allocation.payment.contract.is_null(), Allocation.applied_on >= p,
-            Allocation.applied_on <= s).order_by(Allocation.id)
-    refunds = await Credit.select(*Credit.all_columns(),
-                                  Credit.payment.contract.as_alias("contract")).where(
-        Credit.kind == "refund", Credit.payment.contract.is_not_null(),
-        Credit.issued_on >= p, Credit.issued_on <= s).order_by(Credit.id)
+    payments = (
+        await Payment.select()
+        .where(Payment.contract.is_not_null(), Payment.received_on >= p, Payment.received_on <= s)
+        .order_by(Payment.id)
+    )
+    allocs = (
+        await Allocation.select(
+            *Allocation.all_columns(),
+            Allocation.installment.contract.as_alias("contract"),
+            Allocation.installment.seq.as_alias("seq"),
+            Allocation.payment.currency.as_alias("cur"),
+        )
+        .where(
+            Allocation.payment.contract.is_null(),
+            Allocation.applied_on >= p,
+            Allocation.applied_on <= s,
+        )
+        .order_by(Allocation.id)
+    )
+    refunds = (
+        await Credit.select(*Credit.all_columns(), Credit.payment.contract.as_alias("contract"))
+        .where(
+            Credit.kind == "refund",
+            Credit.payment.contract.is_not_null(),
+            Credit.issued_on >= p,
+            Credit.issued_on <= s,
+        )
+        .order_by(Credit.id)
+    )
     contracts = await _contracts({r["contract"] for r in [*payments, *allocs, *refunds]})
-    out = [_make("collected", f"payment:{r['id']}", r["received_on"], r["amount_minor"],
-                 r["currency"], f"payment P-{r['id']} received", contracts[r["contract"]])
-           for r in payments]
-    out += [_make("collected", f"alloc:{r['id']}", r["applied_on"], r["amount_minor"], r["cur"],
-                  f"payment P-{r['payment']} allocated to installment {r['seq']}",
-                  contracts[r["contract"]]) for r in allocs]
-    out += [_make("collected", f"refund:{r['id']}", r["issued_on"], -r["amount_minor"],
-                  r["currency"], f"refund R-{r['id']} of payment P-{r['payment']}",
-                  contracts[r["contract"]]) for r in refunds]
+    out = [
+        _make(
+            "collected",
+            f"payment:{r['id']}",
+            r["received_on"],
+            r["amount_minor"],
+            r["currency"],
+            f"payment P-{r['id']} received",
+            contracts[r["contract"]],
+        )
+        for r in payments
+    ]
+    out += [
+        _make(
+            "collected",
+            f"alloc:{r['id']}",
+            r["applied_on"],
+            r["amount_minor"],
+            r["cur"],
+            f"payment P-{r['payment']} allocated to installment {r['seq']}",
+            contracts[r["contract"]],
+        )
+        for r in allocs
+    ]
+    out += [
+        _make(
+            "collected",
+            f"refund:{r['id']}",
+            r["issued_on"],
+            -r["amount_minor"],
+            r["currency"],
+            f"refund R-{r['id']} of payment P-{r['payment']}",
+            contracts[r["contract"]],
+        )
+        for r in refunds
+    ]
     return out
 
 

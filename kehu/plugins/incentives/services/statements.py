@@ -47,14 +47,26 @@ async def statement(actor: Actor, user_id: int, period_key: str) -> Statement:
     user = await User.select().where(User.id == user_id).first()
     if user is None:
         raise NotFound(f"User {user_id} not found")
-    lines = await CommissionLine.select().where(
-        CommissionLine.user == user_id, CommissionLine.period == period.key
-    ).order_by(CommissionLine.source_date).order_by(CommissionLine.id)
-    events = await IncentiveEvent.select().where(
-        IncentiveEvent.user == user_id, IncentiveEvent.period == period.key,
-        IncentiveEvent.status == "approved").order_by(IncentiveEvent.id)
-    currency = (lines[0]["currency"] if lines else
-                next((e["currency"] for e in events if e["currency"]), "CNY"))
+    lines = (
+        await CommissionLine.select()
+        .where(CommissionLine.user == user_id, CommissionLine.period == period.key)
+        .order_by(CommissionLine.source_date)
+        .order_by(CommissionLine.id)
+    )
+    events = (
+        await IncentiveEvent.select()
+        .where(
+            IncentiveEvent.user == user_id,
+            IncentiveEvent.period == period.key,
+            IncentiveEvent.status == "approved",
+        )
+        .order_by(IncentiveEvent.id)
+    )
+    currency = (
+        lines[0]["currency"]
+        if lines
+        else next((e["currency"] for e in events if e["currency"]), "CNY")
+    )
     sums: dict[str, int] = defaultdict(int)
     for line in lines:
         sums[line["kind"]] += line["amount_minor"]
@@ -62,12 +74,19 @@ async def statement(actor: Actor, user_id: int, period_key: str) -> Statement:
     sums["incentives"] = sum(signed_event_minor(e) for e in events)
     sums["total"] = sum(line["amount_minor"] for line in lines) + sums["incentives"]
     totals = {k: Money(v, currency) for k, v in sums.items()}
-    return Statement(user, period.key, period.key in await locked_periods(), lines, events,
-                     totals, currency)
+    return Statement(
+        user, period.key, period.key in await locked_periods(), lines, events, totals, currency
+    )
 
 
-async def lines(actor: Actor, period_key: str, user_id: int | None = None, *,
-                first: int = 20, after: str | None = None) -> tuple[Page, Any]:
+async def lines(
+    actor: Actor,
+    period_key: str,
+    user_id: int | None = None,
+    *,
+    first: int = 20,
+    after: str | None = None,
+) -> tuple[Page, Any]:
     """Ledger lines of a settlement period, newest first (keyset page, ``first`` ≤ 100), and a
     counter: your own, or anyone's (one user or all) with ``commission:read_all``."""
     actor.require("incentive:read")
@@ -82,9 +101,15 @@ async def lines(actor: Actor, period_key: str, user_id: int | None = None, *,
         conditions.append(CommissionLine.user == user_id)
     for condition in conditions:
         query, count = query.where(condition), count.where(condition)
-    page = await keyset_page(query, sort=CommissionLine.id, pk=CommissionLine.id,
-                             descending=True, first=first, after=after,
-                             maximum=current().settings.page_size_max)
+    page = await keyset_page(
+        query,
+        sort=CommissionLine.id,
+        pk=CommissionLine.id,
+        descending=True,
+        first=first,
+        after=after,
+        maximum=current().settings.page_size_max,
+    )
 
     async def counter() -> int:
         return await count
@@ -107,35 +132,50 @@ class Standing:
     commission: Money | None  # None when the actor may not see it
 
 
-async def leaderboard(actor: Actor, period_key: str, metric: str, first: int = 20
-                      ) -> list[Standing]:
+async def leaderboard(
+    actor: Actor, period_key: str, metric: str, first: int = 20
+) -> list[Standing]:
     """Users ranked by the metric's actual in the period (ties by name)."""
     actor.require("incentive:read")
     period = periods.parse(period_key)
     acts = await actuals(metric, period, "user")
     acts.pop(None, None)
     users = {u["id"]: u for u in await User.select().where(User.id.is_in(list(acts) or [0]))}
-    goals = {r["user"]: target_value(r) for r in await Target.select().where(
-        Target.period == period.key, Target.metric == metric, Target.scope == "user")}
+    goals = {
+        r["user"]: target_value(r)
+        for r in await Target.select().where(
+            Target.period == period.key, Target.metric == metric, Target.scope == "user"
+        )
+    }
     money: dict[int, int] = defaultdict(int)
     currency: dict[int, str] = {}
-    query = CommissionLine.select(CommissionLine.user, CommissionLine.amount_minor,
-                                  CommissionLine.currency)
+    query = CommissionLine.select(
+        CommissionLine.user, CommissionLine.amount_minor, CommissionLine.currency
+    )
     if period.kind == settlement_kind():  # what the statements of the period show
         query = query.where(CommissionLine.period == period.key)
     else:  # other granularities: lines by the date of their source
-        query = query.where(CommissionLine.source_date >= period.start,
-                            CommissionLine.source_date <= period.end)
+        query = query.where(
+            CommissionLine.source_date >= period.start, CommissionLine.source_date <= period.end
+        )
     for line in await query:
         money[line["user"]] += line["amount_minor"]
         currency[line["user"]] = line["currency"]
-    ordered = sorted((u for u in acts if u in users),
-                     key=lambda u: (-acts[u].number, users[u]["username"]))
+    ordered = sorted(
+        (u for u in acts if u in users), key=lambda u: (-acts[u].number, users[u]["username"])
+    )
     out = []
-    for rank, uid in enumerate(ordered[:max(1, min(first, 100))], start=1):
+    for rank, uid in enumerate(ordered[: max(1, min(first, 100))], start=1):
         goal = goals.get(uid)
-        out.append(Standing(
-            rank, users[uid], acts[uid], acts[uid].number / goal if goal else None,
-            Money(money[uid], currency.get(uid, acts[uid].currency or "CNY"))
-            if can_see_money_of(actor, uid) else None))
+        out.append(
+            Standing(
+                rank,
+                users[uid],
+                acts[uid],
+                acts[uid].number / goal if goal else None,
+                Money(money[uid], currency.get(uid, acts[uid].currency or "CNY"))
+                if can_see_money_of(actor, uid)
+                else None,
+            )
+        )
     return out

@@ -16,15 +16,19 @@ def _bounds(period: Any) -> tuple[Any, Any]:
     return bounds(period)
 
 
-async def _means(query: Any, group: str, user: Any, team: Any, value_type: Any,
-                 scale: Decimal = Decimal(1)) -> dict[Any, Any]:
+async def _means(
+    query: Any, group: str, user: Any, team: Any, value_type: Any, scale: Decimal = Decimal(1)
+) -> dict[Any, Any]:
     """``{user id / team id / 0: SUM(total) ÷ COUNT ÷ scale}``: ``query`` selects the
     ``total`` and ``n`` aggregates; it is grouped by ``user`` or ``team`` (or not at all)."""
     column = {"user": user, "team": team}.get(group)
     if column is not None:
         query = query.columns(column.as_alias("k")).group_by(column)
-    return {r.get("k", 0): value_type(Decimal(r["total"]) / r["n"] / scale)
-            for r in await query if r["n"]}
+    return {
+        r.get("k", 0): value_type(Decimal(r["total"]) / r["n"] / scale)
+        for r in await query
+        if r["n"]
+    }
 
 
 async def csat(period: Any, group: str, value_type: Any) -> dict[Any, Any]:
@@ -32,8 +36,12 @@ async def csat(period: Any, group: str, value_type: Any) -> dict[Any, Any]:
 
     lo, hi = _bounds(period)
     query = Survey.select(Sum(Survey.score, alias="total"), Count(alias="n")).where(
-        Survey.kind == "csat", Survey.answered_at >= lo, Survey.answered_at < hi,
-        Survey.score.is_not_null(), Survey.ticket.is_not_null())
+        Survey.kind == "csat",
+        Survey.answered_at >= lo,
+        Survey.answered_at < hi,
+        Survey.score.is_not_null(),
+        Survey.ticket.is_not_null(),
+    )
     return await _means(query, group, Survey.ticket.assignee, Survey.ticket.team, value_type)
 
 
@@ -48,7 +56,9 @@ async def hours(period: Any, group: str, value_type: Any, metric: str) -> dict[A
     anchor = Ticket.created_at if metric == "first_response_hours" else Ticket.resolved_at
     seconds = seconds_sql('"tickets_ticket"."created_at"', f'"tickets_ticket"."{end._meta.name}"')
     query = Ticket.select(Sum(QueryString(seconds), alias="total"), Count(alias="n")).where(
-        anchor >= lo, anchor < hi, end.is_not_null(), Ticket.merged_into.is_null())
+        anchor >= lo, anchor < hi, end.is_not_null(), Ticket.merged_into.is_null()
+    )
     means = await _means(query, group, Ticket.assignee, Ticket.team, value_type, Decimal(3600))
-    return {k: value_type(v.number.quantize(Decimal("0.01"), ROUND_HALF_UP))
-            for k, v in means.items()}
+    return {
+        k: value_type(v.number.quantize(Decimal("0.01"), ROUND_HALF_UP)) for k, v in means.items()
+    }

@@ -69,16 +69,18 @@ async def _clean(data: dict[str, Any]) -> dict[str, Any]:
         errors += exc.errors
     scope = data.get("scope", "user")
     if scope not in SCOPES:
-        errors.append(FieldError("scope", f"scope must be one of {', '.join(SCOPES)}",
-                                 "INVALID_CHOICE"))
+        errors.append(
+            FieldError("scope", f"scope must be one of {', '.join(SCOPES)}", "INVALID_CHOICE")
+        )
     user, team, dim = data.get("user"), data.get("team"), (data.get("dimension") or "").strip()
     if scope == "user" and (user is None or not await User.exists().where(User.id == user)):
         errors.append(FieldError("userId", "a user target needs an existing userId", "REQUIRED"))
     if scope == "team" and (team is None or not await Team.exists().where(Team.id == team)):
         errors.append(FieldError("teamId", "a team target needs an existing teamId", "REQUIRED"))
     if scope in ("region", "product", "channel") and not dim:
-        errors.append(FieldError("dimension", f"a {scope} target needs a dimension value",
-                                 "REQUIRED"))
+        errors.append(
+            FieldError("dimension", f"a {scope} target needs a dimension value", "REQUIRED")
+        )
     try:
         period = periods.parse(data.get("period", ""))
     except ValidationFailed as exc:
@@ -88,28 +90,41 @@ async def _clean(data: dict[str, Any]) -> dict[str, Any]:
     value = data.get("value")
     if metric in MONEY_METRICS:
         if amount is None or amount.minor <= 0:
-            errors.append(FieldError("amount", "a money target needs a positive amount",
-                                     "REQUIRED"))
+            errors.append(
+                FieldError("amount", "a money target needs a positive amount", "REQUIRED")
+            )
     elif value is None or Decimal(str(value)) <= 0:
-        errors.append(FieldError("value", "a count or ratio target needs a positive value",
-                                 "REQUIRED"))
+        errors.append(
+            FieldError("value", "a count or ratio target needs a positive value", "REQUIRED")
+        )
     raise_if(errors)
     assert period is not None
-    return {"metric": metric, "scope": scope, "user": user if scope == "user" else None,
-            "team": team if scope == "team" else None, "dimension": dim,
-            "period": period.key, "start": period.start, "end": period.end,
-            "amount_minor": amount.minor if amount is not None and metric in MONEY_METRICS
-            else None, "currency": amount.currency if amount is not None else "",
-            "value": "" if metric in MONEY_METRICS else str(Decimal(str(value))),
-            "note": (data.get("note") or "")[:255], "parent": data.get("parent")}
+    return {
+        "metric": metric,
+        "scope": scope,
+        "user": user if scope == "user" else None,
+        "team": team if scope == "team" else None,
+        "dimension": dim,
+        "period": period.key,
+        "start": period.start,
+        "end": period.end,
+        "amount_minor": amount.minor if amount is not None and metric in MONEY_METRICS else None,
+        "currency": amount.currency if amount is not None else "",
+        "value": "" if metric in MONEY_METRICS else str(Decimal(str(value))),
+        "note": (data.get("note") or "")[:255],
+        "parent": data.get("parent"),
+    }
 
 
 async def create_target(actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
     actor.require("incentive:manage")
     values = await _clean(data)
     async with unit_of_work():
-        row = (await Target.insert(Target(**values, created_by=actor.user_id))
-               .returning(*Target.all_columns()))[0]
+        row = (
+            await Target.insert(Target(**values, created_by=actor.user_id)).returning(
+                *Target.all_columns()
+            )
+        )[0]
         await record(actor, "created", "target", row["id"], after=row)
     return row
 
@@ -131,8 +146,9 @@ async def get_target(actor: Actor, target_id: int) -> dict[str, Any]:
     return row
 
 
-async def list_targets(actor: Actor, period: str | None = None, metric: str | None = None,
-                       user_id: int | None = None) -> list[dict[str, Any]]:
+async def list_targets(
+    actor: Actor, period: str | None = None, metric: str | None = None, user_id: int | None = None
+) -> list[dict[str, Any]]:
     query = _visible(Target.select().order_by(Target.start).order_by(Target.id), actor)
     if period:
         query = query.where(Target.period == periods.parse(period).key)
@@ -158,39 +174,56 @@ def split_whole(row: dict[str, Any], weights: list[Decimal]) -> list[dict[str, A
     return [{"amount_minor": None, "value": str(whole * w / sum(weights))} for w in weights]
 
 
-async def decompose(actor: Actor, target_id: int, *, by: str,
-                    weights: dict[Any, Decimal] | None = None) -> list[dict[str, Any]]:
+async def decompose(
+    actor: Actor, target_id: int, *, by: str, weights: dict[Any, Decimal] | None = None
+) -> list[dict[str, Any]]:
     """Split a target into children whose amounts sum exactly to it: ``by="period"`` (year →
     quarters, quarter → months; equal weights unless given per child key) or ``by="members"``
     (a team target → its members, weights per user id, equal by default)."""
     actor.require("incentive:manage")
     row = await get_target(actor, target_id)
-    base = {k: row[k] for k in ("metric", "scope", "user", "team", "dimension", "period",
-                                "start", "end", "currency", "note")}
+    base = {
+        k: row[k]
+        for k in (
+            "metric",
+            "scope",
+            "user",
+            "team",
+            "dimension",
+            "period",
+            "start",
+            "end",
+            "currency",
+            "note",
+        )
+    }
     if by == "period":
         kids = periods.parse(row["period"]).children()
         if not kids:
-            raise ValidationFailed(FieldError("by", "a month cannot be split further",
-                                              "INVALID"))
+            raise ValidationFailed(FieldError("by", "a month cannot be split further", "INVALID"))
         specs = [{**base, "period": p.key, "start": p.start, "end": p.end} for p in kids]
         keys: list[Any] = [p.key for p in kids]
     elif by == "members":
         if row["scope"] != "team":
-            raise ValidationFailed(FieldError("by", "only team targets split into members",
-                                              "INVALID"))
-        members = await User.select(User.id).where(User.team == row["team"],
-                                                   User.active.eq(True)).order_by(User.id)
+            raise ValidationFailed(
+                FieldError("by", "only team targets split into members", "INVALID")
+            )
+        members = (
+            await User.select(User.id)
+            .where(User.team == row["team"], User.active.eq(True))
+            .order_by(User.id)
+        )
         if not members:
-            raise ValidationFailed(FieldError("by", "the team has no active members",
-                                              "EMPTY_TEAM"))
+            raise ValidationFailed(FieldError("by", "the team has no active members", "EMPTY_TEAM"))
         keys = [m["id"] for m in members]
         specs = [{**base, "scope": "user", "user": k, "team": None} for k in keys]
     else:
         raise ValidationFailed(FieldError("by", "by must be period or members", "INVALID"))
     w = [Decimal(str((weights or {}).get(k, 1))) for k in keys]
     if any(x < 0 for x in w) or sum(w) == 0:
-        raise ValidationFailed(FieldError("weights", "weights must be non-negative and not "
-                                          "all zero", "INVALID"))
+        raise ValidationFailed(
+            FieldError("weights", "weights must be non-negative and not all zero", "INVALID")
+        )
     parts = split_whole(row, w)
     if row["amount_minor"] is not None:
         assert sum(p["amount_minor"] for p in parts) == row["amount_minor"]
@@ -198,12 +231,19 @@ async def decompose(actor: Actor, target_id: int, *, by: str,
         await Target.delete().where(Target.parent == target_id)
         out = []
         for spec, part in zip(specs, parts, strict=True):
-            child = (await Target.insert(Target(**spec, **part, parent=target_id,
-                                                created_by=actor.user_id))
-                     .returning(*Target.all_columns()))[0]
+            child = (
+                await Target.insert(
+                    Target(**spec, **part, parent=target_id, created_by=actor.user_id)
+                ).returning(*Target.all_columns())
+            )[0]
             out.append(child)
-        await record(actor, "decomposed", "target", target_id,
-                     after={"by": by, "children": [c["id"] for c in out]})
+        await record(
+            actor,
+            "decomposed",
+            "target",
+            target_id,
+            after={"by": by, "children": [c["id"] for c in out]},
+        )
     return out
 
 
@@ -228,13 +268,13 @@ async def attainments(actor: Actor, rows: list[dict[str, Any]]) -> list[Attainme
         period = periods.parse(row["period"])
         scope = row["scope"]
         if scope in ("region", "product", "channel"):
-            actual = await dimension_actual(row["metric"], period, scope, row["dimension"],
-                                            row["currency"] or "CNY")
+            actual = await dimension_actual(
+                row["metric"], period, scope, row["dimension"], row["currency"] or "CNY"
+            )
         else:
             key = (row["metric"], row["period"], scope, row["currency"])
             if key not in cache:
-                cache[key] = await actuals(row["metric"], period, scope,
-                                           row["currency"] or None)
+                cache[key] = await actuals(row["metric"], period, scope, row["currency"] or None)
             subject = {"user": row["user"], "team": row["team"]}.get(scope, 0)
             actual = cache[key].get(subject, Value(Decimal(0), row["currency"]))
         goal = target_value(row)

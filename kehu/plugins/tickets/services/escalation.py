@@ -44,8 +44,9 @@ class Step:
         """One line for the CLI; ``names`` maps user ids to usernames."""
         due = f"{self.due_at:%Y-%m-%d %H:%M} UTC" if self.due_at else "paused"
         who = ", ".join((names or {}).get(u, f"user {u}") for u in self.notify) or "nobody"
-        text = (f"{self.number}: {self.step} on {TARGET_LABELS[self.target]} (due {due}), "
-                f"notify {who}")
+        text = (
+            f"{self.number}: {self.step} on {TARGET_LABELS[self.target]} (due {due}), notify {who}"
+        )
         if self.reassign_to is not None:
             text += f", reassigned to user {self.reassign_to}"
         elif self.reassign:
@@ -57,9 +58,13 @@ async def supervisors(team_ids: list[int]) -> dict[int, list[int]]:
     """Active managers per team (the 监督岗位 of a support team)."""
     out: dict[int, list[int]] = {t: [] for t in team_ids}
     if team_ids:
-        rows = await User.select(User.id, User.team).where(
-            User.team.is_in(sorted(set(team_ids))), User.role == "manager", User.active.eq(True)
-        ).order_by(User.id)
+        rows = (
+            await User.select(User.id, User.team)
+            .where(
+                User.team.is_in(sorted(set(team_ids))), User.role == "manager", User.active.eq(True)
+            )
+            .order_by(User.id)
+        )
         for r in rows:
             out[r["team"]].append(r["id"])
     return out
@@ -72,10 +77,16 @@ async def plan(now: datetime | None = None, batch: int = 500) -> list[Step]:
     steps: list[Step] = []
     last = 0
     while True:
-        tickets = await Ticket.select().where(
-            Ticket.status.is_in(list(OPEN_STATUSES)), Ticket.merged_into.is_null(),
-            Ticket.id > last,
-        ).order_by(Ticket.id).limit(batch)
+        tickets = (
+            await Ticket.select()
+            .where(
+                Ticket.status.is_in(list(OPEN_STATUSES)),
+                Ticket.merged_into.is_null(),
+                Ticket.id > last,
+            )
+            .order_by(Ticket.id)
+            .limit(batch)
+        )
         if not tickets:
             return steps
         last = tickets[-1]["id"]
@@ -85,20 +96,25 @@ async def plan(now: datetime | None = None, batch: int = 500) -> list[Step]:
 async def _plan_batch(tickets: list[dict[str, Any]], when: datetime) -> list[Step]:
     lead = timedelta(minutes=config().reminder_lead_minutes)
     clocks = await sla_of(tickets, when)
-    done = {r["step_key"] for r in await Escalation.select(Escalation.step_key).where(
-        Escalation.ticket.is_in([t["id"] for t in tickets]))}
+    done = {
+        r["step_key"]
+        for r in await Escalation.select(Escalation.step_key).where(
+            Escalation.ticket.is_in([t["id"] for t in tickets])
+        )
+    }
     bosses = await supervisors([t["team"] for t in tickets if t["team"] is not None])
     steps: list[Step] = []
     for t in tickets:
         sla = clocks[t["id"]]
         team_bosses = bosses.get(t["team"], [])
-        for target, clock in (("first_response", sla.first_response),
-                              ("resolution", sla.resolution)):
+        for target, clock in (
+            ("first_response", sla.first_response),
+            ("resolution", sla.resolution),
+        ):
             if clock.met_at is not None:
                 continue
             if clock.breached:
-                step = Step(t["id"], t["number"], target, "breach", clock.due_at,
-                            list(team_bosses))
+                step = Step(t["id"], t["number"], target, "breach", clock.due_at, list(team_bosses))
                 step.reassign = config().reassign_on_breach and t["team"] is not None
             elif not clock.paused and clock.remaining <= lead:
                 notify = [t["assignee"]] if t["assignee"] else list(team_bosses)
@@ -134,7 +150,13 @@ async def _run(actor: Actor, step: Step, when: datetime) -> None:
             "INSERT INTO tickets_escalation (ticket, step_key, target, step, notified, "
             "activity_ids, at) VALUES ({}, {}, {}, {}, {}, {}, {}) "
             "ON CONFLICT (step_key) DO NOTHING RETURNING id",
-            step.ticket_id, step.key, step.target, step.step, "[]", "[]", when,
+            step.ticket_id,
+            step.key,
+            step.target,
+            step.step,
+            "[]",
+            "[]",
+            when,
         )
         if not inserted:
             return
@@ -142,9 +164,13 @@ async def _run(actor: Actor, step: Step, when: datetime) -> None:
         if step.reassign:
             step.reassign_to = await pick_assignee(ticket["team"], exclude=ticket["assignee"])
             if step.reassign_to is not None:
-                await Ticket.update({Ticket.assignee: step.reassign_to,
-                                     Ticket.version: Ticket.version + 1,
-                                     Ticket.updated_at: when}).where(Ticket.id == ticket["id"])
+                await Ticket.update(
+                    {
+                        Ticket.assignee: step.reassign_to,
+                        Ticket.version: Ticket.version + 1,
+                        Ticket.updated_at: when,
+                    }
+                ).where(Ticket.id == ticket["id"])
         label = TARGET_LABELS[step.target]
         due = f"{step.due_at:%Y-%m-%d %H:%M} UTC" if step.due_at else "-"
         if step.step == "breach":
@@ -153,30 +179,50 @@ async def _run(actor: Actor, step: Step, when: datetime) -> None:
             subject = f"SLA reminder: {label} of {ticket['number']} due {due}"
         created = []
         for user_id in step.notify:
-            row = await activities.log_activity(actor, ticket["customer"], {
-                "kind": "task",
-                "status": "planned",
-                "subject": subject[:255],
-                "body": f"Ticket {ticket['number']} ({ticket['priority']}): {label} due {due}.",
-                "due_at": when,
-                "owner": user_id,
-                "related_type": "ticket",
-                "related_id": ticket["id"],
-            })
+            row = await activities.log_activity(
+                actor,
+                ticket["customer"],
+                {
+                    "kind": "task",
+                    "status": "planned",
+                    "subject": subject[:255],
+                    "body": f"Ticket {ticket['number']} ({ticket['priority']}): {label} due {due}.",
+                    "due_at": when,
+                    "owner": user_id,
+                    "related_type": "ticket",
+                    "related_id": ticket["id"],
+                },
+            )
             created.append(row["id"])
-        await Escalation.update({Escalation.notified: json.dumps(step.notify),
-                                 Escalation.activity_ids: json.dumps(created)}).where(
-            Escalation.step_key == step.key)
-        await record(actor, f"sla_{step.step}", "ticket", ticket["id"], after={
-            "target": step.target, "notified": step.notify, "activities": created,
-            "due_at": step.due_at,
-            "reassigned_to": step.reassign_to, "customer": ticket["customer"]})
+        await Escalation.update(
+            {
+                Escalation.notified: json.dumps(step.notify),
+                Escalation.activity_ids: json.dumps(created),
+            }
+        ).where(Escalation.step_key == step.key)
+        await record(
+            actor,
+            f"sla_{step.step}",
+            "ticket",
+            ticket["id"],
+            after={
+                "target": step.target,
+                "notified": step.notify,
+                "activities": created,
+                "due_at": step.due_at,
+                "reassigned_to": step.reassign_to,
+                "customer": ticket["customer"],
+            },
+        )
 
 
 async def escalations_of(ticket_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     out: dict[int, list[dict[str, Any]]] = {i: [] for i in ticket_ids}
     if ticket_ids:
-        for r in await Escalation.select().where(Escalation.ticket.is_in(sorted(set(ticket_ids))))\
-                .order_by(Escalation.at, Escalation.id):
+        for r in (
+            await Escalation.select()
+            .where(Escalation.ticket.is_in(sorted(set(ticket_ids))))
+            .order_by(Escalation.at, Escalation.id)
+        ):
             out[r["ticket"]].append(r)
     return out

@@ -65,27 +65,34 @@ async def ticket_metrics(
     period = (Ticket.created_at >= since) & (Ticket.created_at < until)
     rows = await scoped(Ticket.select()).where(period)
     backlog = await scoped(Ticket.count()).where(Ticket.status.is_in(list(OPEN_STATUSES)))
-    by_category = await scoped(
-        Ticket.select(Ticket.complaint_category, Count(alias="n"))
-    ).where(period, Ticket.type == TicketType.complaint.value).group_by(
-        Ticket.complaint_category)
-    first = [(r["first_responded_at"] - r["created_at"]).total_seconds()
-             for r in rows if r["first_responded_at"]]
-    resolved_rows = [r for r in rows if r["resolved_at"] is not None
-                     or r["status"] == "closed"]
-    resolution = [((r["resolved_at"] or r["closed_at"]) - r["created_at"]).total_seconds()
-                  for r in resolved_rows]
+    by_category = (
+        await scoped(Ticket.select(Ticket.complaint_category, Count(alias="n")))
+        .where(period, Ticket.type == TicketType.complaint.value)
+        .group_by(Ticket.complaint_category)
+    )
+    first = [
+        (r["first_responded_at"] - r["created_at"]).total_seconds()
+        for r in rows
+        if r["first_responded_at"]
+    ]
+    resolved_rows = [r for r in rows if r["resolved_at"] is not None or r["status"] == "closed"]
+    resolution = [
+        ((r["resolved_at"] or r["closed_at"]) - r["created_at"]).total_seconds()
+        for r in resolved_rows
+    ]
     breached = sum(1 for r in rows if True in _outcomes(r))
     met = sum(1 for r in rows if _outcomes(r) == (False, False))
 
     surveys = Survey.select(Survey.kind, Survey.score).where(
-        Survey.answered_at >= since, Survey.answered_at < until)
+        Survey.answered_at >= since, Survey.answered_at < until
+    )
     scope = customer_scope(actor)
     if scope is not None:
         surveys = surveys.where(Survey.customer.is_in(Customer.select(Customer.id).where(scope)))
     if team_id is not None:
-        surveys = surveys.where(Survey.customer.is_in(
-            Customer.select(Customer.id).where(Customer.team == team_id)))
+        surveys = surveys.where(
+            Survey.customer.is_in(Customer.select(Customer.id).where(Customer.team == team_id))
+        )
     answers = await surveys
     csat_scores = [a["score"] for a in answers if a["kind"] == "csat"]
     nps_scores = [a["score"] for a in answers if a["kind"] == "nps"]
@@ -102,6 +109,7 @@ async def ticket_metrics(
         csat_responses=len(csat_scores),
         nps=nps(nps_scores),
         nps_responses=len(nps_scores),
-        complaints_by_category={(r["complaint_category"] or "uncategorised"): r["n"]
-                                for r in by_category},
+        complaints_by_category={
+            (r["complaint_category"] or "uncategorised"): r["n"] for r in by_category
+        },
     )

@@ -79,20 +79,27 @@ def _named(rows: dict[tuple[str, str], dict[str, Any]], name: str, priority: str
     return PolicyTarget(t.policy, priority, t.first_response, t.resolution, source)
 
 
-def targets_for(
-    rows: dict[tuple[str, str], dict[str, Any]], name: str, priority: str
-) -> Targets:
+def targets_for(rows: dict[tuple[str, str], dict[str, Any]], name: str, priority: str) -> Targets:
     row = rows.get((name, priority)) or rows.get((DEFAULT_POLICY, priority))
     if row is not None:
-        return Targets(row["name"], timedelta(minutes=row["first_response_minutes"]),
-                       timedelta(minutes=row["resolution_minutes"]))
+        return Targets(
+            row["name"],
+            timedelta(minutes=row["first_response_minutes"]),
+            timedelta(minutes=row["resolution_minutes"]),
+        )
     t = config().sla_targets[priority]
-    return Targets(DEFAULT_POLICY, timedelta(minutes=t.first_response_minutes),
-                   timedelta(minutes=t.resolution_minutes))
+    return Targets(
+        DEFAULT_POLICY,
+        timedelta(minutes=t.first_response_minutes),
+        timedelta(minutes=t.resolution_minutes),
+    )
 
 
 async def set_policy(
-    actor: Actor, name: str, priority: str, first_response_minutes: int,
+    actor: Actor,
+    name: str,
+    priority: str,
+    first_response_minutes: int,
     resolution_minutes: int,
 ) -> dict[str, Any]:
     """Create or change a policy's targets for a priority (scope ``ticket:sla``). Every open
@@ -103,28 +110,49 @@ async def set_policy(
     name = (name or "").strip()
     if not 1 <= len(name) <= 50:
         errors.append(FieldError("name", "name must be 1..50 characters", "INVALID"))
-    for field, value in (("firstResponseMinutes", first_response_minutes),
-                         ("resolutionMinutes", resolution_minutes)):
+    for field, value in (
+        ("firstResponseMinutes", first_response_minutes),
+        ("resolutionMinutes", resolution_minutes),
+    ):
         if not isinstance(value, int) or value < 1:
             errors.append(FieldError(field, f"{field} must be a positive number", "INVALID"))
     raise_if(errors)
     if resolution_minutes < first_response_minutes:
-        raise ValidationFailed(FieldError(
-            "resolutionMinutes", "Resolution cannot be due before the first response", "INVALID"))
+        raise ValidationFailed(
+            FieldError(
+                "resolutionMinutes", "Resolution cannot be due before the first response", "INVALID"
+            )
+        )
     async with unit_of_work():
-        existing = await SlaPolicy.select().where(
-            SlaPolicy.name == name, SlaPolicy.priority == priority).first()
-        values = {"first_response_minutes": first_response_minutes,
-                  "resolution_minutes": resolution_minutes}
+        existing = (
+            await SlaPolicy.select()
+            .where(SlaPolicy.name == name, SlaPolicy.priority == priority)
+            .first()
+        )
+        values = {
+            "first_response_minutes": first_response_minutes,
+            "resolution_minutes": resolution_minutes,
+        }
         if existing is None:
-            row = (await SlaPolicy.insert(SlaPolicy(name=name, priority=priority, **values))
-                   .returning(*SlaPolicy.all_columns()))[0]
+            row = (
+                await SlaPolicy.insert(SlaPolicy(name=name, priority=priority, **values)).returning(
+                    *SlaPolicy.all_columns()
+                )
+            )[0]
         else:
-            row = (await SlaPolicy.update(values).where(SlaPolicy.id == existing["id"])
-                   .returning(*SlaPolicy.all_columns()))[0]
-        await record(actor, "sla_policy_set", "ticket_sla_policy", row["id"],
-                     {k: existing[k] for k in values} if existing else None,
-                     {"name": name, "priority": priority, **values})
+            row = (
+                await SlaPolicy.update(values)
+                .where(SlaPolicy.id == existing["id"])
+                .returning(*SlaPolicy.all_columns())
+            )[0]
+        await record(
+            actor,
+            "sla_policy_set",
+            "ticket_sla_policy",
+            row["id"],
+            {k: existing[k] for k in values} if existing else None,
+            {"name": name, "priority": priority, **values},
+        )
     return row
 
 
@@ -155,11 +183,22 @@ def clocks_for(
     if ticket["status"] in (Status.resolved, Status.closed):
         resolved = ticket["resolved_at"] or ticket["closed_at"]
     # a ticket resolved without any public reply stops its first-response clock too
-    first = measure(cal, started, targets.first_response,
-                    paused_intervals(steps, PAUSED_FIRST, now), now,
-                    ticket["first_responded_at"] or resolved)
-    resolution = measure(cal, started, targets.resolution,
-                         paused_intervals(steps, PAUSED_RESOLUTION, now), now, resolved)
+    first = measure(
+        cal,
+        started,
+        targets.first_response,
+        paused_intervals(steps, PAUSED_FIRST, now),
+        now,
+        ticket["first_responded_at"] or resolved,
+    )
+    resolution = measure(
+        cal,
+        started,
+        targets.resolution,
+        paused_intervals(steps, PAUSED_RESOLUTION, now),
+        now,
+        resolved,
+    )
     return TicketSla(targets.policy, first, resolution)
 
 
@@ -207,8 +246,9 @@ async def store_outcomes(
             changed[pair].append(t["id"])
         out.append({**t, "first_response_breached": pair[0], "resolution_breached": pair[1]})
     for (first, resolution), ids in changed.items():
-        await Ticket.update({Ticket.first_response_breached: first,
-                             Ticket.resolution_breached: resolution}).where(Ticket.id.is_in(ids))
+        await Ticket.update(
+            {Ticket.first_response_breached: first, Ticket.resolution_breached: resolution}
+        ).where(Ticket.id.is_in(ids))
     return out
 
 
@@ -220,8 +260,12 @@ async def record_outcomes(now: datetime | None = None, batch: int = 500) -> int:
     pending = Ticket.status.is_in(list(OPEN_STATUSES)) | Ticket.resolution_breached.is_null()
     while True:
         async with unit_of_work():  # read and write in one transaction
-            rows = await Ticket.select().where(pending, Ticket.id > last).order_by(
-                Ticket.id).limit(batch)
+            rows = (
+                await Ticket.select()
+                .where(pending, Ticket.id > last)
+                .order_by(Ticket.id)
+                .limit(batch)
+            )
             await store_outcomes(rows, now)
         if not rows:
             return seen

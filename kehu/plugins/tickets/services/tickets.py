@@ -118,8 +118,12 @@ async def tickets_of_customers(
     out: dict[int, list[dict[str, Any]]] = {i: [] for i in customer_ids}
     if not customer_ids or not actor.can("ticket:read"):
         return out
-    query = visible(Ticket.select(Ticket.id, Ticket.customer).where(
-        Ticket.customer.is_in(sorted(set(customer_ids)))), actor)
+    query = visible(
+        Ticket.select(Ticket.id, Ticket.customer).where(
+            Ticket.customer.is_in(sorted(set(customer_ids)))
+        ),
+        actor,
+    )
     if open_only:
         query = query.where(Ticket.status.is_in(list(OPEN_STATUSES)))
     picked: dict[int, list[int]] = {i: [] for i in customer_ids}
@@ -170,9 +174,11 @@ async def histories(ticket_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     out: dict[int, list[dict[str, Any]]] = {i: [] for i in ticket_ids}
     if not ticket_ids:
         return out
-    rows = await TicketStatusChange.select().where(
-        TicketStatusChange.ticket.is_in(sorted(set(ticket_ids)))
-    ).order_by(TicketStatusChange.at, TicketStatusChange.id)
+    rows = (
+        await TicketStatusChange.select()
+        .where(TicketStatusChange.ticket.is_in(sorted(set(ticket_ids))))
+        .order_by(TicketStatusChange.at, TicketStatusChange.id)
+    )
     for row in rows:
         out[row["ticket"]].append(row)
     return out
@@ -237,12 +243,13 @@ async def create_ticket(
         if customer["archived_at"] is not None:
             raise ValidationFailed("Archived customers cannot get tickets", field="customerId")
         if data.get("contact") is not None:
-            contact = await Contact.select(Contact.customer).where(
-                Contact.id == data["contact"]).first()
+            contact = (
+                await Contact.select(Contact.customer).where(Contact.id == data["contact"]).first()
+            )
             if contact is None or contact["customer"] != customer_id:
                 raise ValidationFailed(
-                    FieldError("contactId", "Contact does not belong to this customer",
-                               "NOT_FOUND"))
+                    FieldError("contactId", "Contact does not belong to this customer", "NOT_FOUND")
+                )
         team = data.get("team") or customer["team"] or actor.team_id
         assignee = data.get("assignee")
         if assignee is not None:
@@ -276,8 +283,13 @@ async def create_ticket(
         await _store_change(ticket_id, None, Status.new.value, actor, when)
         if (data.get("body") or "").strip():
             await TicketMessage.insert(
-                TicketMessage(ticket=ticket_id, author=None, from_customer=True,
-                              body=data["body"].strip(), created_at=when)
+                TicketMessage(
+                    ticket=ticket_id,
+                    author=None,
+                    from_customer=True,
+                    body=data["body"].strip(),
+                    created_at=when,
+                )
             )
         ticket = await Ticket.select().where(Ticket.id == ticket_id).first()
         await record(actor, "created", "ticket", ticket_id, after=ticket)
@@ -291,8 +303,11 @@ async def _agent(user_id: int) -> dict[str, Any]:
     user = await User.select().where(User.id == user_id).first()
     if user is None or not user["active"] or user["role"] not in AGENT_ROLES:
         raise ValidationFailed(
-            FieldError("assigneeId", "Assignee must be an active support, sales or manager user",
-                       "NOT_FOUND")
+            FieldError(
+                "assigneeId",
+                "Assignee must be an active support, sales or manager user",
+                "NOT_FOUND",
+            )
         )
     return user
 
@@ -311,9 +326,11 @@ async def pick_assignee(team_id: int, exclude: int | None = None) -> int | None:
     strategy = strategy_for(team["name"])
     if strategy == "manual":
         return None
-    users = await User.select(User.id, User.role).where(
-        User.team == team_id, User.active.eq(True), User.role.is_in(["support", "sales"])
-    ).order_by(User.id)
+    users = (
+        await User.select(User.id, User.role)
+        .where(User.team == team_id, User.active.eq(True), User.role.is_in(["support", "sales"]))
+        .order_by(User.id)
+    )
     candidates = [u["id"] for u in users if u["role"] == "support"] or [u["id"] for u in users]
     candidates = [c for c in candidates if c != exclude]
     if not candidates:
@@ -322,8 +339,9 @@ async def pick_assignee(team_id: int, exclude: int | None = None) -> int | None:
         # the team's position row, created if missing and locked until the transaction ends
         # (SQLite: BEGIN IMMEDIATE already serialises writers; PostgreSQL: FOR UPDATE)
         await AssignmentState.raw(
-            "INSERT INTO tickets_assignment_state (team) VALUES ({}) "
-            "ON CONFLICT (team) DO NOTHING", team_id)
+            "INSERT INTO tickets_assignment_state (team) VALUES ({}) ON CONFLICT (team) DO NOTHING",
+            team_id,
+        )
         query = AssignmentState.select().where(AssignmentState.team == team_id)
         if not is_sqlite(current_engine()):
             query = query.lock_rows()
@@ -331,11 +349,14 @@ async def pick_assignee(team_id: int, exclude: int | None = None) -> int | None:
         last = state["last_user"]
         chosen = next((c for c in candidates if last is None or c > last), candidates[0])
         await AssignmentState.update({AssignmentState.last_user: chosen}).where(
-            AssignmentState.id == state["id"])
+            AssignmentState.id == state["id"]
+        )
         return chosen
-    rows = await Ticket.select(Ticket.assignee, Count(alias="n")).where(
-        Ticket.assignee.is_in(candidates), Ticket.status.is_in(list(OPEN_STATUSES))
-    ).group_by(Ticket.assignee)
+    rows = (
+        await Ticket.select(Ticket.assignee, Count(alias="n"))
+        .where(Ticket.assignee.is_in(candidates), Ticket.status.is_in(list(OPEN_STATUSES)))
+        .group_by(Ticket.assignee)
+    )
     load = {r["assignee"]: r["n"] for r in rows}
     return min(candidates, key=lambda c: (load.get(c, 0), c))
 
@@ -351,9 +372,11 @@ async def _locked(actor: Actor, ticket_id: int, expected_version: int | None) ->
 
 
 async def _save(ticket_id: int, values: dict[str, Any], when: datetime) -> dict[str, Any]:
-    rows = await Ticket.update(
-        {**values, Ticket.version: Ticket.version + 1, Ticket.updated_at: when}
-    ).where(Ticket.id == ticket_id).returning(*Ticket.all_columns())
+    rows = (
+        await Ticket.update({**values, Ticket.version: Ticket.version + 1, Ticket.updated_at: when})
+        .where(Ticket.id == ticket_id)
+        .returning(*Ticket.all_columns())
+    )
     return rows[0]
 
 
@@ -390,13 +413,17 @@ async def assign_ticket(
             assignee_id = await pick_assignee(team)
             if assignee_id is None:
                 raise ValidationFailed(
-                    FieldError("teamId", "Nobody in the team can take the ticket", "NO_AGENT"))
+                    FieldError("teamId", "Nobody in the team can take the ticket", "NO_AGENT")
+                )
         elif assignee_id is not None:
             user = await _agent(assignee_id)
             team = team_id or user["team"] or team
         after = await _save(ticket_id, {Ticket.assignee: assignee_id, Ticket.team: team}, when)
         await record(
-            actor, "assigned", "ticket", ticket_id,
+            actor,
+            "assigned",
+            "ticket",
+            ticket_id,
             {"assignee": before["assignee"], "team": before["team"]},
             {"assignee": assignee_id, "team": team, "customer": after["customer"]},
         )
@@ -428,12 +455,18 @@ async def add_message(
         ticket = await get_ticket(actor, ticket_id)
         if ticket["status"] == Status.closed or ticket["merged_into"] is not None:
             raise ValidationFailed(
-                FieldError("ticketId", "Closed tickets take no messages; reopen first", "CLOSED"))
+                FieldError("ticketId", "Closed tickets take no messages; reopen first", "CLOSED")
+            )
         message = (
             await TicketMessage.insert(
-                TicketMessage(ticket=ticket_id, author=None if from_customer else actor.user_id,
-                              from_customer=from_customer, internal=internal, body=text,
-                              created_at=when)
+                TicketMessage(
+                    ticket=ticket_id,
+                    author=None if from_customer else actor.user_id,
+                    from_customer=from_customer,
+                    internal=internal,
+                    body=text,
+                    created_at=when,
+                )
             ).returning(*TicketMessage.all_columns())
         )[0]
         values: dict[Any, Any] = {}
@@ -451,9 +484,16 @@ async def add_message(
         if values:
             ticket = await _with_outcome(await _save(ticket_id, values, when), when)
         await record(
-            actor, "message_added", "ticket", ticket_id,
-            after={"message_id": message["id"], "internal": internal,
-                   "from_customer": from_customer, "customer": ticket["customer"]},
+            actor,
+            "message_added",
+            "ticket",
+            ticket_id,
+            after={
+                "message_id": message["id"],
+                "internal": internal,
+                "from_customer": from_customer,
+                "customer": ticket["customer"],
+            },
         )
     return ticket, message
 
@@ -462,8 +502,11 @@ def _complaint_errors(ticket: dict[str, Any]) -> list[FieldError]:
     if ticket["type"] != TicketType.complaint:
         return []
     missing = [
-        FieldError(name, f"A complaint needs {label} before it is resolved or closed",
-                   "COMPLAINT_INCOMPLETE")
+        FieldError(
+            name,
+            f"A complaint needs {label} before it is resolved or closed",
+            "COMPLAINT_INCOMPLETE",
+        )
         for name, label, key in (
             ("complaintCategory", "a category", "complaint_category"),
             ("rootCause", "a root cause", "root_cause"),
@@ -512,7 +555,11 @@ async def change_status(
         reopened = status == Status.open and current_status in (Status.resolved, Status.closed)
         action = "reopened" if reopened else "status_changed"
         await record(
-            actor, action, "ticket", ticket_id, {"status": current_status},
+            actor,
+            action,
+            "ticket",
+            ticket_id,
+            {"status": current_status},
             {"status": status, "customer": after["customer"]},
         )
         if status == Status.closed:
@@ -520,7 +567,11 @@ async def change_status(
 
             for kind in config().survey_on_close:
                 await surveys.create_survey(
-                    actor, after["customer"], kind, ticket_id=ticket_id, now=when,
+                    actor,
+                    after["customer"],
+                    kind,
+                    ticket_id=ticket_id,
+                    now=when,
                     check_visibility=False,
                 )
     return after
@@ -545,8 +596,10 @@ async def update_complaint(
     values: dict[Any, Any] = {}
     if "complaint_category" in data:
         values[Ticket.complaint_category] = _check_category(data["complaint_category"], errors)
-    for key, column in (("root_cause", Ticket.root_cause),
-                        ("corrective_action", Ticket.corrective_action)):
+    for key, column in (
+        ("root_cause", Ticket.root_cause),
+        ("corrective_action", Ticket.corrective_action),
+    ):
         if key in data:
             values[column] = (data[key] or "").strip()
     raise_if(errors)
@@ -555,12 +608,18 @@ async def update_complaint(
         before = await _locked(actor, ticket_id, expected_version)
         if before["type"] != TicketType.complaint:
             raise ValidationFailed(
-                FieldError("id", "Only complaints have root cause and corrective action",
-                           "NOT_A_COMPLAINT"))
+                FieldError(
+                    "id", "Only complaints have root cause and corrective action", "NOT_A_COMPLAINT"
+                )
+            )
         after = await _save(ticket_id, values, when)
-        await record(actor, "complaint_updated", "ticket", ticket_id,
-                     after={k._meta.name: v for k, v in values.items()} | {
-                         "customer": after["customer"]})
+        await record(
+            actor,
+            "complaint_updated",
+            "ticket",
+            ticket_id,
+            after={k._meta.name: v for k, v in values.items()} | {"customer": after["customer"]},
+        )
     return after
 
 
@@ -580,10 +639,12 @@ async def update_ticket(
     if "subject" in data:
         values[Ticket.subject], err = require_text(data["subject"], "subject", 255)
         errors += [err] if err else []
-    for key, enum, column in (("priority", Priority, Ticket.priority),
-                              ("phase", Phase, Ticket.phase),
-                              ("type", TicketType, Ticket.type),
-                              ("channel", Channel, Ticket.channel)):
+    for key, enum, column in (
+        ("priority", Priority, Ticket.priority),
+        ("phase", Phase, Ticket.phase),
+        ("type", TicketType, Ticket.type),
+        ("channel", Channel, Ticket.channel),
+    ):
         if key in data:
             values[column] = check_choice(data[key], enum, key, errors)
     raise_if(errors)
@@ -594,8 +655,14 @@ async def update_ticket(
         if Ticket.priority in values:  # other targets: other outcome
             after = await _with_outcome(after, when)
         changed = {k._meta.name: v for k, v in values.items() if before[k._meta.name] != v}
-        await record(actor, "updated", "ticket", ticket_id,
-                     {k: before[k] for k in changed}, changed | {"customer": after["customer"]})
+        await record(
+            actor,
+            "updated",
+            "ticket",
+            ticket_id,
+            {k: before[k] for k in changed},
+            changed | {"customer": after["customer"]},
+        )
     return after
 
 
@@ -613,26 +680,53 @@ async def merge_tickets(
         duplicate = await get_ticket(actor, duplicate_id)
         if survivor["customer"] != duplicate["customer"]:
             raise ValidationFailed(
-                FieldError("duplicateId", "Only tickets of the same customer can be merged",
-                           "OTHER_CUSTOMER"))
+                FieldError(
+                    "duplicateId",
+                    "Only tickets of the same customer can be merged",
+                    "OTHER_CUSTOMER",
+                )
+            )
         for row, field in ((survivor, "survivorId"), (duplicate, "duplicateId")):
             if row["merged_into"] is not None or row["status"] == Status.closed:
-                raise ValidationFailed(FieldError(field, f"Ticket {row['id']} is closed",
-                                                  "CLOSED"))
-        moved = await TicketMessage.update({TicketMessage.ticket: survivor_id}).where(
-            TicketMessage.ticket == duplicate_id).returning(TicketMessage.id)
+                raise ValidationFailed(FieldError(field, f"Ticket {row['id']} is closed", "CLOSED"))
+        moved = (
+            await TicketMessage.update({TicketMessage.ticket: survivor_id})
+            .where(TicketMessage.ticket == duplicate_id)
+            .returning(TicketMessage.id)
+        )
         await _store_change(duplicate_id, duplicate["status"], Status.closed.value, actor, when)
-        await _with_outcome(await _save(duplicate_id, {
-            Ticket.status: Status.closed.value, Ticket.closed_at: when,
-            Ticket.merged_into: survivor_id}, when), when)
+        await _with_outcome(
+            await _save(
+                duplicate_id,
+                {
+                    Ticket.status: Status.closed.value,
+                    Ticket.closed_at: when,
+                    Ticket.merged_into: survivor_id,
+                },
+                when,
+            ),
+            when,
+        )
         values: dict[Any, Any] = {}
         if survivor["first_responded_at"] is None and duplicate["first_responded_at"]:
             values[Ticket.first_responded_at] = duplicate["first_responded_at"]
         after = await _with_outcome(await _save(survivor_id, values, when), when)
-        await record(actor, "merged", "ticket", survivor_id,
-                     after={"duplicate_id": duplicate_id, "messages": [r["id"] for r in moved],
-                            "customer": survivor["customer"]})
-        await record(actor, "merged_into", "ticket", duplicate_id,
-                     after={"merged_into": survivor_id, "customer": survivor["customer"]})
+        await record(
+            actor,
+            "merged",
+            "ticket",
+            survivor_id,
+            after={
+                "duplicate_id": duplicate_id,
+                "messages": [r["id"] for r in moved],
+                "customer": survivor["customer"],
+            },
+        )
+        await record(
+            actor,
+            "merged_into",
+            "ticket",
+            duplicate_id,
+            after={"merged_into": survivor_id, "customer": survivor["customer"]},
+        )
     return after
-
