@@ -8,6 +8,7 @@ import inspect
 import io
 import logging
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -106,6 +107,21 @@ def resolve_plugins(settings: Settings, available: dict[str, Any]) -> list[Loade
     return [LoadedPlugin(infos[n], available[n]) for n in order]
 
 
+def _validation_error(pm: pluggy.PluginManager, plugin: str, exc: Exception) -> PluginError:
+    """pluggy's (several-line) validation error as one line naming the plugin."""
+    text = " ".join(str(exc).split())
+    hook = re.search(r"for hook '(\w+)'", text)
+    unknown = re.search(r"Argument\(s\) \{(.*?)\} are declared in the hookimpl", text)
+    caller = getattr(pm.hook, hook[1], None) if hook else None
+    spec = getattr(caller, "spec", None)
+    if hook and unknown and spec is not None:
+        return PluginError(
+            f"Plugin {plugin!r}: {hook[1]} takes no argument {unknown[1]} "
+            f"(its arguments: {', '.join(spec.argnames) or 'none'})"
+        )
+    return PluginError(f"Plugin {plugin!r}: {text}")
+
+
 class Kehu:
     """One configured Kehu: enabled plugins in dependency order, their hooks and the engine."""
 
@@ -118,16 +134,19 @@ class Kehu:
         enabled = {p.info.name for p in self.plugins}
         for name in sorted(set(available) - enabled):
             self.pm.set_blocked(name)
+        registering: str | None = None
         try:
             # pluggy calls the last registered first: registering in reverse dependency
             # order makes its call order the dependency order (core first)
             for plugin in reversed(self.plugins):
+                registering = plugin.info.name
                 self.pm.register(plugin.module, name=plugin.info.name)
+            registering = None
             self.pm.hook.kehu_add_hookspecs(pm=self.pm)
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:
-            name = self.pm.get_name(exc.plugin) or repr(exc.plugin)
-            raise PluginError(f"Plugin {name!r}: {exc}") from exc
+            name = registering or self.pm.get_name(exc.plugin) or repr(exc.plugin)
+            raise _validation_error(self.pm, name, exc) from exc
         for plugin in self.plugins:
             plugin.hooks = sorted(
                 hc.name

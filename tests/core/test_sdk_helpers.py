@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import strawberry
+from piccolo.columns import Array, Integer, Numeric, Varchar
+from piccolo.table import Table
 from strawberry.scalars import JSON
 
 from kehu.core.money import Money
@@ -179,6 +181,35 @@ def test_a_field_without_a_column_stops_start_up_naming_the_plugin():
         email: str
 
     Right.check_table("shop")
+
+
+class Shoe(Table, tablename="shop_shoe"):
+    sizes = Array(base_column=Integer())
+    price_minor = Numeric(digits=(12, 2))
+    label = Varchar()
+    stock = Integer()
+
+
+@pytest.mark.parametrize(
+    ("field", "annotation", "column"),
+    [
+        ("sizes", list[int], "Array"),  # no array columns
+        ("price", MoneyType, "Numeric"),  # money is integer minor units, never a fraction
+        ("label", int, "Varchar"),
+        ("stock", dt.date, "Integer"),
+    ],
+)
+def test_a_field_of_a_type_its_column_cannot_hold_stops_start_up_in_one_line(
+    field, annotation, column
+):
+    cls = strawberry.type(
+        type("Odd", (RowType,), {"__table__": Shoe, "__annotations__": {field: annotation}})
+    )
+    with pytest.raises(PluginError) as info:
+        cls.check_table("shop")
+    message = info.value.message
+    assert message.startswith(f"Plugin 'shop': Odd.{field} cannot be derived from shop_shoe.")
+    assert f"a {column} column" in message and "\n" not in message
 
 
 # -- update_versioned ---------------------------------------------------------------------------

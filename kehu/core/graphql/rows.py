@@ -17,12 +17,15 @@ No ``from __future__ import annotations`` here: field types are read at runtime.
 """
 
 import dataclasses
+import datetime
+import decimal
 import enum
 import types
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
+from piccolo import columns as pc
 from piccolo.table import Table
 from strawberry.scalars import JSON
 
@@ -32,6 +35,20 @@ from kehu.core.money import Money as MoneyValue
 from kehu.core.services.common import load_json
 
 Getter = Callable[[Mapping[str, Any]], Any]
+_INTEGERS: tuple[type, ...] = (pc.Integer, pc.BigInt, pc.SmallInt, pc.Serial, pc.ForeignKey)
+_TEXTS: tuple[type, ...] = (pc.Varchar, pc.Text, pc.Email)
+_UNSUPPORTED: tuple[type, ...] = (pc.Array, pc.Bytea, pc.Interval)
+_COLUMNS: dict[Any, tuple[type, ...]] = {
+    int: _INTEGERS,
+    str: (*_TEXTS, pc.UUID),
+    bool: (pc.Boolean,),
+    float: (pc.Real, pc.DoublePrecision, pc.Numeric),
+    decimal.Decimal: (pc.Numeric, *_INTEGERS, *_TEXTS),
+    datetime.datetime: (pc.Timestamptz, pc.Timestamp),
+    datetime.date: (pc.Date,),
+    datetime.time: (pc.Time,),
+    JSON: (pc.JSON, pc.JSONB, *_TEXTS),
+}
 _plans: dict[type, list[tuple[str, Getter, bool]]] = {}
 
 
@@ -120,22 +137,53 @@ class RowType:
 
     @classmethod
     def check_table(cls, plugin: str) -> None:
-        """Start-up check: every field's column exists in ``__table__``."""
+        """Start-up check: every field's column exists in ``__table__`` and holds a value the
+        field can take (``Money`` needs an integer ``<name>_minor``; no arrays or bytes)."""
         table = cls.__table__
         if table is None:
             return
-        columns = {c._meta.name for c in table._meta.columns} | {"currency"}
+        columns = {c._meta.name: c for c in table._meta.columns}
         hints = typing.get_type_hints(cls, include_extras=True)
         for f in dataclasses.fields(cls):  # type: ignore[arg-type]
             if not f.init:
                 continue
-            _, column = _getter(cls, f.name, hints.get(f.name, Any))
-            has_default = f.default is not dataclasses.MISSING
-            if column is not None and column not in columns and not has_default:
+            annotation = hints.get(f.name, Any)
+            _, name = _getter(cls, f.name, annotation)
+            if name is None or (name == "currency" and name not in columns):
+                continue
+            column = columns.get(name)
+            if column is None:
+                if f.default is dataclasses.MISSING:
+                    raise PluginError(
+                        f"Plugin {plugin!r}: {cls.__name__}.{f.name} needs column {name!r}, "
+                        f"which {table._meta.tablename} does not have"
+                    )
+                continue
+            kind = _unwrap(annotation)[0]
+            if f.name in ("pk", "database_id", "id") or f.name.endswith("_pk"):
+                kind = int
+            accepted = _accepts(kind)
+            unsupported = isinstance(column, _UNSUPPORTED)
+            if unsupported or (accepted is not None and not isinstance(column, accepted)):
                 raise PluginError(
-                    f"Plugin {plugin!r}: {cls.__name__}.{f.name} needs column {column!r}, "
-                    f"which {table._meta.tablename} does not have"
+                    f"Plugin {plugin!r}: {cls.__name__}.{f.name} cannot be derived from "
+                    f"{table._meta.tablename}.{name}, a {type(column).__name__} column "
+                    + (
+                        "(RowType does not read that column type)"
+                        if unsupported or accepted is None
+                        else f"(supported: {', '.join(c.__name__ for c in accepted)})"
+                    )
+                    + "; write from_row by hand"
                 )
+
+
+def _accepts(kind: Any) -> tuple[type, ...] | None:
+    """The Piccolo column types a field of type ``kind`` can be read from (``None``: any)."""
+    if kind is Money:
+        return _INTEGERS  # minor units: exact, never floating point
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        return _TEXTS
+    return _COLUMNS.get(kind)
 
 
 __all__ = ["RowType"]
