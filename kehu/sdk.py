@@ -5,6 +5,7 @@ test covers this list); the deeper ``kehu.core.*`` paths are internal and may mo
 """
 
 from kehu.core.apps import plugin_app
+from kehu.core.console import CliState, console, fail, format_time, pass_state
 from kehu.core.context import current
 from kehu.core.db import bulk_insert, current_engine, in_transaction, is_sqlite, write_transaction
 from kehu.core.declared import Plugin
@@ -80,6 +81,7 @@ __all__ = [
     "Activity",
     "ActivityRef",
     "Actor",
+    "CliState",
     "Conflict",
     "Contact",
     "ContactRef",
@@ -127,6 +129,7 @@ __all__ = [
     "clean_phone",
     "composed",
     "connection",
+    "console",
     "current",
     "current_engine",
     "customer_scope",
@@ -136,6 +139,8 @@ __all__ = [
     "encode_id",
     "enum_value",
     "extensible",
+    "fail",
+    "format_time",
     "get_customer",
     "given",
     "gql_enum",
@@ -155,6 +160,7 @@ __all__ = [
     "now",
     "on_events",
     "owner_team_scope",
+    "pass_state",
     "payload",
     "payload_type",
     "pk_of",

@@ -58,6 +58,7 @@ class CliState:
 
 
 pass_state = click.make_pass_decorator(CliState)
+pass_state.__doc__ = "``@pass_state`` hands a ``kehu`` command its ``CliState`` (the runtime)."
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
