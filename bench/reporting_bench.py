@@ -21,7 +21,7 @@ from pathlib import Path
 from kehu.core.permissions import system_actor
 from kehu.core.runtime import Kehu
 from kehu.core.settings import Settings
-from kehu.plugins.contracts import receivables
+from kehu.plugins.contracts import services
 from kehu.plugins.pipeline import services as pipeline
 from kehu.plugins.reporting import services as reporting
 
@@ -193,7 +193,7 @@ async def bench(url: str, rows: int) -> None:
     flow = (await pipeline.list_pipelines(system))[0]
     kehu_side = {
         "funnel": lambda: pipeline.funnel(system, flow["id"]),
-        "aging": lambda: receivables.aging(system, group_by="none"),
+        "aging": lambda: services.aging(system, group_by="none"),
         "revenue": lambda: reporting.run_metric(system, "pipeline.revenue", dimensions=("period",)),
     }
     engine = kehu.engine.engine_type

@@ -33,7 +33,7 @@ from kehu.core.services import activities, contacts, customers
 from kehu.core.services.common import now
 from kehu.core.services.events import replay
 from kehu.core.tables import Activity, EventDelivery, EventRecord, MailMessage, User
-from kehu.plugins.contracts import receivables
+from kehu.plugins.contracts import services
 from kehu.plugins.contracts import services as contracts
 from kehu.plugins.contracts.tables import Contract, DunningStep
 from kehu.plugins.incentives.services import ledger, periods, plans
@@ -183,7 +183,7 @@ async def signed_contract(
     while row["status"] == "pending_approval":
         row = await contracts.decide_approval(system, row["id"], True, "ok")
     row = await contracts.sign_contract(system, row["id"], signed_on=date(2026, 1, 5))
-    return row, (await receivables.installments_by_contract([row["id"]]))[row["id"]]
+    return row, (await services.installments_by_contract([row["id"]]))[row["id"]]
 
 
 FLOW_EVENTS = (
@@ -220,26 +220,26 @@ async def commission_flow(system: Any, make_user: Any) -> None:
         system, {"name": "Billed Co", "owner": reps["invoiced"].id}
     )
     contract, inst = await signed_contract(system, billed)
-    await receivables.issue_invoice(system, contract["id"], installment_id=inst[0]["id"])
-    await receivables.issue_credit_note(system, inst[0]["id"], cny("100.00"), "discount")
+    await services.issue_invoice(system, contract["id"], installment_id=inst[0]["id"])
+    await services.issue_credit_note(system, inst[0]["id"], cny("100.00"), "discount")
 
     paying = await customers.create_customer(
         system, {"name": "Paying Co", "owner": reps["collected"].id}
     )
     contract, inst = await signed_contract(system, paying)
-    pay = await receivables.record_payment(
+    pay = await services.record_payment(
         system,
         paying["id"],
         cny("500.00"),
         contract_id=contract["id"],
         allocations=[(inst[0]["id"], cny("300.00"))],
     )
-    await receivables.refund_payment(system, pay.payment["id"], cny("200.00"), "overpaid")
-    await receivables.record_payment(
+    await services.refund_payment(system, pay.payment["id"], cny("200.00"), "overpaid")
+    await services.record_payment(
         system, paying["id"], cny("100.00"), allocations=[(inst[1]["id"], cny("100.00"))]
     )
     # a payment of last quarter, paid out before this quarter's events are redelivered
-    await receivables.record_payment(
+    await services.record_payment(
         system,
         paying["id"],
         cny("50.00"),
@@ -532,10 +532,10 @@ async def test_dunning_reminder_mail_once(kehu, system, make_user):
         {"name": "Li Cai", "email": "finance@example.com", "buying_role": "finance"},
     )
     contract, _ = await signed_contract(system, customer)
-    await receivables.set_schedule(
+    await services.set_schedule(
         system, contract["id"], [(date.today() - timedelta(days=3), cny("1000.00"))]
     )
-    done = await receivables.run_dunning(date.today())
+    done = await services.run_dunning(date.today())
     assert [a.step for a in done] == ["reminder"]
     sent = await mails("dunning_reminder")
     assert [to for _, to, _ in sent] == ["finance@example.com"]
@@ -622,10 +622,10 @@ async def test_replaying_the_whole_outbox_to_every_plugin_changes_nothing(kehu, 
     await tickets.change_status(agent.actor, t["id"], "resolved")
     await tickets.change_status(agent.actor, t["id"], "closed")
     contract, _ = await signed_contract(system, owner_of)
-    await receivables.set_schedule(
+    await services.set_schedule(
         system, contract["id"], [(date.today() - timedelta(days=3), cny("1000.00"))]
     )
-    await receivables.run_dunning(date.today())
+    await services.run_dunning(date.today())
     await activities.log_activity(agent.actor, owner_of["id"], {"subject": "Call"})
 
     kinds = {m[0] for m in await mails()}

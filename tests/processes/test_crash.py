@@ -37,7 +37,7 @@ async def _setup(kehu: Any, receiver_url: str) -> dict[str, Any]:
     a contact who gets the survey mail), an open ticket, and a webhook for payments and
     tickets."""
     from kehu.core.services import contacts, customers, users
-    from kehu.plugins.contracts import receivables
+    from kehu.plugins.contracts import services
     from kehu.plugins.contracts import services as contracts
     from kehu.plugins.incentives.services import plans
     from kehu.plugins.tickets.services import tickets
@@ -85,8 +85,8 @@ async def _setup(kehu: Any, receiver_url: str) -> dict[str, Any]:
     while contract["status"] == "pending_approval":
         contract = await contracts.decide_approval(system, contract["id"], True, "ok")
     contract = await contracts.sign_contract(system, contract["id"], signed_on=date(2026, 1, 5))
-    [installment] = (await receivables.installments_by_contract([contract["id"]]))[contract["id"]]
-    await receivables.issue_invoice(system, contract["id"], installment_id=installment["id"])
+    [installment] = (await services.installments_by_contract([contract["id"]]))[contract["id"]]
+    await services.issue_invoice(system, contract["id"], installment_id=installment["id"])
     ticket = await tickets.create_ticket(system, customer["id"], {"subject": "Broken part"})
     await tickets.change_status(system, ticket["id"], "resolved")
     _, secret = await endpoints.create_webhook(
@@ -108,7 +108,7 @@ CRASH = textwrap.dedent("""
     from kehu.core.runtime import Kehu
     from kehu.core.settings import Settings
     from kehu.core.events import unit_of_work
-    from kehu.plugins.contracts import receivables
+    from kehu.plugins.contracts import services
     from kehu.plugins.tickets.services import tickets
 
     async def main():
@@ -121,7 +121,7 @@ CRASH = textwrap.dedent("""
         kehu.events.committed = die
         customer, installment, ticket = map(int, sys.argv[1:4])
         async with unit_of_work():
-            await receivables.record_payment(
+            await services.record_payment(
                 system_actor(), customer, Money(100_000, "CNY"),
                 allocations=[(installment, Money(100_000, "CNY"))])
             await tickets.change_status(system_actor(), ticket, "closed")

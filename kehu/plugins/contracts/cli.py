@@ -9,7 +9,7 @@ import click
 from kehu.core.errors import KehuError
 from kehu.core.money import Money
 from kehu.core.permissions import system_actor
-from kehu.plugins.contracts import receivables
+from kehu.plugins.contracts import services
 
 
 def _run(obj: Any, fn: Callable[[Any], Awaitable[Any]]) -> Any:
@@ -40,7 +40,7 @@ def contracts() -> None:
 def dunning(obj: Any, as_of: str | None, dry_run: bool) -> None:
     """Run the dunning ladder (pre-due reminder → reminder → collection → legal)."""
     day = _date(as_of)
-    actions = _run(obj, lambda kehu: receivables.run_dunning(day, dry_run=dry_run))
+    actions = _run(obj, lambda kehu: services.run_dunning(day, dry_run=dry_run))
     verb = "Would take" if dry_run else "Took"
     for a in actions:
         click.echo(
@@ -63,7 +63,7 @@ def statement(
     """Print the reconciliation statement (对账单) of CUSTOMER_ID for a period."""
     start, end = _date(date_from), _date(date_to)
     st = _run(
-        obj, lambda kehu: receivables.statement(system_actor(), customer_id, start, end, currency)
+        obj, lambda kehu: services.statement(system_actor(), customer_id, start, end, currency)
     )
 
     def m(minor: int) -> str:
@@ -103,8 +103,8 @@ def aging(obj: Any, as_of: str | None, group_by: str) -> None:
     day = _date(as_of)
 
     async def work(kehu: Any) -> tuple[list[Any], dict[int, str]]:
-        rows = await receivables.aging(system_actor(), day, group_by=group_by)
-        return rows, await receivables.group_names(group_by, [r.group for r in rows])
+        rows = await services.aging(system_actor(), day, group_by=group_by)
+        return rows, await services.group_names(group_by, [r.group for r in rows])
 
     rows, names = _run(obj, work)
     if not rows:

@@ -11,7 +11,7 @@ from typing import Any
 from kehu.core.money import Money
 from kehu.core.permissions import Actor
 from kehu.core.tables import Customer, User
-from kehu.plugins.contracts import receivables as r
+from kehu.plugins.contracts import services as r
 from kehu.plugins.contracts import services as s
 from kehu.plugins.contracts.tables import Contract
 

@@ -31,7 +31,7 @@ from kehu.core.graphql.base import (
     pk_of,
 )
 from kehu.core.money import Money as MoneyValue
-from kehu.plugins.contracts import receivables, services
+from kehu.plugins.contracts import services
 from kehu.plugins.contracts import tables as t
 
 CustomerRef = Annotated["Customer", strawberry.lazy("kehu.core.graphql.types")]  # noqa: F821
@@ -156,13 +156,13 @@ class InstallmentType(Node):
             amount=_m(r["amount_minor"], c),
             paid=_m(r["paid_minor"], c),
             credited=_m(r["credited_minor"], c),
-            open=_m(receivables.open_minor(r), c),
+            open=_m(services.open_minor(r), c),
         )
 
     @classmethod
     async def resolve_node(cls, info: strawberry.Info, pk: int) -> "InstallmentType | None":
         try:
-            row, _ = await receivables._visible_installment(info.context.actor, pk)
+            row, _ = await services.visible_installment(info.context.actor, pk)
         except NotFound:
             return None
         return cls.from_row(row)
@@ -197,7 +197,7 @@ class InvoiceType(Node):
     @classmethod
     async def resolve_node(cls, info: strawberry.Info, pk: int) -> "InvoiceType | None":
         try:
-            return cls.from_row(await receivables.get_invoice(info.context.actor, pk))
+            return cls.from_row(await services.get_invoice(info.context.actor, pk))
         except NotFound:
             return None
 
@@ -245,7 +245,7 @@ class PaymentType(Node):
     @classmethod
     async def resolve_node(cls, info: strawberry.Info, pk: int) -> "PaymentType | None":
         try:
-            return cls.from_row(await receivables.get_payment(info.context.actor, pk))
+            return cls.from_row(await services.get_payment(info.context.actor, pk))
         except NotFound:
             return None
 
@@ -471,7 +471,7 @@ class ContractFields(Node):
     @strawberry.field(description="Open amount of the schedule.")
     async def open_amount(self, info: strawberry.Info) -> Money:
         rows = await info.context.loader("contracts_installments").load(self.pk)
-        return _m(sum(receivables.open_minor(r) for r in rows), self.currency)
+        return _m(sum(services.open_minor(r) for r in rows), self.currency)
 
     @strawberry.field
     async def invoices(self, info: strawberry.Info) -> list[InvoiceType]:
@@ -721,7 +721,7 @@ class ContractsQuery:
     async def payments(
         self, info: strawberry.Info, customer_id: strawberry.ID, first: int = 50
     ) -> list[PaymentType]:
-        rows = await receivables.payments_by_customer(
+        rows = await services.payments_by_customer(
             info.context.actor,
             pk_of(customer_id, "Customer", "customerId"),
             max(1, min(first, 100)),
@@ -745,7 +745,7 @@ class ContractsQuery:
         group_by: AgingGroup = AgingGroup.CUSTOMER,
         buckets: list[int] | None = None,
     ) -> list[AgingRowType]:
-        rows = await receivables.aging(
+        rows = await services.aging(
             info.context.actor, as_of, group_by=group_by.value, buckets=buckets
         )
         return _aging(rows, group_by.value)
@@ -759,7 +759,7 @@ class ContractsQuery:
         date_to: dt.date,
         currency: str | None = None,
     ) -> StatementType:
-        st = await receivables.statement(
+        st = await services.statement(
             info.context.actor,
             pk_of(customer_id, "Customer", "customerId"),
             date_from,
@@ -793,7 +793,7 @@ class ContractsQuery:
     async def bad_debt_provision(
         self, info: strawberry.Info, as_of: dt.date | None = None
     ) -> ProvisionType:
-        rows = await receivables.bad_debt_provision(info.context.actor, as_of)
+        rows = await services.bad_debt_provision(info.context.actor, as_of)
         customers = await info.context.loader("customer").load_many([r.customer_id for r in rows])
         totals: dict[str, int] = {}
         for r in rows:
@@ -821,10 +821,10 @@ class ContractsQuery:
     ) -> MetricsType:
         actor = info.context.actor
         currency = currency or services.config().default_currency
-        rate = await receivables.collection_rate(actor, date_from, date_to, currency)
-        signing = await receivables.signing_rate(actor, date_from, date_to)
-        rows = await receivables.aging(actor, date_to, group_by="none")
-        names = receivables.bucket_names(services.config().aging_buckets)
+        rate = await services.collection_rate(actor, date_from, date_to, currency)
+        signing = await services.signing_rate(actor, date_from, date_to)
+        rows = await services.aging(actor, date_to, group_by="none")
+        names = services.bucket_names(services.config().aging_buckets)
         sums = dict.fromkeys(names, 0)
         for r in rows:
             if r.currency == currency:
@@ -837,7 +837,7 @@ class ContractsQuery:
             collection_rate=rate.rate,
             overdue_amount=_m(sum(v for n, v in sums.items() if n != "current"), currency),
             open_amount=_m(sum(sums.values()), currency),
-            dso=await receivables.dso(actor, date_from, date_to, currency),
+            dso=await services.dso(actor, date_from, date_to, currency),
             contracts_submitted=signing.submitted,
             contracts_signed=signing.signed,
             signing_rate=signing.rate,
@@ -848,7 +848,7 @@ class ContractsQuery:
     async def dunning_preview(
         self, info: strawberry.Info, as_of: dt.date | None = None
     ) -> list[DunningActionType]:
-        actions = await receivables.run_dunning(as_of, dry_run=True, actor=info.context.actor)
+        actions = await services.run_dunning(as_of, dry_run=True, actor=info.context.actor)
         return [
             DunningActionType(
                 installment_id=encode_id("Installment", a.installment_id),
@@ -1259,9 +1259,9 @@ class ContractsMutation:
         async def work() -> list[InstallmentType]:
             cid = _cid(input.contract_id, "contractId")
             if input.installments is None:
-                rows = await receivables.generate_schedule(actor, cid, input.base_date)
+                rows = await services.generate_schedule(actor, cid, input.base_date)
             else:
-                rows = await receivables.set_schedule(
+                rows = await services.set_schedule(
                     actor, cid, [(i.due_date, i.amount.to_value()) for i in input.installments]
                 )
             return [InstallmentType.from_row(r) for r in rows]
@@ -1295,7 +1295,7 @@ class ContractsMutation:
 
         async def work() -> InvoiceType:
             return InvoiceType.from_row(
-                await receivables.issue_invoice(
+                await services.issue_invoice(
                     actor,
                     _cid(input.contract_id, "contractId"),
                     installment_id=pk_of(input.installment_id, "Installment", "installmentId"),
@@ -1316,7 +1316,7 @@ class ContractsMutation:
         actor = info.context.actor
 
         async def work() -> PaymentType:
-            result = await receivables.record_payment(
+            result = await services.record_payment(
                 actor,
                 pk_of(input.customer_id, "Customer", "customerId"),
                 input.amount.to_value(),
@@ -1338,7 +1338,7 @@ class ContractsMutation:
         actor = info.context.actor
 
         async def work() -> PaymentType:
-            result = await receivables.allocate_payment(
+            result = await services.allocate_payment(
                 actor, pk_of(input.payment_id, "Payment", "paymentId"), _allocs(input.allocations)
             )
             return PaymentType.from_row(result.payment)
@@ -1357,7 +1357,7 @@ class ContractsMutation:
 
                 raise ValidationFailed("amount is required", field="amount")
             return CreditType.from_row(
-                await receivables.issue_credit_note(
+                await services.issue_credit_note(
                     actor,
                     pk_of(input.installment_id, "Installment", "installmentId"),
                     input.amount.to_value(),
@@ -1376,7 +1376,7 @@ class ContractsMutation:
 
         async def work() -> CreditType:
             return CreditType.from_row(
-                await receivables.write_off(
+                await services.write_off(
                     actor,
                     pk_of(input.installment_id, "Installment", "installmentId"),
                     input.reason,
@@ -1395,7 +1395,7 @@ class ContractsMutation:
 
         async def work() -> CreditType:
             return CreditType.from_row(
-                await receivables.refund_payment(
+                await services.refund_payment(
                     actor,
                     pk_of(input.payment_id, "Payment", "paymentId"),
                     input.amount.to_value(),
@@ -1538,7 +1538,7 @@ async def load_by_customer(ctx: Any, keys: list[tuple[int, int]]) -> list[list[A
 
 
 async def load_receivables(ctx: Any, keys: list[int]) -> list[Any]:
-    found = await receivables.receivable_summaries(keys)
+    found = await services.receivable_summaries(keys)
     return [found[k] for k in keys]
 
 
@@ -1551,13 +1551,13 @@ LOADERS = {
     "contracts_contract": load_contracts,
     "contracts_lines": _children(services.lines_by_contract),
     "contracts_approvals": _children(services.approvals_by_contract),
-    "contracts_installments": _children(receivables.installments_by_contract),
+    "contracts_installments": _children(services.installments_by_contract),
     "contracts_milestones": _children(services.milestones_by_contract),
     "contracts_disputes": _children(services.disputes_by_contract),
     "contracts_versions": _children(services.versions_by_contract),
     "contracts_amendments": _children(services.amendments_by_contract),
-    "contracts_allocations": _children(receivables.allocations_by_payment),
-    "contracts_invoices": _children(receivables.invoices_by_contract),
+    "contracts_allocations": _children(services.allocations_by_payment),
+    "contracts_invoices": _children(services.invoices_by_contract),
     "contracts_by_customer": load_by_customer,
     "contracts_receivables": load_receivables,
     "contracts_risk": load_risk,

@@ -10,7 +10,7 @@ from typing import Any
 from kehu import Event, EventHook, EventType, Job, Kehu, PluginInfo, hookimpl, on_events
 from kehu.core.money import Money
 from kehu.core.permissions import EVERYONE
-from kehu.plugins.contracts import __version__, hookspecs, receivables, services
+from kehu.plugins.contracts import __version__, hookspecs, services
 from kehu.plugins.contracts.settings import ContractsSettings
 
 NAME = "contracts"
@@ -109,7 +109,7 @@ def kehu_report_metrics() -> list[Any]:
 
 async def dunning_job(kehu: Kehu) -> str | None:
     """Run the dunning ladder for today."""
-    actions = await receivables.run_dunning()
+    actions = await services.run_dunning()
     return f"{len(actions)} dunning step(s)"
 
 
@@ -233,7 +233,7 @@ async def kehu_timeline_entries(customer_id: int, before: Any, limit: int) -> li
 
 @hookimpl
 async def kehu_customers_merged(actor: Any, survivor_id: int, merged_id: int) -> None:
-    await receivables.merge_customers(actor, survivor_id, merged_id)
+    await services.merge_customers(actor, survivor_id, merged_id)
 
 
 @hookimpl

@@ -1,6 +1,6 @@
 """Contracts and receivables metrics for the reporting plugin's registry
 (``kehu_report_metrics``; only used when reporting is enabled). Each wraps a grouped service
-function of :mod:`kehu.plugins.contracts.receivables` — one SQL aggregate with the actor's
+function of :mod:`kehu.plugins.contracts.services` — one SQL aggregate with the actor's
 receivables visibility, money summed in minor units per currency — and turns its groups into
 metric rows: owner/team by name, money in major units with its currency, percentages 0–100 and
 days to 0.01 (half up). A group whose ratio is undefined (nothing due, submitted, expiring or
@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from kehu.core.money import Money
-from kehu.plugins.contracts import receivables as r
+from kehu.plugins.contracts import services as r
 from kehu.plugins.contracts.services import config, today
 from kehu.plugins.reporting.hookspecs import (
     Metric,

@@ -26,7 +26,7 @@ from kehu.core.graphql.base import (
     pk_of,
 )
 from kehu.core.services.common import load_json
-from kehu.plugins.tickets.services import churn, escalation, metrics, slas, surveys, tickets
+from kehu.plugins.tickets.services import churn, common, escalation, metrics, slas, surveys, tickets
 from kehu.plugins.tickets.services.common import config, tickets_by_ids
 from kehu.plugins.tickets.sla import SlaClock as SlaClockValue
 from kehu.plugins.tickets.tables import (
@@ -404,7 +404,7 @@ async def load_messages(ctx: Any, keys: list[int]) -> list[list[TicketMessage]]:
 
 
 async def load_history(ctx: Any, keys: list[int]) -> list[list[TicketStatusChange]]:
-    found = await tickets.histories(keys)
+    found = await common.histories(keys)
     return [
         [
             TicketStatusChange(

@@ -7,7 +7,7 @@ from typing import Any
 from click.testing import CliRunner
 
 from kehu.core.tables import Activity
-from kehu.plugins.contracts import receivables as r
+from kehu.plugins.contracts import services as r
 from kehu.plugins.contracts.cli import contracts
 from kehu.plugins.contracts.tables import DunningStep
 

@@ -8,8 +8,8 @@ from kehu.core.db import count_queries
 from kehu.core.event_types import EVENT_NAME
 from kehu.core.services.events import receivable
 from kehu.plugins.contracts import event_types as et
-from kehu.plugins.contracts import receivables as r
 from kehu.plugins.contracts import services
+from kehu.plugins.contracts import services as r
 from kehu.plugins.contracts.event_types import CONTRACTS_EVENTS
 from kehu.plugins.contracts.plugin import kehu_permissions
 

@@ -5,8 +5,8 @@ from datetime import date, timedelta
 
 from kehu.core.db import count_queries
 from kehu.core.graphql.base import encode_id
-from kehu.plugins.contracts import receivables as r
 from kehu.plugins.contracts import services
+from kehu.plugins.contracts import services as r
 
 from .conftest import cny
 

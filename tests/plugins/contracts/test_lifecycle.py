@@ -1,6 +1,7 @@
 """Contract lifecycle: drafting, mandatory clauses, state machine, approvals, credit checks,
 amendments, disputes, milestones and risk flags."""
 
+import json
 from datetime import date, timedelta
 
 import pytest
@@ -128,8 +129,7 @@ async def test_every_transition_is_audited(kehu, system, make_customer, make_con
     steps = [
         (a["before"]["status"], a["after"]["status"])
         for a in [
-            {k: services.json.loads(v) if isinstance(v, str) else v for k, v in r.items()}
-            for r in audit
+            {k: json.loads(v) if isinstance(v, str) else v for k, v in r.items()} for r in audit
         ]
     ]
     assert steps == [
@@ -213,9 +213,7 @@ async def test_credit_limit_and_high_risk_need_an_audited_override(
     row = await services.sign_contract(finance.actor, second["id"], override_reason="Big client")
     assert row["status"] == "signed" and row["credit_override_reason"] == "Big client"
     audit = await AuditLog.select().where(AuditLog.action == "credit_override").first()
-    after = (
-        audit["after"] if isinstance(audit["after"], dict) else services.json.loads(audit["after"])
-    )
+    after = audit["after"] if isinstance(audit["after"], dict) else json.loads(audit["after"])
     assert after["codes"] == ["CREDIT_LIMIT_EXCEEDED"] and after["reason"] == "Big client"
     assert audit["actor"] == finance.id
     # high risk rating
@@ -257,7 +255,7 @@ async def test_amendments_keep_versions_with_a_diff(
     )
     assert [v["number"] for v in versions] == [1, 2]
     changes = versions[1]["changes"]
-    changes = services.json.loads(changes) if isinstance(changes, str) else changes
+    changes = json.loads(changes) if isinstance(changes, str) else changes
     assert changes == {"delivery_deadline": {"before": "2026-03-01", "after": "2026-06-30"}}
     draft = await make_contract(acme)
     with pytest.raises(ValidationFailed):
@@ -310,7 +308,7 @@ async def test_visibility_follows_owner_and_customer(
 
 
 async def test_suggested_rating_from_payment_history(kehu, system, make_customer, make_contract):
-    from kehu.plugins.contracts import receivables as r
+    from kehu.plugins.contracts import services as r
 
     today = date.today()
     good, late, bad = [await make_customer(n) for n in ("Good", "Late", "Bad")]

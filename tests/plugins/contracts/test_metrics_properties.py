@@ -15,7 +15,7 @@ from kehu.core.money import Money
 from kehu.core.permissions import system_actor
 from kehu.core.services import customers
 from kehu.core.testing import truncate_all
-from kehu.plugins.contracts import receivables as r
+from kehu.plugins.contracts import services as r
 from kehu.plugins.contracts import services as s
 from kehu.plugins.contracts.tables import Allocation, Contract, Credit, Installment
 from kehu.plugins.reporting import services as reporting

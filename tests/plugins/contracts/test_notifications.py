@@ -12,8 +12,8 @@ from kehu.core.mail import send_due
 from kehu.core.services import contacts, users
 from kehu.core.services.events import replay
 from kehu.core.tables import EventRecord, MailMessage
-from kehu.plugins.contracts import receivables as r
 from kehu.plugins.contracts import services
+from kehu.plugins.contracts import services as r
 
 from .conftest import cny
 

@@ -7,8 +7,8 @@ from kehu.core.errors import ValidationFailed
 from kehu.core.services import customers
 from kehu.core.services.timeline import customer_timeline
 from kehu.core.tables import AuditLog
-from kehu.plugins.contracts import receivables as r
 from kehu.plugins.contracts import services
+from kehu.plugins.contracts import services as r
 from kehu.plugins.contracts.tables import (
     Contract,
     ContractApproval,

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from kehu.core.errors import Forbidden, ValidationFailed
 from kehu.core.money import Money
 from kehu.core.testing import truncate_all
-from kehu.plugins.contracts import receivables as r
 from kehu.plugins.contracts import services
+from kehu.plugins.contracts import services as r
 from kehu.plugins.contracts.tables import Allocation, Installment, Payment
 
 from .conftest import cny

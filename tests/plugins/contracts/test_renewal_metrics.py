@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from kehu.plugins.contracts import receivables as r
+from kehu.plugins.contracts import services as r
 from kehu.plugins.contracts import services as s
 
 from .test_report_metrics import graphql, run

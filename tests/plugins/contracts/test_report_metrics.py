@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from kehu.core.money import Money
-from kehu.plugins.contracts import receivables as r
+from kehu.plugins.contracts import services as r
 from kehu.plugins.contracts.tables import Contract
 from kehu.plugins.reporting import metrics as reporting
 from kehu.plugins.reporting import services

@@ -11,7 +11,7 @@ from graphql import build_schema, print_type
 from kehu.core.graphql.base import encode_id
 from kehu.core.runtime import Kehu
 from kehu.core.settings import Settings
-from kehu.plugins.contracts import receivables as r
+from kehu.plugins.contracts import services as r
 
 from .conftest import cny
 

@@ -3,8 +3,8 @@
 import pytest
 from pydantic import ValidationError
 
-from kehu.plugins.contracts import receivables as r
 from kehu.plugins.contracts import services
+from kehu.plugins.contracts import services as r
 from kehu.plugins.contracts.settings import ContractsSettings
 
 SETTINGS = {

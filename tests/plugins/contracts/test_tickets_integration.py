@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from kehu.core.money import Money
-from kehu.plugins.contracts import receivables
+from kehu.plugins.contracts import services
 from kehu.plugins.tickets.services import churn, slas, tickets
 from kehu.plugins.tickets.tables import Ticket
 
@@ -51,7 +51,7 @@ async def test_overdue_receivables_and_renewals_raise_churn_risk(
     )
     contract = await make_contract(late, "signed", prices=("1000.00",))
     today = date.today()
-    await receivables.set_schedule(
+    await services.set_schedule(
         system, contract["id"], [(today - timedelta(days=45), Money(100_000, "CNY"))]
     )
     await make_contract(renewing, "signed", renewal_date=today + timedelta(days=15))

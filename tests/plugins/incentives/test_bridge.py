@@ -5,8 +5,8 @@ from datetime import date
 
 import pytest
 
-from kehu.plugins.contracts import receivables as r
 from kehu.plugins.contracts import services as contracts
+from kehu.plugins.contracts import services as r
 from kehu.plugins.incentives.services import ledger
 from kehu.plugins.incentives.tables import CommissionLine
 from kehu.plugins.pipeline_contracts import services as bridge

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from kehu.core.money import Money
 from kehu.core.permissions import system_actor
 from kehu.core.testing import truncate_all
-from kehu.plugins.contracts import receivables as r
 from kehu.plugins.contracts import services as contracts
+from kehu.plugins.contracts import services as r
 from kehu.plugins.incentives.services import actuals, ledger, periods, plans
 from kehu.plugins.incentives.tables import CommissionLine
 

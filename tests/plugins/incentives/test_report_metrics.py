@@ -422,7 +422,7 @@ class TestContractActuals:
     async def test_sql_sums_equal_the_ledger_sources(self, kehu, system, make_user, make_customer):
         """Invoices − credit notes and payments + allocations − refunds, per contract owner,
         team and the company, equal the sums over ``sources`` (what commissions use)."""
-        from kehu.plugins.contracts import receivables as r
+        from kehu.plugins.contracts import services as r
 
         from .test_contracts import Q3_DAY, signed_contract
 

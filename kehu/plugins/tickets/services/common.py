@@ -13,7 +13,7 @@ from kehu.core.services.customers import customer_scope
 from kehu.core.tables import Customer
 from kehu.plugins.tickets.settings import CalendarSettings, TicketsSettings
 from kehu.plugins.tickets.sla import BusinessCalendar
-from kehu.plugins.tickets.tables import Ticket
+from kehu.plugins.tickets.tables import Ticket, TicketStatusChange
 
 PLUGIN = "tickets"
 
@@ -90,3 +90,18 @@ async def tickets_by_ids(actor: Actor, ids: list[int]) -> dict[int, dict[str, An
         return {}
     rows = await visible(Ticket.select().where(Ticket.id.is_in(sorted(set(ids)))), actor)
     return {r["id"]: r for r in rows}
+
+
+async def histories(ticket_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Status changes per ticket, oldest first, in one query."""
+    out: dict[int, list[dict[str, Any]]] = {i: [] for i in ticket_ids}
+    if not ticket_ids:
+        return out
+    rows = (
+        await TicketStatusChange.select()
+        .where(TicketStatusChange.ticket.is_in(sorted(set(ticket_ids))))
+        .order_by(TicketStatusChange.at, TicketStatusChange.id)
+    )
+    for row in rows:
+        out[row["ticket"]].append(row)
+    return out

@@ -18,6 +18,7 @@ from kehu.core.services.customers import get_customer
 from kehu.core.tables import Contact, Team, User
 from kehu.core.validation import require_text
 from kehu.plugins.tickets.services.common import at, config, get_ticket, visible
+from kehu.plugins.tickets.services.slas import store_outcomes
 from kehu.plugins.tickets.tables import (
     OPEN_STATUSES,
     AssignmentState,
@@ -165,21 +166,6 @@ async def messages_of(
     if not include_internal:
         query = query.where(TicketMessage.internal.eq(False))
     for row in await query.order_by(TicketMessage.created_at, TicketMessage.id):
-        out[row["ticket"]].append(row)
-    return out
-
-
-async def histories(ticket_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    """Status changes per ticket, oldest first, in one query."""
-    out: dict[int, list[dict[str, Any]]] = {i: [] for i in ticket_ids}
-    if not ticket_ids:
-        return out
-    rows = (
-        await TicketStatusChange.select()
-        .where(TicketStatusChange.ticket.is_in(sorted(set(ticket_ids))))
-        .order_by(TicketStatusChange.at, TicketStatusChange.id)
-    )
-    for row in rows:
         out[row["ticket"]].append(row)
     return out
 
@@ -383,7 +369,6 @@ async def _save(ticket_id: int, values: dict[str, Any], when: datetime) -> dict[
 async def _with_outcome(ticket: dict[str, Any], when: datetime) -> dict[str, Any]:
     """``ticket`` with its SLA outcome evaluated at ``when`` and stored: called on every
     change that can decide it (first reply, status change, merge, priority)."""
-    from kehu.plugins.tickets.services.slas import store_outcomes  # slas imports this module
 
     return (await store_outcomes([ticket], when))[0]
 
