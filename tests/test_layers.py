@@ -118,30 +118,31 @@ def _depends(name: str) -> set[str]:
 @pytest.mark.parametrize("plugin", BUILT_IN)
 def test_a_plugin_imports_another_only_along_depends_or_through_published_hooks(plugin):
     """Any module may import another plugin's ``hookspecs`` (its published hooks and their
-    value types); ``integrations.py`` may import plugins in ``depends``; ``tables.py`` and
-    ``piccolo_app.py`` may import the tables and apps of plugins in ``depends`` (foreign keys,
-    migration order). Nothing else crosses a plugin boundary."""
+    value types); ``integrations.py`` (or the ``integrations`` package) may import plugins in
+    ``depends`` and ``integrates``; ``tables.py`` and ``piccolo_app.py`` may import the tables
+    and apps of plugins in ``depends`` (foreign keys, migration order). Nothing else crosses a
+    plugin boundary."""
     prefix = f"kehu.plugins.{plugin}"
-    allowed = _depends(plugin)
+    depends = _depends(plugin)
+    integrates = depends | set(PLUGINS[plugin].integrates)
     wrong = []
     for name, targets in GRAPH.items():
         if not name.startswith(prefix + ".") and name != prefix:
             continue
-        leaf = name.rsplit(".", 1)[-1]
+        inside = name.removeprefix(prefix).lstrip(".").split(".")
         for target in sorted(targets):
             if not target.startswith("kehu.plugins.") or target == "kehu.plugins":
                 continue
             other, _, rest = target.removeprefix("kehu.plugins.").partition(".")
             if other == plugin:
                 continue
-            published = rest == "hookspecs" or rest.startswith("hookspecs.")
-            along = other in allowed and (
-                leaf == "integrations"
-                or (
-                    leaf in {"tables", "piccolo_app"}
-                    and rest.split(".")[0] in {"tables", "piccolo_app"}
-                )
+            published = rest.split(".")[0] == "hookspecs"
+            integration = inside[0] == "integrations" and other in integrates
+            schema = (
+                inside[-1] in {"tables", "piccolo_app"}
+                and rest.split(".")[0] in {"tables", "piccolo_app"}
+                and other in depends
             )
-            if not (published or along):
+            if not (published or integration or schema):
                 wrong.append(f"{name} imports {target}")
     assert wrong == []

@@ -22,6 +22,7 @@ def kehu_plugin_info() -> PluginInfo:
         __version__,
         "Targets, attainment, commission plans and ledger, incentives, scorecards",
         depends=("pipeline",),
+        integrates=("contracts", "pipeline_contracts", "tickets"),
     )
 
 
@@ -111,24 +112,8 @@ async def kehu_opportunity_stage_changed(
     to_stage: str,
     actor_id: int | None,
 ) -> None:
-    """A reopened deal stops earning: recompute the current period (older periods on
-    ``recomputeCommissions``)."""
-    from kehu.plugins.pipeline.tables import Opportunity, Stage
-
-    if from_stage is None:
-        return
-    row = (
-        await Opportunity.select(Opportunity.status, Opportunity.pipeline)
-        .where(Opportunity.id == opportunity_id)
-        .first()
-    )
-    if row is None or row["status"] != "open":
-        return
-    reopened = await Stage.exists().where(
-        Stage.pipeline == row["pipeline"], Stage.name == from_stage, Stage.is_won.eq(True)
-    )
-    if reopened:  # only leaving the won stage changes commissions
-        await triggers.recompute_days([])
+    if from_stage is not None:
+        await triggers.on_reopened(opportunity_id, from_stage)
 
 
 @hookimpl(optionalhook=True)

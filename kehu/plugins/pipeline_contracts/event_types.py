@@ -8,7 +8,7 @@ from kehu.core.permissions import Actor
 async def contracts_visible(actor: Actor, events: list[Event]) -> set[str]:
     """The contract's own visibility (owner/team on the contract AND its customer visible,
     ``contracts.services.contract_scope``), for the whole batch in one query."""
-    from kehu.plugins.contracts import services as contracts
+    from kehu.plugins.pipeline_contracts.integrations import contracts
 
     ids = sorted({e.entity_id for e in events if e.entity_id is not None})
     seen = await contracts.contracts_by_ids(actor, ids)

@@ -10,8 +10,7 @@ from kehu.core.errors import FieldError, NotFound, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.money import Money
 from kehu.core.permissions import Actor
-from kehu.plugins.contracts import services as contracts
-from kehu.plugins.pipeline import services as pipeline
+from kehu.plugins.pipeline_contracts.integrations import contracts, pipeline
 from kehu.plugins.pipeline_contracts.tables import ContractSource
 
 

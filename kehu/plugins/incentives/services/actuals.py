@@ -8,20 +8,17 @@ and ``resolution_hours`` (by ticket assignee). Which metrics exist depends on th
 plugins.
 """
 
-from collections import defaultdict
-from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from piccolo.query.functions.aggregate import Count, Sum
-from piccolo.querystring import QueryString
+from piccolo.query.functions.aggregate import Count
 
 from kehu.core.context import current
 from kehu.core.errors import FieldError, ValidationFailed
 from kehu.core.tables import Customer
-from kehu.plugins.incentives.services import support_actuals
-from kehu.plugins.incentives.services.periods import Period
+from kehu.plugins.incentives.integrations import pipeline
+from kehu.plugins.incentives.services.periods import Period, bounds
+from kehu.plugins.incentives.services.values import Value
 
 MONEY_METRICS = {"won_revenue", "invoiced_amount", "collected_amount"}
 RATIO_METRICS = {"conversion_rate", "collection_rate"}
@@ -49,18 +46,6 @@ NON_ADDITIVE = RATIO_METRICS | {"csat"} | LOWER_IS_BETTER
 GROUPS = ("user", "team", "company")
 
 
-@dataclass(frozen=True)
-class Value:
-    """An actual: ``minor`` + ``currency`` for money, ``number`` for counts and ratios."""
-
-    number: Decimal
-    currency: str = ""
-
-    @property
-    def minor(self) -> int:
-        return int(self.number)
-
-
 def available_metrics() -> list[str]:
     return [m for m in ALL_METRICS if _plugin_on(NEEDS.get(m))]
 
@@ -86,51 +71,6 @@ def check_metric(metric: str) -> None:
         )
 
 
-def bounds(period: Period) -> tuple[datetime, datetime]:
-    return (
-        datetime.combine(period.start, time(), UTC),
-        datetime.combine(period.end + timedelta(days=1), time(), UTC),
-    )
-
-
-async def _won(period: Period, group: str, currency: str) -> dict[Any, Value]:
-    from kehu.plugins.pipeline.tables import Opportunity as O
-
-    lo, hi = bounds(period)
-    col = {"user": O.owner, "team": O.team}.get(group)
-    cols = [col] if col is not None else []
-    q = O.select(*cols, O.currency, Sum(O.amount_minor, alias="s")).where(
-        O.status == "won", O.closed_at >= lo, O.closed_at < hi, O.currency == currency
-    )
-    rows = await q.group_by(*cols, O.currency)
-    out: dict[Any, Value] = {}
-    for r in rows:
-        k = r[col._meta.name] if col is not None else 0
-        out[k] = Value(Decimal(int(r["s"] or 0)), r["currency"])
-    return out
-
-
-async def _conversion(period: Period, group: str) -> dict[Any, Value]:
-    from kehu.plugins.pipeline.tables import Opportunity as O
-
-    lo, hi = bounds(period)
-    col = {"user": O.owner, "team": O.team}.get(group)
-    cols = [col] if col is not None else []
-    rows = (
-        await O.select(*cols, O.status, Count(alias="n"))
-        .where(O.status.is_in(["won", "lost"]), O.closed_at >= lo, O.closed_at < hi)
-        .group_by(*cols, O.status)
-    )
-    won: dict[Any, int] = defaultdict(int)
-    closed: dict[Any, int] = defaultdict(int)
-    for r in rows:
-        k = r[col._meta.name] if col is not None else 0
-        closed[k] += r["n"]
-        if r["status"] == "won":
-            won[k] += r["n"]
-    return {k: Value(Decimal(won[k]) / Decimal(n)) for k, n in closed.items() if n}
-
-
 async def _new_customers(period: Period, group: str) -> dict[Any, Value]:
     lo, hi = bounds(period)
     col = {"user": Customer.owner, "team": Customer.team}.get(group)
@@ -143,53 +83,12 @@ async def _new_customers(period: Period, group: str) -> dict[Any, Value]:
     return {(r[col._meta.name] if col is not None else 0): Value(Decimal(r["n"])) for r in rows}
 
 
-_INVOICED = (
-    # invoices (+) and credit notes on invoiced installments (−), by the contract
-    "SELECT {key} AS k, i.amount_minor AS amount FROM contracts_invoice i "
-    "JOIN contracts_contract c ON c.id = i.contract "
-    "WHERE i.issued_on >= {{}} AND i.issued_on <= {{}} AND i.currency = {{}} "
-    "UNION ALL SELECT {key}, -r.amount_minor FROM contracts_credit r "
-    "JOIN contracts_installment n ON n.id = r.installment "
-    "JOIN contracts_contract c ON c.id = n.contract WHERE r.kind = 'credit_note' "
-    "AND r.issued_on >= {{}} AND r.issued_on <= {{}} AND r.currency = {{}}"
-)
-_COLLECTED = (
-    # payments for a contract (+), allocations of on-account payments (+), refunds (−)
-    "SELECT {key} AS k, p.amount_minor AS amount FROM contracts_payment p "
-    "JOIN contracts_contract c ON c.id = p.contract "
-    "WHERE p.received_on >= {{}} AND p.received_on <= {{}} AND p.currency = {{}} "
-    "UNION ALL SELECT {key}, a.amount_minor FROM contracts_allocation a "
-    "JOIN contracts_payment p ON p.id = a.payment "
-    "JOIN contracts_installment n ON n.id = a.installment "
-    "JOIN contracts_contract c ON c.id = n.contract WHERE p.contract IS NULL "
-    "AND a.applied_on >= {{}} AND a.applied_on <= {{}} AND p.currency = {{}} "
-    "UNION ALL SELECT {key}, -r.amount_minor FROM contracts_credit r "
-    "JOIN contracts_payment p ON p.id = r.payment "
-    "JOIN contracts_contract c ON c.id = p.contract WHERE r.kind = 'refund' "
-    "AND r.issued_on >= {{}} AND r.issued_on <= {{}} AND r.currency = {{}}"
-)
-
-
-async def _contract_money(
-    period: Period, group: str, metric: str, currency: str
-) -> dict[Any, Value]:
-    """Invoiced or collected money of the period in ``currency`` per contract owner / team /
-    company: the same sources as the commission ledger (``sources``), summed in SQL."""
-    from kehu.plugins.contracts.tables import Contract
-
-    key = {"user": "c.owner", "team": "c.team"}.get(group, "0")
-    parts = _INVOICED if metric == "invoiced_amount" else _COLLECTED
-    params = [period.start, period.end, currency] * (parts.count("UNION ALL") + 1)
-    rows = await Contract.raw(
-        f"SELECT k, SUM(amount) AS s FROM ({parts.format(key=key)}) x GROUP BY k", *params
-    )
-    return {r["k"]: Value(Decimal(int(r["s"])), currency) for r in rows}
-
-
 async def _collection_rate(period: Period, group: str, currency: str) -> dict[Any, Value]:
     """Collected ÷ invoiced in the period (money received for contracts vs invoiced)."""
-    inv = await _contract_money(period, group, "invoiced_amount", currency)
-    col = await _contract_money(period, group, "collected_amount", currency)
+    from kehu.plugins.incentives.integrations.contracts import contract_money
+
+    inv = await contract_money(period, group, "invoiced_amount", currency)
+    col = await contract_money(period, group, "collected_amount", currency)
     return {
         k: Value(col.get(k, Value(Decimal(0))).number / v.number)
         for k, v in inv.items()
@@ -207,18 +106,23 @@ async def actuals(
     if group not in GROUPS:
         raise ValidationFailed(f"group must be one of {', '.join(GROUPS)}", field="group")
     if metric == "won_revenue":
-        return await _won(period, group, currency)
+        return await pipeline.won_revenue(period, group, currency)
     if metric == "conversion_rate":
-        return await _conversion(period, group)
+        return await pipeline.conversion_rate(period, group)
     if metric == "new_customers":
         return await _new_customers(period, group)
     if metric == "collection_rate":
         return await _collection_rate(period, group, currency)
-    if metric == "csat":
-        return await support_actuals.csat(period, group, Value)
-    if metric in ("first_response_hours", "resolution_hours"):
-        return await support_actuals.hours(period, group, Value, metric)
-    return await _contract_money(period, group, metric, currency)
+    # contracts and tickets are imported only when enabled (check_metric made sure)
+    if metric in ("csat", "first_response_hours", "resolution_hours"):
+        from kehu.plugins.incentives.integrations import tickets
+
+        if metric == "csat":
+            return await tickets.csat(period, group)
+        return await tickets.hours(period, group, metric)
+    from kehu.plugins.incentives.integrations.contracts import contract_money
+
+    return await contract_money(period, group, metric, currency)
 
 
 async def dimension_actual(
@@ -226,32 +130,6 @@ async def dimension_actual(
 ) -> Value | None:
     """Won revenue of one region (customer region), channel (opportunity source) or product
     (opportunity line items); other metrics have no such breakdown (``None``)."""
-    from kehu.plugins.pipeline.tables import LineItem
-    from kehu.plugins.pipeline.tables import Opportunity as O
-
     if metric != "won_revenue":
         return None
-    lo, hi = bounds(period)
-    won = [O.status == "won", O.closed_at >= lo, O.closed_at < hi]
-    if scope == "product":
-        line = QueryString(
-            '"pipeline_line_item"."quantity" * "pipeline_line_item"."unit_price_minor"'
-        )
-        rows = await LineItem.select(Sum(line, alias="s"), Count(alias="n")).where(
-            LineItem.product == value,
-            LineItem.opportunity.status == "won",
-            LineItem.opportunity.closed_at >= lo,
-            LineItem.opportunity.closed_at < hi,
-            LineItem.currency == currency,
-        )
-        found = rows[0]["n"] > 0
-        return Value(Decimal(int(rows[0]["s"] or 0)), currency if found else "")
-    col = O.customer.region if scope == "region" else O.source
-    rows = (
-        await O.select(O.currency, Sum(O.amount_minor, alias="s"))
-        .where(col == value, O.currency == currency, *won)
-        .group_by(O.currency)
-    )
-    return (
-        Value(Decimal(int(rows[0]["s"] or 0)), rows[0]["currency"]) if rows else Value(Decimal(0))
-    )
+    return await pipeline.won_revenue_of(period, scope, value, currency)

@@ -3,7 +3,7 @@
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from kehu.core.errors import ValidationFailed
 
@@ -61,3 +61,11 @@ def containing(day: date, kind: str) -> Period:
     if kind == "quarter":
         return parse(f"{day.year}-Q{(day.month - 1) // 3 + 1}")
     return parse(f"{day.year}-{day.month:02d}")
+
+
+def bounds(period: "Period") -> tuple[datetime, datetime]:
+    """The period as a half-open UTC interval ``[start 00:00, day after end 00:00)``."""
+    return (
+        datetime.combine(period.start, time(), UTC),
+        datetime.combine(period.end + timedelta(days=1), time(), UTC),
+    )

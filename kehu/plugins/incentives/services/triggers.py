@@ -4,12 +4,12 @@ with the system actor, so the ledger follows wins, invoices, payments, refunds a
 Recomputation reconciles the ledger with the source tables, so delivering an event again (a
 retry, a replay) changes nothing: the handlers are idempotent by construction."""
 
-from datetime import UTC, date
-from typing import Any
+from datetime import date
 
 from kehu.core.context import current
 from kehu.core.permissions import system_actor
 from kehu.core.services.common import now
+from kehu.plugins.incentives.integrations import pipeline
 from kehu.plugins.incentives.services import periods
 from kehu.plugins.incentives.services.ledger import recompute, settlement_kind
 from kehu.plugins.incentives.tables import Plan
@@ -29,51 +29,39 @@ async def recompute_days(days: list[date | None]) -> list[str]:
     return keys
 
 
-async def _first(table: Any, column: str, *where: Any) -> date | None:
-    row = (
-        await table.select(getattr(table, column))
-        .where(*where)
-        .order_by(table.id, ascending=False)
-        .first()
-    )
-    return row[column] if row else None
-
-
 async def on_won(opportunity_id: int) -> list[str]:
     """The period the deal was won in (its ``closed_at``: a retried or replayed delivery may
     come in a later period) and today's."""
-    from kehu.plugins.pipeline.tables import Opportunity
+    return await recompute_days([await pipeline.won_day(opportunity_id)])
 
-    closed = await _first(Opportunity, "closed_at", Opportunity.id == opportunity_id)
-    return await recompute_days([closed.astimezone(UTC).date() if closed else None])
+
+async def on_reopened(opportunity_id: int, from_stage: str) -> list[str]:
+    """A deal moved out of the won stage stops earning: recompute the current period (older
+    periods on ``recomputeCommissions``)."""
+    if not await pipeline.left_won_stage(opportunity_id, from_stage):
+        return []
+    return await recompute_days([])
 
 
 async def on_invoice(invoice_id: int) -> list[str]:
-    from kehu.plugins.contracts.tables import Invoice
+    from kehu.plugins.incentives.integrations import contracts  # called by contracts' hooks
 
-    return await recompute_days([await _first(Invoice, "issued_on", Invoice.id == invoice_id)])
+    return await recompute_days(await contracts.invoice_days(invoice_id))
 
 
 async def on_payment(payment_id: int) -> list[str]:
-    from kehu.plugins.contracts.tables import Allocation, Payment
+    from kehu.plugins.incentives.integrations import contracts
 
-    return await recompute_days(
-        [
-            await _first(Payment, "received_on", Payment.id == payment_id),
-            await _first(Allocation, "applied_on", Allocation.payment == payment_id),
-        ]
-    )
+    return await recompute_days(await contracts.payment_days(payment_id))
 
 
 async def on_refund(payment_id: int) -> list[str]:
-    from kehu.plugins.contracts.tables import Credit
+    from kehu.plugins.incentives.integrations import contracts
 
-    return await recompute_days(
-        [await _first(Credit, "issued_on", Credit.payment == payment_id, Credit.kind == "refund")]
-    )
+    return await recompute_days(await contracts.refund_days(payment_id))
 
 
 async def on_credit(credit_id: int) -> list[str]:
-    from kehu.plugins.contracts.tables import Credit
+    from kehu.plugins.incentives.integrations import contracts
 
-    return await recompute_days([await _first(Credit, "issued_on", Credit.id == credit_id)])
+    return await recompute_days(await contracts.credit_days(credit_id))

@@ -9,32 +9,27 @@ from typing import Any
 from piccolo.query.functions.aggregate import Count, Sum
 from piccolo.querystring import QueryString
 
-
-def _bounds(period: Any) -> tuple[Any, Any]:
-    from kehu.plugins.incentives.services.actuals import bounds
-
-    return bounds(period)
+from kehu.plugins.incentives.services.periods import Period, bounds
+from kehu.plugins.incentives.services.values import Value
+from kehu.plugins.tickets.services.common import seconds_sql
+from kehu.plugins.tickets.tables import Survey, Ticket
 
 
 async def _means(
-    query: Any, group: str, user: Any, team: Any, value_type: Any, scale: Decimal = Decimal(1)
-) -> dict[Any, Any]:
+    query: Any, group: str, user: Any, team: Any, scale: Decimal = Decimal(1)
+) -> dict[Any, Value]:
     """``{user id / team id / 0: SUM(total) ÷ COUNT ÷ scale}``: ``query`` selects the
     ``total`` and ``n`` aggregates; it is grouped by ``user`` or ``team`` (or not at all)."""
     column = {"user": user, "team": team}.get(group)
     if column is not None:
         query = query.columns(column.as_alias("k")).group_by(column)
     return {
-        r.get("k", 0): value_type(Decimal(r["total"]) / r["n"] / scale)
-        for r in await query
-        if r["n"]
+        r.get("k", 0): Value(Decimal(r["total"]) / r["n"] / scale) for r in await query if r["n"]
     }
 
 
-async def csat(period: Any, group: str, value_type: Any) -> dict[Any, Any]:
-    from kehu.plugins.tickets.tables import Survey
-
-    lo, hi = _bounds(period)
+async def csat(period: Period, group: str) -> dict[Any, Value]:
+    lo, hi = bounds(period)
     query = Survey.select(Sum(Survey.score, alias="total"), Count(alias="n")).where(
         Survey.kind == "csat",
         Survey.answered_at >= lo,
@@ -42,23 +37,18 @@ async def csat(period: Any, group: str, value_type: Any) -> dict[Any, Any]:
         Survey.score.is_not_null(),
         Survey.ticket.is_not_null(),
     )
-    return await _means(query, group, Survey.ticket.assignee, Survey.ticket.team, value_type)
+    return await _means(query, group, Survey.ticket.assignee, Survey.ticket.team)
 
 
-async def hours(period: Any, group: str, value_type: Any, metric: str) -> dict[Any, Any]:
+async def hours(period: Period, group: str, metric: str) -> dict[Any, Value]:
     """Mean hours from creation to first response (tickets created in the period) or to
     resolution (tickets resolved in the period), whole seconds per ticket, to 0.01 h."""
-    from kehu.plugins.tickets.services.common import seconds_sql
-    from kehu.plugins.tickets.tables import Ticket
-
-    lo, hi = _bounds(period)
+    lo, hi = bounds(period)
     end = Ticket.first_responded_at if metric == "first_response_hours" else Ticket.resolved_at
     anchor = Ticket.created_at if metric == "first_response_hours" else Ticket.resolved_at
     seconds = seconds_sql('"tickets_ticket"."created_at"', f'"tickets_ticket"."{end._meta.name}"')
     query = Ticket.select(Sum(QueryString(seconds), alias="total"), Count(alias="n")).where(
         anchor >= lo, anchor < hi, end.is_not_null(), Ticket.merged_into.is_null()
     )
-    means = await _means(query, group, Ticket.assignee, Ticket.team, value_type, Decimal(3600))
-    return {
-        k: value_type(v.number.quantize(Decimal("0.01"), ROUND_HALF_UP)) for k, v in means.items()
-    }
+    means = await _means(query, group, Ticket.assignee, Ticket.team, Decimal(3600))
+    return {k: Value(v.number.quantize(Decimal("0.01"), ROUND_HALF_UP)) for k, v in means.items()}
