@@ -1,5 +1,5 @@
 # Kehu: `make serve` (first run: venv, install, config, migrations, demo data, server)
-# and `make test` (dev dependencies, ruff check and format check, the whole suite).
+# and `make test` (dev dependencies, `make lint`, the whole suite).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -24,14 +24,14 @@ serve: $(BIN)/kehu
 	$(BIN)/kehu demo
 	$(BIN)/kehu serve --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.dev-installed
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+test: lint
 	$(BIN)/pytest
 
+# ruff, and mypy over the typed surface ([tool.mypy] files: kehu/core, kehu/api, kehu/sdk.py)
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/core_bench.py

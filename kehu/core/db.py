@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, TypeGuard
 
 import aiosqlite
 from piccolo.columns import Column
@@ -129,7 +129,7 @@ class KehuSQLiteEngine(SQLiteEngine):
         # a forgotten close() must not keep the interpreter alive at exit
         connection._thread.daemon = True
         await connection
-        connection.row_factory = dict_factory
+        connection.row_factory = dict_factory  # type: ignore[assignment]  # typeshed: type | None
         await connection.execute("PRAGMA foreign_keys = 1")
         await connection.create_function("kehu_fold", 1, _fold, deterministic=True)
         self._all.append(connection)
@@ -174,7 +174,7 @@ def make_engine(settings: Settings) -> Engine:
     raise ValueError(f"Unsupported KEHU_DATABASE_URL {url!r} (sqlite:/// or postgresql://)")
 
 
-def is_sqlite(engine: Engine) -> bool:
+def is_sqlite(engine: Engine) -> TypeGuard[SQLiteEngine]:
     """Whether ``engine`` is SQLite (for the few SQL spellings that differ)."""
     return engine.engine_type == "sqlite"
 
@@ -206,6 +206,7 @@ async def migration_lock(engine: Engine) -> AsyncIterator[None]:
         return
     import asyncpg
 
+    assert isinstance(engine, PostgresEngine)
     conn = await asyncpg.connect(**engine.config)
     try:
         await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
@@ -269,8 +270,8 @@ def _default(column: Column) -> object:
 
 
 async def bulk_insert(
-    table: type[Table], rows: list[dict[str, object]], returning: tuple[str, ...] = ("id",)
-) -> list[dict[str, object]]:
+    table: type[Table], rows: Sequence[Mapping[str, Any]], returning: tuple[str, ...] = ("id",)
+) -> list[dict[str, Any]]:
     """Insert many rows with multi-row ``INSERT ... RETURNING`` on the current transaction's
     connection, skipping the ORM's per-row object overhead (imports, bulk jobs). Missing
     columns take their defaults. Must run inside ``write_transaction()``."""

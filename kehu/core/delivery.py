@@ -25,10 +25,12 @@ import random
 import secrets
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
+
+from piccolo.engine.postgres import PostgresEngine
 
 from kehu.core.db import (
     bulk_insert,
@@ -260,10 +262,10 @@ class Dispatcher:
             ],
             returning=("id", "event_id"),
         )
-        seqs = {r["event_id"]: r["id"] for r in rows}
+        seqs: dict[str, int] = {r["event_id"]: r["id"] for r in rows}
         if not sqlite:
             await EventRecord.raw("SELECT pg_notify({}, {})", CHANNEL, str(max(seqs.values())))
-        return sorted((replace(e, seq=seqs[e.id]) for e in jsonable), key=lambda e: e.seq)
+        return sorted((replace(e, seq=seqs[e.id]) for e in jsonable), key=lambda e: seqs[e.id])
 
     async def _ensure_subscribers(self) -> None:
         """Give every plugin subscriber its row before this process's first event (in the
@@ -300,7 +302,7 @@ class Dispatcher:
             return
         subs = [s for s in self.plugin_subscribers() if any(s.wants(e) for e in events)]
         if subs:
-            await self.deliver(subs, start=events[0].seq - 1)
+            await self.deliver(subs, start=events[0].position - 1)
 
     def _notify(self) -> None:
         if self._wake is not None:
@@ -346,14 +348,14 @@ class Dispatcher:
         return self._locks.setdefault(name, asyncio.Lock())
 
     @contextlib.asynccontextmanager
-    async def _locked(self, subs: list[Subscriber]) -> AsyncIterator[None]:
+    async def _locked(self, subs: Sequence[Subscriber]) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
             for name in sorted(s.name for s in subs):
                 await stack.enter_async_context(self._lock(name))
             yield
 
     async def deliver(
-        self, subs: list[Subscriber], *, start: int | None = None, retries: bool = False
+        self, subs: Sequence[Subscriber], *, start: int | None = None, retries: bool = False
     ) -> int:
         """Deliver what is new (and, with ``retries``, what is due again) to ``subs``, for
         those whose lease this process gets. Returns the number of successful deliveries."""
@@ -374,7 +376,7 @@ class Dispatcher:
             finally:
                 _delivering.reset(token)
 
-    async def _claim(self, subs: list[Subscriber], start: int | None) -> list[_Claim]:
+    async def _claim(self, subs: Sequence[Subscriber], start: int | None) -> list[_Claim]:
         at = self.clock()
         names = [s.name for s in subs]
         rows = await self._take(names, at)
@@ -524,7 +526,7 @@ class Dispatcher:
         return done
 
     async def _deliver_batch(self, claim: _Claim, batch: list[Event], parked: set[str]) -> int:
-        events = [e for e in batch if e.seq > claim.position]
+        events = [e for e in batch if e.position > claim.position]
         if not events:
             return 0
         chosen = {e.seq for e in await claim.sub.select(events)}
@@ -543,7 +545,7 @@ class Dispatcher:
                         claim.parked = True
                         self._parked_row(claim, event, 1, error)
                         self._failed(claim, error)
-            claim.position = event.seq
+            claim.position = event.position
             if not claim.active:
                 break
             await self._keep_lease(claim)
@@ -812,7 +814,7 @@ class Dispatcher:
     async def _listen(self) -> Any:
         """PostgreSQL: a connection LISTENing for commits of other processes."""
         engine = current_engine()
-        if is_sqlite(engine):
+        if not isinstance(engine, PostgresEngine):
             return None
         import asyncpg
 

@@ -44,6 +44,13 @@ class Event:
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     @property
+    def position(self) -> int:
+        """``seq`` of an event read from the outbox (which always has one)."""
+        if self.seq is None:
+            raise RuntimeError(f"event {self.id} ({self.name}) is not stored yet")
+        return self.seq
+
+    @property
     def entity_key(self) -> str:
         """Events with the same key reach a subscriber in commit order."""
         return f"{self.entity}:{self.entity_id}"

@@ -59,9 +59,9 @@ class EventFeed:
                     items.append(queue.get_nowait())
                 if None in items:
                     raise SlowSubscriber("The subscription fell too far behind; resubscribe")
-                batch = [e for e in items if e is not None and e.seq > last]
+                batch = [e for e in items if e is not None and e.position > last]
                 if batch:
-                    last = batch[-1].seq
+                    last = batch[-1].position
                     yield batch
         finally:
             self._queues.discard(queue)

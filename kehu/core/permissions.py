@@ -1,5 +1,6 @@
 """Actors, roles, scopes and record visibility. Checked in services, never in resolvers."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,7 +58,7 @@ def make_actor(
     role: str,
     team_id: int | None,
     permissions: dict[str, set[str]],
-    visibility: dict[str, str],
+    visibility: Mapping[str, str],
 ) -> Actor:
     scopes = frozenset(scope for scope, roles in permissions.items() if role in roles)
     return Actor(user_id, username, role, team_id, scopes, visibility.get(role, "own"))

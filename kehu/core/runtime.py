@@ -18,13 +18,20 @@ from typing import Any
 
 import pluggy
 from piccolo.conf.apps import AppConfig
+from piccolo.engine.postgres import PostgresEngine
 from piccolo.table import Table
 from pydantic import ValidationError
 
 from kehu.core import hookspecs, piccolo_conf
 from kehu.core import plugin as core_plugin
 from kehu.core.context import set_current
-from kehu.core.db import bind_tables, make_engine, migration_lock, prepare_database
+from kehu.core.db import (
+    KehuSQLiteEngine,
+    bind_tables,
+    make_engine,
+    migration_lock,
+    prepare_database,
+)
 from kehu.core.delivery import Dispatcher
 from kehu.core.deprecation import moved_names
 from kehu.core.errors import PluginError
@@ -329,7 +336,7 @@ class Kehu:
         if self._started:
             return
         prepare_database(self.engine)
-        if self.engine.engine_type == "postgres":
+        if isinstance(self.engine, PostgresEngine):
             await self.engine.start_connection_pool(
                 min_size=1, max_size=self.settings.postgres_pool_max
             )
@@ -337,7 +344,7 @@ class Kehu:
 
     async def stop(self) -> None:
         """Close the database pool (PostgreSQL) or pooled connections (SQLite)."""
-        if self.engine.engine_type == "sqlite":
+        if isinstance(self.engine, KehuSQLiteEngine):
             await self.engine.close_pool()
         elif self._started:
             await self.engine.close_connection_pool()

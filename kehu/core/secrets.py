@@ -32,6 +32,7 @@ async def _fernet() -> Fernet:
                 KeyValue(name=KEY_NAME, value=random_secrets.token_urlsafe(32))
             ).on_conflict(target=KeyValue.name, action="DO NOTHING")
             row = await KeyValue.select(KeyValue.value).where(KeyValue.name == KEY_NAME).first()
+        assert row is not None  # inserted above if it was missing
         configured = row["value"]
     digest = hashlib.sha256(configured.encode()).digest()
     return Fernet(base64.urlsafe_b64encode(digest))

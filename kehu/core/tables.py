@@ -11,6 +11,7 @@ from piccolo.columns import (
     ForeignKey,
     Integer,
     OnDelete,
+    Serial,
     Text,
     Timestamptz,
     Varchar,
@@ -75,6 +76,8 @@ class ActivityStatus(StrEnum):
 class Team(Table, tablename="core_team"):
     """A sales or support team."""
 
+    id: Serial  # added by Piccolo; declared for type checkers
+
     name = Varchar(length=100, unique=True)
     description = Text(default="")
     created_at = Timestamptz(default=TimestamptzNow())
@@ -82,6 +85,8 @@ class Team(Table, tablename="core_team"):
 
 class User(Table, tablename="core_user"):
     """A person who uses Kehu, with a role and a team."""
+
+    id: Serial  # added by Piccolo; declared for type checkers
 
     username = Varchar(length=100, unique=True)
     display_name = Varchar(length=200, default="")
@@ -95,6 +100,8 @@ class User(Table, tablename="core_user"):
 
 
 class ApiKey(Table, tablename="core_api_key"):
+    id: Serial  # added by Piccolo; declared for type checkers
+
     user = ForeignKey(references=User, on_delete=OnDelete.cascade)
     name = Varchar(length=100, default="")
     prefix = Varchar(length=16, unique=True)
@@ -107,6 +114,8 @@ class ApiKey(Table, tablename="core_api_key"):
 
 class Customer(Table, tablename="core_customer"):
     """A customer (organisation or person): the record everything else hangs off."""
+
+    id: Serial  # added by Piccolo; declared for type checkers
 
     name = Varchar(length=255, index=True)
     name_key = Varchar(length=255, index=True)
@@ -132,19 +141,25 @@ class Customer(Table, tablename="core_customer"):
     owner = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null, index=True)
     team = ForeignKey(references=Team, null=True, on_delete=OnDelete.set_null, index=True)
     archived_at = Timestamptz(null=True, default=None)
-    merged_into = ForeignKey(references="self", null=True, on_delete=OnDelete.set_null)
+    merged_into: ForeignKey["Customer"] = ForeignKey(
+        references="self", null=True, on_delete=OnDelete.set_null
+    )
     version = Integer(default=1)
     created_at = Timestamptz(default=TimestamptzNow(), index=True)
     updated_at = Timestamptz(default=TimestamptzNow())
 
 
 class CustomerTag(Table, tablename="core_customer_tag"):
+    id: Serial  # added by Piccolo; declared for type checkers
+
     customer = ForeignKey(references=Customer, on_delete=OnDelete.cascade, index=True)
     tag = Varchar(length=50, index=True)
 
 
 class Contact(Table, tablename="core_contact"):
     """A person at a customer, with a buying role."""
+
+    id: Serial  # added by Piccolo; declared for type checkers
 
     customer = ForeignKey(references=Customer, on_delete=OnDelete.cascade, index=True)
     name = Varchar(length=200)
@@ -161,6 +176,8 @@ class Contact(Table, tablename="core_contact"):
 
 class Activity(Table, tablename="core_activity"):
     """A call, visit, meeting, task... logged on a customer."""
+
+    id: Serial  # added by Piccolo; declared for type checkers
 
     customer = ForeignKey(references=Customer, on_delete=OnDelete.cascade, index=True)
     contact = ForeignKey(references=Contact, null=True, on_delete=OnDelete.set_null)
@@ -182,6 +199,8 @@ class Activity(Table, tablename="core_activity"):
 
 
 class AuditLog(Table, tablename="core_audit_log"):
+    id: Serial  # added by Piccolo; declared for type checkers
+
     at = Timestamptz(default=TimestamptzNow(), index=True)
     actor = Integer(null=True, default=None)
     actor_name = Varchar(length=100, default="")
@@ -194,6 +213,8 @@ class AuditLog(Table, tablename="core_audit_log"):
 
 
 class JobState(Table, tablename="core_job_state"):
+    id: Serial  # added by Piccolo; declared for type checkers
+
     name = Varchar(length=100, unique=True)
     locked_by = Varchar(length=100, default="")
     locked_until = Timestamptz(null=True, default=None)
@@ -229,6 +250,8 @@ class EventSubscriber(Table, tablename="core_event_subscriber"):
     """One consumer of the outbox (a plugin's handlers, a webhook endpoint): how far it has
     read, who delivers to it now (a lease), and its circuit breaker."""
 
+    id: Serial  # added by Piccolo; declared for type checkers
+
     name = Varchar(length=100, unique=True)
     position = BigInt(default=0)
     locked_by = Varchar(length=100, default="")
@@ -243,6 +266,8 @@ class EventSubscriber(Table, tablename="core_event_subscriber"):
 class EventDelivery(Table, tablename="core_event_delivery"):
     """A delivery that did not succeed at once: retried, parked behind an earlier event of the
     same entity, dead-lettered or replayed. Unique per (subscriber, event)."""
+
+    id: Serial  # added by Piccolo; declared for type checkers
 
     subscriber = Varchar(length=100, index=True)
     event = BigInt(index=True)
@@ -264,6 +289,8 @@ class MailStatus(StrEnum):
 
 class MailMessage(Table, tablename="core_mail"):
     """The mail outbox: rendered messages waiting for (or sent through) SMTP."""
+
+    id: Serial  # added by Piccolo; declared for type checkers
 
     kind = Varchar(length=50, index=True)
     to_address = Varchar(length=255)
@@ -287,6 +314,8 @@ class MailMessage(Table, tablename="core_mail"):
 class NotificationOptOut(Table, tablename="core_notification_optout"):
     """A user who does not want e-mails of one notification kind (unique per user, kind)."""
 
+    id: Serial  # added by Piccolo; declared for type checkers
+
     user = ForeignKey(references=User, on_delete=OnDelete.cascade, index=True)
     kind = Varchar(length=50)
     created_at = Timestamptz(default=TimestamptzNow())
@@ -294,6 +323,8 @@ class NotificationOptOut(Table, tablename="core_notification_optout"):
 
 class KeyValue(Table, tablename="core_kv"):
     """Small instance-wide values (e.g. the generated encryption key when none is set)."""
+
+    id: Serial  # added by Piccolo; declared for type checkers
 
     name = Varchar(length=100, unique=True)
     value = Text(default="")

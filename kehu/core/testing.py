@@ -235,7 +235,7 @@ async def kehu_client(kehu: Kehu) -> AsyncIterator[Any]:
     from kehu.api.app import create_app
 
     app = create_app(kehu=kehu, lifespan=False)
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]  # ASGI scope typing differs
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         yield client
 

@@ -6,7 +6,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from enum import Enum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
 import msgspec
 import strawberry
@@ -19,6 +19,8 @@ from kehu.core.pagination import Page
 from kehu.core.permissions import Actor
 
 T = TypeVar("T")
+N = TypeVar("N")
+E = TypeVar("E", bound=Enum)
 
 # -- global IDs ---------------------------------------------------------------------------
 
@@ -42,6 +44,12 @@ def decode_id(global_id: str, expected: str | None = None, field: str = "id") ->
     return type_name, value
 
 
+@overload
+def pk_of(global_id: str, expected: str, field: str = "id") -> int: ...
+@overload
+def pk_of(global_id: None, expected: str, field: str = "id") -> None: ...
+@overload
+def pk_of(global_id: str | None, expected: str, field: str = "id") -> int | None: ...
 def pk_of(global_id: str | None, expected: str, field: str = "id") -> int | None:
     """The database id of a global id of type ``expected`` (``ValidationFailed`` naming
     ``field`` otherwise); ``None`` stays ``None``."""
@@ -110,10 +118,17 @@ class PageInfo:
     end_cursor: str | None
 
 
-def gql_enum(py_enum: type[Enum], name: str | None = None, description: str = "") -> Any:
-    """A GraphQL enum with UPPER_CASE names for a Python enum of lower-case values."""
-    mirrored = Enum(name or py_enum.__name__, {m.name.upper(): m.value for m in py_enum})
-    return strawberry.enum(mirrored, description=description or None)
+def gql_enum(py_enum: type[E], name: str | None = None, description: str = "") -> type[E]:
+    """A GraphQL enum with UPPER_CASE names for a Python enum of lower-case values. Its
+    members have the Python enum's values; type checkers see it as that enum::
+
+        if TYPE_CHECKING:
+            StatusEnum = Status
+        else:
+            StatusEnum = gql_enum(Status)
+    """
+    mirrored = Enum(name or py_enum.__name__, {m.name.upper(): m.value for m in py_enum})  # type: ignore[misc]
+    return cast(type[E], strawberry.enum(mirrored, description=description or None))
 
 
 def enum_value(gql: Any, value: Any) -> Any:
@@ -124,6 +139,27 @@ def enum_value(gql: Any, value: Any) -> Any:
 # -- connections -------------------------------------------------------------------------
 
 _connections: dict[str, tuple[type, type]] = {}
+
+if TYPE_CHECKING:
+
+    class Edge(Generic[N]):
+        cursor: str
+        node: N
+
+    class Connection(Generic[N]):
+        """What ``connection(name, N)`` builds, as type checkers see it::
+
+        if TYPE_CHECKING:
+            RewardConnection = Connection[Reward]
+        else:
+            RewardConnection = connection("Reward", Reward)
+        """
+
+        edges: list[Edge[N]]
+        nodes: list[N]
+        page_info: PageInfo
+
+        async def total_count(self) -> int: ...
 
 
 def connection(node_name: str, node_ref: Any) -> type:
@@ -144,10 +180,10 @@ def connection(node_name: str, node_ref: Any) -> type:
             (),
             {
                 "__annotations__": {
-                    "edges": list[edge],
+                    "edges": list[edge],  # type: ignore[valid-type]
                     "nodes": list[node_ref],
                     "page_info": PageInfo,
-                    "count": strawberry.Private[Callable[[], Awaitable[int]]],
+                    "count": strawberry.Private[Callable[[], Awaitable[int]]],  # type: ignore[misc]
                 },
                 "total_count": strawberry.field(
                     total_count, description="Total matches; computed only when asked for."

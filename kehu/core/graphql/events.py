@@ -7,7 +7,7 @@ No ``from __future__ import annotations`` here: Strawberry resolves the annotati
 import datetime as dt
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -27,7 +27,10 @@ from kehu.core.graphql.base import (
 from kehu.core.services import events as service
 from kehu.core.tables import DeliveryStatus
 
-DeliveryStatusEnum = gql_enum(DeliveryStatus, "DeliveryStatus")
+if TYPE_CHECKING:
+    DeliveryStatusEnum = DeliveryStatus
+else:
+    DeliveryStatusEnum = gql_enum(DeliveryStatus, "DeliveryStatus")
 MAX_BACKLOG = 10_000  # events a subscription may replay with ``after``
 
 
@@ -79,7 +82,7 @@ class DomainEvent(Node):
             ),
             actor_id=event.actor_id,
             customer_id=event.customer_id,
-            data=event.data,
+            data=JSON(event.data),
             version=event.version,
             occurred_at=event.occurred_at,
         )
@@ -146,8 +149,14 @@ class EventSubscriberInfo:
     last_error: str
 
 
-DomainEventConnection = connection("DomainEvent", DomainEvent)
-EventDeliveryConnection = connection("EventDelivery", EventDeliveryInfo)
+if TYPE_CHECKING:
+    from kehu.core.graphql.base import Connection
+
+    DomainEventConnection = Connection[DomainEvent]
+    EventDeliveryConnection = Connection[EventDeliveryInfo]
+else:
+    DomainEventConnection = connection("DomainEvent", DomainEvent)
+    EventDeliveryConnection = connection("EventDelivery", EventDeliveryInfo)
 
 
 @strawberry.input

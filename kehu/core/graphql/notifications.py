@@ -4,7 +4,7 @@ No ``from __future__ import annotations`` here: Strawberry resolves the annotati
 """
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 
@@ -12,7 +12,10 @@ from kehu.core import mail
 from kehu.core.graphql.base import UserError, connection, gql_enum, make_connection, payload
 from kehu.core.tables import MailStatus
 
-MailStatusEnum = gql_enum(MailStatus, "MailStatus")
+if TYPE_CHECKING:
+    MailStatusEnum = MailStatus
+else:
+    MailStatusEnum = gql_enum(MailStatus, "MailStatus")
 
 
 @strawberry.type(description="A kind of e-mail notification and whether you receive it.")
@@ -53,7 +56,12 @@ class MailMessageInfo:
         )
 
 
-MailMessageConnection = connection("MailMessage", MailMessageInfo)
+if TYPE_CHECKING:
+    from kehu.core.graphql.base import Connection
+
+    MailMessageConnection = Connection[MailMessageInfo]
+else:
+    MailMessageConnection = connection("MailMessage", MailMessageInfo)
 
 
 async def _preferences(actor: Any) -> list[NotificationPreference]:

@@ -77,7 +77,7 @@ def _merge(name: str, parts: list[tuple[str, type]], base: type | None = None) -
             owners[field] = plugin
     bases = ((base,) if base else ()) + tuple(m for _, m in parts)
     module = base.__module__ if base else __name__
-    description = base.__strawberry_definition__.description if base else None
+    description = base.__strawberry_definition__.description if base else None  # type: ignore[attr-defined]
     return strawberry.type(
         type(name, bases, {"__module__": module}), name=name, description=description
     )

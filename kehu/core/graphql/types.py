@@ -7,7 +7,7 @@ No ``from __future__ import annotations`` here: the types are built dynamically.
 
 import datetime as dt
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -27,19 +27,28 @@ from kehu.core.services.activities import ActivityFilter, count_activities, list
 from kehu.core.tables import ActivityKind, ActivityStatus, BuyingRole, CustomerKind, LifecycleStage
 
 MODULE = __name__
-CustomerRef = Annotated["Customer", strawberry.lazy(MODULE)]  # noqa: F821
-ContactRef = Annotated["Contact", strawberry.lazy(MODULE)]  # noqa: F821
-ActivityRef = Annotated["Activity", strawberry.lazy(MODULE)]  # noqa: F821
-UserRef = Annotated["User", strawberry.lazy(MODULE)]  # noqa: F821
-TeamRef = Annotated["Team", strawberry.lazy(MODULE)]  # noqa: F821
+CustomerRef = Annotated["Customer", strawberry.lazy(MODULE)]
+ContactRef = Annotated["Contact", strawberry.lazy(MODULE)]
+ActivityRef = Annotated["Activity", strawberry.lazy(MODULE)]
+UserRef = Annotated["User", strawberry.lazy(MODULE)]
+TeamRef = Annotated["Team", strawberry.lazy(MODULE)]
 
-CustomerKindEnum = gql_enum(CustomerKind, "CustomerKind")
-LifecycleStageEnum = gql_enum(
-    LifecycleStage, "LifecycleStage", "potential → new → active → declining, plus lost and loyal"
-)
-BuyingRoleEnum = gql_enum(BuyingRole, "BuyingRole")
-ActivityKindEnum = gql_enum(ActivityKind, "ActivityKind")
-ActivityStatusEnum = gql_enum(ActivityStatus, "ActivityStatus")
+if TYPE_CHECKING:  # a GraphQL mirror has the values of the Python enum it mirrors
+    CustomerKindEnum = CustomerKind
+    LifecycleStageEnum = LifecycleStage
+    BuyingRoleEnum = BuyingRole
+    ActivityKindEnum = ActivityKind
+    ActivityStatusEnum = ActivityStatus
+else:
+    CustomerKindEnum = gql_enum(CustomerKind, "CustomerKind")
+    LifecycleStageEnum = gql_enum(
+        LifecycleStage,
+        "LifecycleStage",
+        "potential → new → active → declining, plus lost and loyal",
+    )
+    BuyingRoleEnum = gql_enum(BuyingRole, "BuyingRole")
+    ActivityKindEnum = gql_enum(ActivityKind, "ActivityKind")
+    ActivityStatusEnum = gql_enum(ActivityStatus, "ActivityStatus")
 
 
 def composed(name: str) -> Any:
@@ -376,7 +385,7 @@ class TimelineEntry:
             source=e.source,
             entity=e.entity,
             entity_id=e.entity_id,
-            data=e.data,
+            data=JSON(e.data),
             actor_pk=e.actor_id,
         )
 
@@ -438,6 +447,20 @@ class PluginInfoType:
     hooks: list[str]
 
 
-CustomerConnection = connection("Customer", CustomerRef)
-ActivityConnection = connection("Activity", ActivityRef)
-AuditEntryConnection = connection("AuditEntry", AuditEntry)
+if TYPE_CHECKING:
+    from kehu.core.graphql.base import Connection
+
+    CustomerConnection = Connection[CustomerRef]
+    ActivityConnection = Connection[ActivityRef]
+    AuditEntryConnection = Connection[AuditEntry]
+
+    # composed at start-up (see ``composed``); statically they are their ``*Fields`` bases
+    Customer = CustomerFields
+    Contact = ContactFields
+    Activity = ActivityFields
+    User = UserFields
+    Team = TeamFields
+else:
+    CustomerConnection = connection("Customer", CustomerRef)
+    ActivityConnection = connection("Activity", ActivityRef)
+    AuditEntryConnection = connection("AuditEntry", AuditEntry)

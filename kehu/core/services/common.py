@@ -2,6 +2,7 @@
 
 import json
 from datetime import UTC, date, datetime
+from enum import Enum
 from typing import Any
 
 from kehu.core.errors import FieldError, ValidationFailed
@@ -18,7 +19,7 @@ def raise_if(errors: list[FieldError]) -> None:
         raise ValidationFailed(errors)
 
 
-def check_choice(value: Any, choices: type, field: str, errors: list[FieldError]) -> Any:
+def check_choice(value: Any, choices: type[Enum], field: str, errors: list[FieldError]) -> Any:
     """Accept an Enum member or its value; record an error for anything else."""
     raw = getattr(value, "value", value)
     allowed = [c.value for c in choices]

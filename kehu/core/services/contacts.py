@@ -130,9 +130,7 @@ async def update_contact(
     async with unit_of_work():
         before = await get_contact(actor, contact_id)
         rows = (
-            await Contact.update(
-                {**values, Contact.version: Contact.version + 1, Contact.updated_at: now()}
-            )
+            await Contact.update(**values, version=Contact.version + 1, updated_at=now())
             .where(Contact.id == contact_id, Contact.version == expected_version)
             .returning(*Contact.all_columns())
         )

@@ -1,6 +1,7 @@
 """Customers: visibility, CRUD with optimistic locking, archive/restore, tags, dedup, merge,
 handover (bulk owner reassignment)."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -126,7 +127,7 @@ class CustomerFilter:
 
 def _filtered(query: Any, actor: Actor, f: CustomerFilter) -> Any:
     query = _visible(query, actor)
-    conditions = []
+    conditions: list[Any] = []
     if f.owner_id is not None:
         conditions.append(Customer.owner == f.owner_id)
     if f.team_id is not None:
@@ -285,7 +286,7 @@ async def find_duplicates(
     checks = [(label, col, value) for label, col, value in checks if value]
     if not checks:
         return []
-    condition = checks[0][1] == checks[0][2]
+    condition: Any = checks[0][1] == checks[0][2]
     for _, col, value in checks[1:]:
         condition = condition | (col == value)
     query = Customer.select(
@@ -402,9 +403,9 @@ async def update_customer(
 async def _versioned_update(
     customer_id: int, expected_version: int | None, values: dict[str, Any]
 ) -> dict[str, Any]:
-    query = Customer.update(
-        {**values, Customer.version: Customer.version + 1, Customer.updated_at: now()}
-    ).where(Customer.id == customer_id)
+    query = Customer.update(**values, version=Customer.version + 1, updated_at=now()).where(
+        Customer.id == customer_id
+    )
     if expected_version is not None:
         query = query.where(Customer.version == expected_version)
     rows = await query.returning(*Customer.all_columns())
@@ -491,8 +492,8 @@ async def set_tags(
     actor: Actor,
     customer_id: int,
     *,
-    add: list[str] = (),
-    remove: list[str] = (),
+    add: Sequence[str] = (),
+    remove: Sequence[str] = (),
     replace: list[str] | None = None,
 ) -> dict[str, Any]:
     """Add/remove tags, or replace the whole set."""

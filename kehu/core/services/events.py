@@ -293,6 +293,8 @@ async def receivable(actor: Actor, events: list[Event]) -> list[Event]:
     for rule, group in by_rule.items():
         allowed |= await rule(actor, group)
     if by_customer:
-        seen = await visible_customer_ids(actor, sorted({e.customer_id for e in by_customer}))
+        seen = await visible_customer_ids(
+            actor, sorted({e.customer_id for e in by_customer if e.customer_id is not None})
+        )
         allowed |= {e.id for e in by_customer if e.customer_id in seen}
     return [e for e in events if e.id in allowed]

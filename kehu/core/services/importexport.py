@@ -465,7 +465,9 @@ async def _import_contact_chunk(
                 RowError(line, "customer", f"Customer {ref!r} not found", "NOT_FOUND")
             )
             continue
-        data = {k: v for k, v in m.items() if k not in {"customer", "customer_id"} and v}
+        data: dict[str, Any] = {
+            k: v for k, v in m.items() if k not in {"customer", "customer_id"} and v
+        }
         data.setdefault("name", "")
         if "is_primary" in data:
             data["is_primary"] = data["is_primary"].lower() in TRUE

@@ -94,7 +94,7 @@ async def update_user(actor: Actor, user_id: int, data: dict[str, Any]) -> dict[
     async with unit_of_work():
         before = await get_user(user_id)
         rows = (
-            await User.update({**values, User.updated_at: now()})
+            await User.update(**values, updated_at=now())
             .where(User.id == user_id)
             .returning(*User.all_columns())
         )
