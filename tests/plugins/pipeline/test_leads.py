@@ -9,6 +9,7 @@ from kehu.core.errors import Forbidden, ValidationFailed
 from kehu.core.tables import AuditLog, Contact, Customer
 from kehu.plugins.pipeline import services
 from kehu.plugins.pipeline import tables as t
+from kehu.plugins.pipeline.services import conversion
 
 
 def _code(exc: pytest.ExceptionInfo) -> str:
@@ -175,7 +176,7 @@ async def test_conversion_is_atomic(kehu, make_user, make_pipeline, monkeypatch)
         await real(*args, **kwargs)  # customer, contact and opportunity are written...
         raise RuntimeError("disk full")  # ...then the conversion fails
 
-    monkeypatch.setattr(services, "create_opportunity", half_way)
+    monkeypatch.setattr(conversion, "create_opportunity", half_way)
     with pytest.raises(RuntimeError, match="disk full"):
         await services.convert_lead(rep.actor, lead["id"])
     assert await Customer.count() == 0
@@ -186,7 +187,7 @@ async def test_conversion_is_atomic(kehu, make_user, make_pipeline, monkeypatch)
     after = await services.get_lead(rep.actor, lead["id"])
     assert (after["status"], after["customer"], after["version"]) == ("new", None, 1)
 
-    monkeypatch.setattr(services, "create_opportunity", real)
+    monkeypatch.setattr(conversion, "create_opportunity", real)
     result = await services.convert_lead(rep.actor, lead["id"])  # and it works afterwards
     assert result.lead["status"] == "converted"
 
