@@ -52,6 +52,7 @@ def next_run(job: Job, last_started: datetime | None, at: datetime) -> datetime:
         return at
     if job.every is not None:
         return last_started + job.every
+    assert job.cron is not None  # Job has exactly one of every= and cron=
     return croniter(job.cron, last_started).get_next(datetime)
 
 
