@@ -57,35 +57,35 @@ def kehu_permissions() -> dict[str, set[str]]:
 
 @hookimpl
 def kehu_graphql_type_extensions() -> dict[str, list[type]]:
-    from kehu.plugins.pipeline.graphql import CustomerPipeline
+    from kehu.plugins.pipeline.graphql.schema import TYPE_EXTENSIONS
 
-    return {"Customer": [CustomerPipeline]}
+    return TYPE_EXTENSIONS
 
 
 @hookimpl
 def kehu_graphql_types() -> list[type]:
-    from kehu.plugins.pipeline.graphql import NODE_TYPES
+    from kehu.plugins.pipeline.graphql.schema import NODE_TYPES
 
     return NODE_TYPES
 
 
 @hookimpl
 def kehu_graphql_queries() -> list[type]:
-    from kehu.plugins.pipeline.graphql import PipelineQuery
+    from kehu.plugins.pipeline.graphql.schema import QUERIES
 
-    return [PipelineQuery]
+    return QUERIES
 
 
 @hookimpl
 def kehu_graphql_mutations() -> list[type]:
-    from kehu.plugins.pipeline.graphql import PipelineMutation
+    from kehu.plugins.pipeline.graphql.schema import MUTATIONS
 
-    return [PipelineMutation]
+    return MUTATIONS
 
 
 @hookimpl
 def kehu_graphql_dataloaders() -> dict[str, Any]:
-    from kehu.plugins.pipeline.graphql import LOADERS
+    from kehu.plugins.pipeline.graphql.schema import LOADERS
 
     return LOADERS
 

@@ -14,7 +14,7 @@ from kehu.plugins.pipeline_contracts import services
 
 ContractRef = Annotated["Contract", strawberry.lazy("kehu.plugins.contracts.graphql")]  # noqa: F821
 OpportunityRef = Annotated[
-    "Opportunity", strawberry.lazy("kehu.plugins.pipeline.graphql")  # noqa: F821
+    "Opportunity", strawberry.lazy("kehu.plugins.pipeline.graphql.types")  # noqa: F821
 ]
 
 

@@ -1,0 +1,1 @@
+"""The pipeline's mutations, one module per aggregate."""
