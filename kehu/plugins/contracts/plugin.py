@@ -59,35 +59,35 @@ def kehu_permissions() -> dict[str, set[str]]:
 
 @hookimpl
 def kehu_graphql_type_extensions() -> dict[str, list[type]]:
-    from kehu.plugins.contracts.graphql import CustomerContracts
+    from kehu.plugins.contracts.graphql.schema import TYPE_EXTENSIONS
 
-    return {"Customer": [CustomerContracts]}
+    return TYPE_EXTENSIONS
 
 
 @hookimpl
 def kehu_graphql_types() -> list[type]:
-    from kehu.plugins.contracts.graphql import NODE_TYPES
+    from kehu.plugins.contracts.graphql.schema import NODE_TYPES
 
     return NODE_TYPES
 
 
 @hookimpl
 def kehu_graphql_queries() -> list[type]:
-    from kehu.plugins.contracts.graphql import ContractsQuery
+    from kehu.plugins.contracts.graphql.schema import QUERIES
 
-    return [ContractsQuery]
+    return QUERIES
 
 
 @hookimpl
 def kehu_graphql_mutations() -> list[type]:
-    from kehu.plugins.contracts.graphql import ContractsMutation
+    from kehu.plugins.contracts.graphql.schema import MUTATIONS
 
-    return [ContractsMutation]
+    return MUTATIONS
 
 
 @hookimpl
 def kehu_graphql_dataloaders() -> dict[str, Any]:
-    from kehu.plugins.contracts.graphql import LOADERS
+    from kehu.plugins.contracts.graphql.schema import LOADERS
 
     return LOADERS
 

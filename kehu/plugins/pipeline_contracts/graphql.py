@@ -12,7 +12,7 @@ from kehu.core.graphql.base import UserError, payload, pk_of
 from kehu.core.graphql.types import composed
 from kehu.plugins.pipeline_contracts import services
 
-ContractRef = Annotated["Contract", strawberry.lazy("kehu.plugins.contracts.graphql")]  # noqa: F821
+ContractRef = Annotated["Contract", strawberry.lazy("kehu.plugins.contracts.graphql.types")]  # noqa: F821
 OpportunityRef = Annotated[
     "Opportunity", strawberry.lazy("kehu.plugins.pipeline.graphql.types")  # noqa: F821
 ]

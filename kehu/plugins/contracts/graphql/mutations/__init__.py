@@ -1,0 +1,1 @@
+"""The contracts plugin's mutations, one module per aggregate."""
