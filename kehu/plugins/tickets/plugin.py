@@ -80,35 +80,35 @@ def kehu_event_types() -> list[EventType]:
 
 @hookimpl
 def kehu_graphql_type_extensions() -> dict[str, list[type]]:
-    from kehu.plugins.tickets.graphql import CustomerTickets
+    from kehu.plugins.tickets.graphql.schema import TYPE_EXTENSIONS
 
-    return {"Customer": [CustomerTickets]}
+    return TYPE_EXTENSIONS
 
 
 @hookimpl
 def kehu_graphql_types() -> list[type]:
-    from kehu.plugins.tickets.graphql import TYPES
+    from kehu.plugins.tickets.graphql.schema import NODE_TYPES
 
-    return TYPES
+    return NODE_TYPES
 
 
 @hookimpl
 def kehu_graphql_queries() -> list[type]:
-    from kehu.plugins.tickets.graphql import TicketsQuery
+    from kehu.plugins.tickets.graphql.schema import QUERIES
 
-    return [TicketsQuery]
+    return QUERIES
 
 
 @hookimpl
 def kehu_graphql_mutations() -> list[type]:
-    from kehu.plugins.tickets.graphql import TicketsMutation
+    from kehu.plugins.tickets.graphql.schema import MUTATIONS
 
-    return [TicketsMutation]
+    return MUTATIONS
 
 
 @hookimpl
 def kehu_graphql_dataloaders() -> dict[str, Any]:
-    from kehu.plugins.tickets.graphql import LOADERS
+    from kehu.plugins.tickets.graphql.schema import LOADERS
 
     return LOADERS
 

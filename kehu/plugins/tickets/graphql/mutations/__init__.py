@@ -1,0 +1,1 @@
+"""The tickets plugin's mutations, one module per aggregate."""
