@@ -56,23 +56,23 @@ def kehu_permissions() -> dict[str, set[str]]:
 
 @hookimpl
 def kehu_graphql_types() -> list[type]:
-    from kehu.plugins.incentives.graphql import TYPES
+    from kehu.plugins.incentives.graphql.schema import NODE_TYPES
 
-    return TYPES
+    return NODE_TYPES
 
 
 @hookimpl
 def kehu_graphql_queries() -> list[type]:
-    from kehu.plugins.incentives.graphql import IncentivesQuery
+    from kehu.plugins.incentives.graphql.schema import QUERIES
 
-    return [IncentivesQuery]
+    return QUERIES
 
 
 @hookimpl
 def kehu_graphql_mutations() -> list[type]:
-    from kehu.plugins.incentives.graphql import IncentivesMutation
+    from kehu.plugins.incentives.graphql.schema import MUTATIONS
 
-    return [IncentivesMutation]
+    return MUTATIONS
 
 
 @hookimpl

@@ -1,0 +1,1 @@
+"""The incentives plugin's mutations, one module per aggregate."""
