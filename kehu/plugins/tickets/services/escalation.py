@@ -18,8 +18,8 @@ from kehu.core.permissions import Actor, system_actor
 from kehu.core.services import activities
 from kehu.core.tables import User
 from kehu.plugins.tickets.services.common import at, config
+from kehu.plugins.tickets.services.routing import pick_assignee
 from kehu.plugins.tickets.services.slas import record_outcomes, sla_of
-from kehu.plugins.tickets.services.tickets import pick_assignee
 from kehu.plugins.tickets.tables import OPEN_STATUSES, Escalation, Ticket
 
 TARGET_LABELS = {"first_response": "first response", "resolution": "resolution"}

@@ -1,201 +1,54 @@
-"""Tickets: creation from any channel, threaded messages, the status workflow (every change
-stored), assignment (by hand, round-robin or least-open), complaints and merging."""
+"""The ticket aggregate: create, assign, update, merge — and, re-exported, reading, routing
+and handling, so ``tickets.<function>`` reaches all of it."""
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from piccolo.query.functions.aggregate import Count
-
-from kehu.core.db import current_engine, is_sqlite
-from kehu.core.errors import Conflict, FieldError, ValidationFailed
+from kehu.core.errors import FieldError, ValidationFailed
 from kehu.core.events import record, unit_of_work
-from kehu.core.pagination import Page, keyset_page
 from kehu.core.permissions import Actor
 from kehu.core.services.common import check_choice, raise_if
 from kehu.core.services.customers import get_customer
-from kehu.core.tables import Contact, Team, User
+from kehu.core.tables import Contact, Team
 from kehu.core.validation import require_text
-from kehu.plugins.tickets.services.common import at, config, get_ticket, visible
-from kehu.plugins.tickets.services.slas import store_outcomes
+from kehu.plugins.tickets.services.common import at, get_ticket
+from kehu.plugins.tickets.services.handling import (
+    add_message,
+    change_status,
+    reopen_ticket,
+    update_complaint,
+)
+from kehu.plugins.tickets.services.queries import (
+    TicketFilter,
+    count_tickets,
+    list_tickets,
+    messages_of,
+    open_counts,
+    tickets_of_customers,
+)
+from kehu.plugins.tickets.services.records import (
+    AGENT_ROLES,
+    TRANSITIONS,
+    ComplaintIncomplete,
+    IllegalTransition,
+    S,
+    _check_category,
+    _locked,
+    _save,
+    _store_change,
+    _with_outcome,
+)
+from kehu.plugins.tickets.services.routing import _agent, pick_assignee, strategy_for
 from kehu.plugins.tickets.tables import (
-    OPEN_STATUSES,
-    AssignmentState,
     Channel,
     Phase,
     Priority,
     Status,
     Ticket,
     TicketMessage,
-    TicketStatusChange,
     TicketType,
 )
-
-S = Status
-TRANSITIONS: dict[str, set[str]] = {
-    S.new: {S.open, S.pending_customer, S.resolved},
-    S.open: {S.pending_customer, S.resolved},
-    S.pending_customer: {S.open, S.resolved},
-    S.resolved: {S.closed, S.open},
-    S.closed: {S.open},
-}
-AGENT_ROLES = ("support", "sales", "manager", "admin")
-
-
-class IllegalTransition(ValidationFailed):
-    """A status move the workflow does not allow (code ``ILLEGAL_TRANSITION``)."""
-
-    def __init__(self, current: str, target: str) -> None:
-        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none"
-        super().__init__(
-            FieldError(
-                "status",
-                f"Cannot move a ticket from {current} to {target} (allowed: {allowed})",
-                "ILLEGAL_TRANSITION",
-            )
-        )
-
-
-class ComplaintIncomplete(ValidationFailed):
-    """A complaint resolved or closed without root cause and corrective action."""
-
-
-# -- reading ------------------------------------------------------------------------------
-
-
-@dataclass
-class TicketFilter:
-    status: list[str] | None = None
-    priority: str | None = None
-    type: str | None = None
-    customer_id: int | None = None
-    assignee_id: int | None = None
-    team_id: int | None = None
-    open_only: bool = False
-    complaint_category: str | None = None
-
-
-def _filtered(actor: Actor, f: TicketFilter, query: Any) -> Any:
-    query = visible(query, actor)
-    if f.status:
-        query = query.where(Ticket.status.is_in(f.status))
-    if f.open_only:
-        query = query.where(Ticket.status.is_in(list(OPEN_STATUSES)))
-    for value, column in (
-        (f.priority, Ticket.priority),
-        (f.type, Ticket.type),
-        (f.customer_id, Ticket.customer),
-        (f.assignee_id, Ticket.assignee),
-        (f.team_id, Ticket.team),
-        (f.complaint_category, Ticket.complaint_category),
-    ):
-        if value is not None:
-            query = query.where(column == value)
-    return query
-
-
-async def list_tickets(
-    actor: Actor, f: TicketFilter | None = None, *, first: int = 20, after: str | None = None
-) -> Page:
-    """Visible tickets, newest first (keyset pagination)."""
-    actor.require("ticket:read")
-    query = _filtered(actor, f or TicketFilter(), Ticket.select())
-    return await keyset_page(
-        query, sort=Ticket.created_at, pk=Ticket.id, descending=True, first=first, after=after
-    )
-
-
-async def count_tickets(actor: Actor, f: TicketFilter | None = None) -> int:
-    actor.require("ticket:read")
-    return await _filtered(actor, f or TicketFilter(), Ticket.count())
-
-
-async def tickets_of_customers(
-    actor: Actor, customer_ids: list[int], limit: int, open_only: bool = False
-) -> dict[int, list[dict[str, Any]]]:
-    """The newest ``limit`` visible tickets of each customer in two queries: the narrow
-    (id, customer) list picks the page of each customer, then the rows are read."""
-    out: dict[int, list[dict[str, Any]]] = {i: [] for i in customer_ids}
-    if not customer_ids or not actor.can("ticket:read"):
-        return out
-    query = visible(
-        Ticket.select(Ticket.id, Ticket.customer).where(
-            Ticket.customer.is_in(sorted(set(customer_ids)))
-        ),
-        actor,
-    )
-    if open_only:
-        query = query.where(Ticket.status.is_in(list(OPEN_STATUSES)))
-    picked: dict[int, list[int]] = {i: [] for i in customer_ids}
-    for row in await query.order_by(Ticket.created_at, Ticket.id, ascending=False):
-        if len(picked[row["customer"]]) < limit:
-            picked[row["customer"]].append(row["id"])
-    ids = [i for page in picked.values() for i in page]
-    rows = {r["id"]: r for r in await Ticket.select().where(Ticket.id.is_in(ids))} if ids else {}
-    return {c: [rows[i] for i in page] for c, page in picked.items()}
-
-
-async def open_counts(actor: Actor, customer_ids: list[int]) -> dict[int, int]:
-    """Open (new, open, pending customer) visible tickets per customer, one query."""
-    out = dict.fromkeys(customer_ids, 0)
-    if not customer_ids or not actor.can("ticket:read"):
-        return out
-    query = visible(
-        Ticket.select(Ticket.customer, Count(alias="n")).where(
-            Ticket.customer.is_in(sorted(set(customer_ids))),
-            Ticket.status.is_in(list(OPEN_STATUSES)),
-        ),
-        actor,
-    ).group_by(Ticket.customer)
-    out.update({r["customer"]: r["n"] for r in await query})
-    return out
-
-
-async def messages_of(
-    actor: Actor, ticket_ids: list[int], include_internal: bool | None = None
-) -> dict[int, list[dict[str, Any]]]:
-    """Messages per ticket, oldest first (the caller checked the tickets' visibility).
-    Internal notes are shown to actors with ``ticket:write`` only."""
-    out: dict[int, list[dict[str, Any]]] = {i: [] for i in ticket_ids}
-    if not ticket_ids:
-        return out
-    if include_internal is None:
-        include_internal = actor.can("ticket:write")
-    query = TicketMessage.select().where(TicketMessage.ticket.is_in(sorted(set(ticket_ids))))
-    if not include_internal:
-        query = query.where(TicketMessage.internal.eq(False))
-    for row in await query.order_by(TicketMessage.created_at, TicketMessage.id):
-        out[row["ticket"]].append(row)
-    return out
-
-
-# -- creating -----------------------------------------------------------------------------
-
-
-def _check_category(value: Any, errors: list[FieldError]) -> str | None:
-    if value in (None, ""):
-        return None
-    categories = config().complaint_categories
-    if value not in categories:
-        errors.append(
-            FieldError(
-                "complaintCategory",
-                f"complaintCategory must be one of {', '.join(categories)}",
-                "INVALID_CHOICE",
-            )
-        )
-    return value
-
-
-async def _store_change(
-    ticket_id: int, old: str | None, new: str, actor: Actor, when: datetime
-) -> None:
-    await TicketStatusChange.insert(
-        TicketStatusChange(
-            ticket=ticket_id, from_status=old, to_status=new, actor=actor.user_id, at=when
-        )
-    )
 
 
 async def create_ticket(
@@ -282,97 +135,6 @@ async def create_ticket(
     return ticket
 
 
-# -- assignment ---------------------------------------------------------------------------
-
-
-async def _agent(user_id: int) -> dict[str, Any]:
-    user = await User.select().where(User.id == user_id).first()
-    if user is None or not user["active"] or user["role"] not in AGENT_ROLES:
-        raise ValidationFailed(
-            FieldError(
-                "assigneeId",
-                "Assignee must be an active support, sales or manager user",
-                "NOT_FOUND",
-            )
-        )
-    return user
-
-
-def strategy_for(team_name: str) -> str:
-    settings = config()
-    return settings.assignment.get(team_name, settings.default_assignment)
-
-
-async def pick_assignee(team_id: int, exclude: int | None = None) -> int | None:
-    """The next agent of a team by its strategy (``round_robin`` or ``least_open``; ``manual``
-    picks nobody). Candidates: the team's active support agents, else its sales reps."""
-    team = await Team.select(Team.name).where(Team.id == team_id).first()
-    if team is None:
-        return None
-    strategy = strategy_for(team["name"])
-    if strategy == "manual":
-        return None
-    users = (
-        await User.select(User.id, User.role)
-        .where(User.team == team_id, User.active.eq(True), User.role.is_in(["support", "sales"]))
-        .order_by(User.id)
-    )
-    candidates = [u["id"] for u in users if u["role"] == "support"] or [u["id"] for u in users]
-    candidates = [c for c in candidates if c != exclude]
-    if not candidates:
-        return None
-    if strategy == "round_robin":
-        # the team's position row, created if missing and locked until the transaction ends
-        # (SQLite: BEGIN IMMEDIATE already serialises writers; PostgreSQL: FOR UPDATE)
-        await AssignmentState.raw(
-            "INSERT INTO tickets_assignment_state (team) VALUES ({}) ON CONFLICT (team) DO NOTHING",
-            team_id,
-        )
-        query = AssignmentState.select().where(AssignmentState.team == team_id)
-        if not is_sqlite(current_engine()):
-            query = query.lock_rows()
-        state = await query.first()
-        last = state["last_user"]
-        chosen = next((c for c in candidates if last is None or c > last), candidates[0])
-        await AssignmentState.update({AssignmentState.last_user: chosen}).where(
-            AssignmentState.id == state["id"]
-        )
-        return chosen
-    rows = (
-        await Ticket.select(Ticket.assignee, Count(alias="n"))
-        .where(Ticket.assignee.is_in(candidates), Ticket.status.is_in(list(OPEN_STATUSES)))
-        .group_by(Ticket.assignee)
-    )
-    load = {r["assignee"]: r["n"] for r in rows}
-    return min(candidates, key=lambda c: (load.get(c, 0), c))
-
-
-async def _locked(actor: Actor, ticket_id: int, expected_version: int | None) -> dict[str, Any]:
-    ticket = await get_ticket(actor, ticket_id)
-    if expected_version is not None and ticket["version"] != expected_version:
-        raise Conflict(
-            f"Ticket {ticket_id} was changed by someone else (expected version "
-            f"{expected_version}); reload and retry"
-        )
-    return ticket
-
-
-async def _save(ticket_id: int, values: dict[str, Any], when: datetime) -> dict[str, Any]:
-    rows = (
-        await Ticket.update({**values, Ticket.version: Ticket.version + 1, Ticket.updated_at: when})
-        .where(Ticket.id == ticket_id)
-        .returning(*Ticket.all_columns())
-    )
-    return rows[0]
-
-
-async def _with_outcome(ticket: dict[str, Any], when: datetime) -> dict[str, Any]:
-    """``ticket`` with its SLA outcome evaluated at ``when`` and stored: called on every
-    change that can decide it (first reply, status change, merge, priority)."""
-
-    return (await store_outcomes([ticket], when))[0]
-
-
 async def assign_ticket(
     actor: Actor,
     ticket_id: int,
@@ -411,199 +173,6 @@ async def assign_ticket(
             ticket_id,
             {"assignee": before["assignee"], "team": before["team"]},
             {"assignee": assignee_id, "team": team, "customer": after["customer"]},
-        )
-    return after
-
-
-# -- messages and status ------------------------------------------------------------------
-
-
-async def add_message(
-    actor: Actor,
-    ticket_id: int,
-    body: str,
-    *,
-    internal: bool = False,
-    from_customer: bool = False,
-    now: datetime | None = None,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Add a public reply, an internal note or a message received from the customer.
-    The first public agent reply sets ``first_responded_at`` (and opens a new ticket); a
-    customer message moves a ticket waiting for the customer (or resolved) back to open."""
-    actor.require("ticket:write")
-    text, err = require_text(body, "body", 20000)
-    raise_if([err] if err else [])
-    if internal and from_customer:
-        raise ValidationFailed("A customer message cannot be an internal note", field="internal")
-    when = at(now)
-    async with unit_of_work():
-        ticket = await get_ticket(actor, ticket_id)
-        if ticket["status"] == Status.closed or ticket["merged_into"] is not None:
-            raise ValidationFailed(
-                FieldError("ticketId", "Closed tickets take no messages; reopen first", "CLOSED")
-            )
-        message = (
-            await TicketMessage.insert(
-                TicketMessage(
-                    ticket=ticket_id,
-                    author=None if from_customer else actor.user_id,
-                    from_customer=from_customer,
-                    internal=internal,
-                    body=text,
-                    created_at=when,
-                )
-            ).returning(*TicketMessage.all_columns())
-        )[0]
-        values: dict[Any, Any] = {}
-        status = ticket["status"]
-        if not internal and not from_customer:
-            if ticket["first_responded_at"] is None:
-                values[Ticket.first_responded_at] = when
-            if status == Status.new:
-                values[Ticket.status] = Status.open.value
-        elif from_customer and status in (Status.pending_customer, Status.resolved):
-            values[Ticket.status] = Status.open.value
-            values[Ticket.resolved_at] = None
-        if Ticket.status in values:
-            await _store_change(ticket_id, status, values[Ticket.status], actor, when)
-        if values:
-            ticket = await _with_outcome(await _save(ticket_id, values, when), when)
-        await record(
-            actor,
-            "message_added",
-            "ticket",
-            ticket_id,
-            after={
-                "message_id": message["id"],
-                "internal": internal,
-                "from_customer": from_customer,
-                "customer": ticket["customer"],
-            },
-        )
-    return ticket, message
-
-
-def _complaint_errors(ticket: dict[str, Any]) -> list[FieldError]:
-    if ticket["type"] != TicketType.complaint:
-        return []
-    missing = [
-        FieldError(
-            name,
-            f"A complaint needs {label} before it is resolved or closed",
-            "COMPLAINT_INCOMPLETE",
-        )
-        for name, label, key in (
-            ("complaintCategory", "a category", "complaint_category"),
-            ("rootCause", "a root cause", "root_cause"),
-            ("correctiveAction", "a corrective action", "corrective_action"),
-        )
-        if not (ticket[key] or "").strip()
-    ]
-    return missing
-
-
-async def change_status(
-    actor: Actor,
-    ticket_id: int,
-    status: str,
-    *,
-    expected_version: int | None = None,
-    now: datetime | None = None,
-) -> dict[str, Any]:
-    """Move a ticket along the workflow (``new → open → pending_customer → resolved →
-    closed``; ``resolved``/``closed`` → ``open`` reopens). Illegal moves raise
-    ``IllegalTransition``; complaints need category, root cause and corrective action to be
-    resolved or closed. Closing creates the satisfaction surveys of the settings."""
-    actor.require("ticket:write")
-    errors: list[FieldError] = []
-    status = check_choice(status, Status, "status", errors)
-    raise_if(errors)
-    when = at(now)
-    async with unit_of_work():
-        ticket = await _locked(actor, ticket_id, expected_version)
-        current_status = ticket["status"]
-        if ticket["merged_into"] is not None or status not in TRANSITIONS[current_status]:
-            raise IllegalTransition(current_status, status)
-        if status in (Status.resolved, Status.closed):
-            missing = _complaint_errors(ticket)
-            if missing:
-                raise ComplaintIncomplete(missing)
-        values: dict[Any, Any] = {Ticket.status: status}
-        if status == Status.resolved:
-            values[Ticket.resolved_at] = when
-        elif status == Status.closed:
-            values[Ticket.closed_at] = when
-        elif status == Status.open and current_status in (Status.resolved, Status.closed):
-            values.update({Ticket.resolved_at: None, Ticket.closed_at: None})
-        await _store_change(ticket_id, current_status, status, actor, when)
-        after = await _with_outcome(await _save(ticket_id, values, when), when)
-        reopened = status == Status.open and current_status in (Status.resolved, Status.closed)
-        action = "reopened" if reopened else "status_changed"
-        await record(
-            actor,
-            action,
-            "ticket",
-            ticket_id,
-            {"status": current_status},
-            {"status": status, "customer": after["customer"]},
-        )
-        if status == Status.closed:
-            from kehu.plugins.tickets.services import surveys
-
-            for kind in config().survey_on_close:
-                await surveys.create_survey(
-                    actor,
-                    after["customer"],
-                    kind,
-                    ticket_id=ticket_id,
-                    now=when,
-                    check_visibility=False,
-                )
-    return after
-
-
-async def reopen_ticket(actor: Actor, ticket_id: int, *, now: datetime | None = None) -> dict:
-    """Reopen a resolved or closed ticket (its resolution clock runs again)."""
-    return await change_status(actor, ticket_id, Status.open.value, now=now)
-
-
-async def update_complaint(
-    actor: Actor,
-    ticket_id: int,
-    data: dict[str, Any],
-    *,
-    expected_version: int | None = None,
-    now: datetime | None = None,
-) -> dict[str, Any]:
-    """Set a complaint's category, root cause and corrective action."""
-    actor.require("ticket:write")
-    errors: list[FieldError] = []
-    values: dict[Any, Any] = {}
-    if "complaint_category" in data:
-        values[Ticket.complaint_category] = _check_category(data["complaint_category"], errors)
-    for key, column in (
-        ("root_cause", Ticket.root_cause),
-        ("corrective_action", Ticket.corrective_action),
-    ):
-        if key in data:
-            values[column] = (data[key] or "").strip()
-    raise_if(errors)
-    when = at(now)
-    async with unit_of_work():
-        before = await _locked(actor, ticket_id, expected_version)
-        if before["type"] != TicketType.complaint:
-            raise ValidationFailed(
-                FieldError(
-                    "id", "Only complaints have root cause and corrective action", "NOT_A_COMPLAINT"
-                )
-            )
-        after = await _save(ticket_id, values, when)
-        await record(
-            actor,
-            "complaint_updated",
-            "ticket",
-            ticket_id,
-            after={k._meta.name: v for k, v in values.items()} | {"customer": after["customer"]},
         )
     return after
 
@@ -715,3 +284,28 @@ async def merge_tickets(
             after={"merged_into": survivor_id, "customer": survivor["customer"]},
         )
     return after
+
+
+__all__ = [
+    "AGENT_ROLES",
+    "TRANSITIONS",
+    "ComplaintIncomplete",
+    "IllegalTransition",
+    "S",
+    "TicketFilter",
+    "add_message",
+    "assign_ticket",
+    "change_status",
+    "count_tickets",
+    "create_ticket",
+    "list_tickets",
+    "merge_tickets",
+    "messages_of",
+    "open_counts",
+    "pick_assignee",
+    "reopen_ticket",
+    "strategy_for",
+    "tickets_of_customers",
+    "update_complaint",
+    "update_ticket",
+]
