@@ -22,7 +22,7 @@ def kehu_plugin_info() -> PluginInfo:
 
 @hookimpl
 def kehu_settings_model() -> type:
-    from kehu.plugins.pipeline_contracts.services import BridgeSettings
+    from kehu.plugins.pipeline_contracts.settings import BridgeSettings
 
     return BridgeSettings
 
@@ -41,24 +41,21 @@ def kehu_event_types() -> list[EventType]:
 
 @hookimpl
 def kehu_graphql_type_extensions() -> dict[str, list[type]]:
-    from kehu.plugins.pipeline_contracts.graphql import (
-        ContractSourceOpportunity,
-        OpportunityContracts,
-    )
+    from kehu.plugins.pipeline_contracts.graphql.schema import TYPE_EXTENSIONS
 
-    return {"Opportunity": [OpportunityContracts], "Contract": [ContractSourceOpportunity]}
+    return TYPE_EXTENSIONS
 
 
 @hookimpl
 def kehu_graphql_mutations() -> list[type]:
-    from kehu.plugins.pipeline_contracts.graphql import BridgeMutation
+    from kehu.plugins.pipeline_contracts.graphql.schema import MUTATIONS
 
-    return [BridgeMutation]
+    return MUTATIONS
 
 
 @hookimpl
 def kehu_graphql_dataloaders() -> dict[str, Any]:
-    from kehu.plugins.pipeline_contracts.graphql import LOADERS
+    from kehu.plugins.pipeline_contracts.graphql.schema import LOADERS
 
     return LOADERS
 

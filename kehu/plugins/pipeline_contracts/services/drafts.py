@@ -1,8 +1,6 @@
-"""Draft contracts from won opportunities, and the links between the two."""
+"""Drafting a contract from a won opportunity (by hand, or automatically when it is won)."""
 
 from typing import Any
-
-from pydantic import BaseModel
 
 from kehu.core.context import current
 from kehu.core.db import current_engine, is_sqlite
@@ -11,14 +9,8 @@ from kehu.core.events import record, unit_of_work
 from kehu.core.money import Money
 from kehu.core.permissions import Actor
 from kehu.plugins.pipeline_contracts.integrations import contracts, pipeline
+from kehu.plugins.pipeline_contracts.settings import BridgeSettings
 from kehu.plugins.pipeline_contracts.tables import ContractSource
-
-
-class BridgeSettings(BaseModel):
-    """``[plugin_settings.pipeline_contracts]``."""
-
-    model_config = {"extra": "forbid"}
-    draft_contract_on_won: bool = False  # draft one automatically when a deal is won
 
 
 def settings() -> BridgeSettings:
@@ -118,24 +110,3 @@ async def draft_contract_on_won(actor: Actor, opportunity_id: int) -> dict[str, 
         if {e.code for e in exc.errors} <= {"DUPLICATE", "OPPORTUNITY_NOT_WON"}:
             return None
         raise
-
-
-async def source_opportunities(contract_ids: list[int]) -> dict[int, int]:
-    """``{contract id: opportunity id}``."""
-    if not contract_ids:
-        return {}
-    rows = await ContractSource.select().where(ContractSource.contract.is_in(contract_ids))
-    return {r["contract"]: r["opportunity"] for r in rows}
-
-
-async def contracts_of(actor: Actor, opportunity_ids: list[int]) -> dict[int, list[dict]]:
-    """Contracts drafted from each opportunity that ``actor`` may see."""
-    out: dict[int, list[dict]] = {i: [] for i in opportunity_ids}
-    if not opportunity_ids:
-        return out
-    links = await ContractSource.select().where(ContractSource.opportunity.is_in(opportunity_ids))
-    visible = await contracts.contracts_by_ids(actor, [r["contract"] for r in links])
-    for link in links:
-        if link["contract"] in visible:
-            out[link["opportunity"]].append(visible[link["contract"]])
-    return out
