@@ -9,7 +9,7 @@ import click
 from kehu.core.errors import KehuError
 from kehu.core.permissions import system_actor
 from kehu.plugins.pipeline import services
-from kehu.plugins.pipeline.templates import TEMPLATES
+from kehu.plugins.pipeline.services.templates import TEMPLATES
 
 
 def _run(obj: Any, fn: Callable[[Any], Awaitable[Any]]) -> Any:

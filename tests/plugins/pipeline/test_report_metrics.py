@@ -10,7 +10,7 @@ from kehu.core.db import bulk_insert, write_transaction
 from kehu.core.services import customers
 from kehu.plugins.pipeline import services
 from kehu.plugins.pipeline import tables as t
-from kehu.plugins.pipeline.templates import StageSpec
+from kehu.plugins.pipeline.services.templates import StageSpec
 
 REACHED = [1000, 800, 600, 450, 350, 250, 150, 130]
 NAMES = ["Leads", "Contacted", "Needs", "Proposal", "Negotiation", "Contract", "Closing", "Won"]

@@ -33,9 +33,9 @@ from kehu.core.money import Money
 from kehu.core.permissions import system_actor
 from kehu.core.services import customers, users
 from kehu.core.testing import truncate_all
-from kehu.plugins.pipeline import revenue_metrics as rm
 from kehu.plugins.pipeline import services
 from kehu.plugins.pipeline import tables as t
+from kehu.plugins.pipeline.report_metrics import revenue as rm
 from kehu.plugins.reporting import services as reporting
 from kehu.plugins.reporting.metrics import MetricQuery
 

@@ -8,7 +8,7 @@ from kehu.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from kehu.core.money import Money
 from kehu.core.services import customers
 from kehu.plugins.pipeline import services
-from kehu.plugins.pipeline.templates import StageSpec
+from kehu.plugins.pipeline.services.templates import StageSpec
 
 
 async def test_concurrent_moves_one_wins(

@@ -18,7 +18,7 @@ from kehu.plugins.pipeline.graphql.types import (
     TeamRoleEnum,
     TransitionPolicyEnum,
 )
-from kehu.plugins.pipeline.templates import StageSpec
+from kehu.plugins.pipeline.services.templates import StageSpec
 
 
 @strawberry.input

@@ -47,7 +47,7 @@ from kehu.plugins.pipeline.graphql.types import (
     PipelineTemplate,
     TransitionPolicyEnum,
 )
-from kehu.plugins.pipeline.templates import TEMPLATES
+from kehu.plugins.pipeline.services.templates import TEMPLATES
 
 
 @strawberry.type

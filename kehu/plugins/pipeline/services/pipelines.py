@@ -10,7 +10,7 @@ from kehu.core.services.common import now, raise_if
 from kehu.core.validation import require_text
 from kehu.plugins.pipeline import tables as t
 from kehu.plugins.pipeline.services.common import REQUIRABLE_FIELDS, config
-from kehu.plugins.pipeline.templates import TEMPLATES, StageSpec
+from kehu.plugins.pipeline.services.templates import TEMPLATES, StageSpec
 
 
 async def list_pipelines(actor: Actor, include_archived: bool = False) -> list[dict[str, Any]]:

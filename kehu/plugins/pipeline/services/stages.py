@@ -10,7 +10,7 @@ from kehu.core.services.common import load_json, now
 from kehu.plugins.pipeline import tables as t
 from kehu.plugins.pipeline.services.common import OPEN
 from kehu.plugins.pipeline.services.pipelines import _check_stage_specs, get_pipeline
-from kehu.plugins.pipeline.templates import StageSpec
+from kehu.plugins.pipeline.services.templates import StageSpec
 
 
 def _stage_row(row: dict[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Pipeline sales metrics for the reporting plugin's registry (used only when reporting is
 enabled): funnel, win rate, deal cycle, velocity, weighted forecast and forecast vs actual,
-next to the revenue metrics of ``revenue_metrics``.
+next to the revenue metrics of ``revenue``.
 
 Each runs one aggregate query per source in SQL (several named aggregates per group) with the
 pipeline's visibility (``opportunity_scope``; forecast snapshot lines and the actuals they are
@@ -382,12 +382,9 @@ def _forecast_rows(forecast: list[Group], actual: list[Group]) -> list[MetricRow
     return rows
 
 
-def report_metrics() -> list[Metric]:
-    from kehu.plugins.pipeline.revenue_metrics import revenue_metrics
-
+def sales_metrics() -> list[Metric]:
     closed = (*CLOSED_DIMS, "period")
     return [
-        *revenue_metrics(),
         Metric(
             "pipeline.funnel",
             "Sales funnel",
