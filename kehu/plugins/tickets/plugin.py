@@ -200,7 +200,7 @@ async def kehu_opportunity_won(opportunity_id: int, customer_id: int) -> None:
 
 @hookimpl
 async def kehu_timeline_entries(customer_id: int, before: Any, limit: int) -> list[Any]:
-    from kehu.plugins.tickets.services import timeline
+    from kehu.plugins.tickets import timeline
 
     return await timeline.timeline_entries(customer_id, before, limit)
 
@@ -223,6 +223,6 @@ async def kehu_customers_reassigned(
 
 @hookimpl
 async def kehu_demo_data(actor: Any, users: dict[str, int]) -> None:
-    from kehu.plugins.tickets.services import demo
+    from kehu.plugins.tickets import demo
 
     await demo.load_demo_data(actor, users)

@@ -100,7 +100,7 @@ class TicketsSettings(BaseModel):
 
 
 def _check_calendar(value: CalendarSettings) -> None:
-    from kehu.plugins.tickets.sla import BusinessCalendar
+    from kehu.plugins.tickets.services.clocks import BusinessCalendar
 
     try:
         BusinessCalendar.from_config(value.timezone, value.weekly, value.holidays, value.workdays)

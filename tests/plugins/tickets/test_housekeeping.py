@@ -3,7 +3,8 @@ permissions are registered."""
 
 from kehu.core.demo import ensure_demo_users, load_core_demo
 from kehu.core.services import customers
-from kehu.plugins.tickets.services import demo, escalation, tickets
+from kehu.plugins.tickets import demo
+from kehu.plugins.tickets.services import escalation, tickets
 from kehu.plugins.tickets.tables import ChurnAlert, Escalation, Survey, Ticket
 
 

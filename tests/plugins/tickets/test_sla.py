@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kehu.plugins.tickets.sla import (
+from kehu.plugins.tickets.services.clocks import (
     OPEN_END,
     BusinessCalendar,
     measure,

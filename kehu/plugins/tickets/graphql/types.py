@@ -18,7 +18,7 @@ from kehu.core.graphql.base import (
 )
 from kehu.core.services.common import load_json
 from kehu.plugins.tickets.services import churn
-from kehu.plugins.tickets.sla import SlaClock as SlaClockValue
+from kehu.plugins.tickets.services.clocks import SlaClock as SlaClockValue
 from kehu.plugins.tickets.tables import (
     Channel,
     Phase,

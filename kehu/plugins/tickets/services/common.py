@@ -11,8 +11,8 @@ from kehu.core.permissions import Actor, owner_team_scope
 from kehu.core.services.common import now as _now
 from kehu.core.services.customers import customer_scope
 from kehu.core.tables import Customer
+from kehu.plugins.tickets.services.clocks import BusinessCalendar
 from kehu.plugins.tickets.settings import CalendarSettings, TicketsSettings
-from kehu.plugins.tickets.sla import BusinessCalendar
 from kehu.plugins.tickets.tables import Ticket, TicketStatusChange
 
 PLUGIN = "tickets"

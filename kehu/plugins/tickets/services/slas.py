@@ -18,8 +18,8 @@ from kehu.core.errors import FieldError, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.permissions import Actor
 from kehu.core.services.common import check_choice, raise_if
+from kehu.plugins.tickets.services.clocks import SlaClock, measure, paused_intervals
 from kehu.plugins.tickets.services.common import at, calendar, config, histories
-from kehu.plugins.tickets.sla import SlaClock, measure, paused_intervals
 from kehu.plugins.tickets.tables import OPEN_STATUSES, Priority, SlaPolicy, Status, Ticket
 
 DEFAULT_POLICY = "default"
