@@ -56,28 +56,28 @@ def kehu_mail_templates() -> list[Any]:
 
 @hookimpl
 def kehu_graphql_types() -> list[type]:
-    from kehu.plugins.webhooks.graphql import TYPES
+    from kehu.plugins.webhooks.graphql.schema import NODE_TYPES
 
-    return TYPES
+    return NODE_TYPES
 
 
 @hookimpl
 def kehu_graphql_queries() -> list[type]:
-    from kehu.plugins.webhooks.graphql import WebhooksQuery
+    from kehu.plugins.webhooks.graphql.schema import QUERIES
 
-    return [WebhooksQuery]
+    return QUERIES
 
 
 @hookimpl
 def kehu_graphql_mutations() -> list[type]:
-    from kehu.plugins.webhooks.graphql import WebhooksMutation
+    from kehu.plugins.webhooks.graphql.schema import MUTATIONS
 
-    return [WebhooksMutation]
+    return MUTATIONS
 
 
 @hookimpl
 def kehu_graphql_dataloaders() -> dict[str, Any]:
-    from kehu.plugins.webhooks.graphql import LOADERS
+    from kehu.plugins.webhooks.graphql.schema import LOADERS
 
     return LOADERS
 

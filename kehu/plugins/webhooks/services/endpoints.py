@@ -19,7 +19,7 @@ from kehu.core.permissions import Actor
 from kehu.core.secrets import decrypt, encrypt
 from kehu.core.services.common import load_json, now, raise_if
 from kehu.core.tables import EventDelivery, EventSubscriber, User
-from kehu.plugins.webhooks import safety
+from kehu.plugins.webhooks.services import safety
 from kehu.plugins.webhooks.settings import WebhooksSettings
 from kehu.plugins.webhooks.tables import Webhook
 

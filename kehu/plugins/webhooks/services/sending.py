@@ -30,7 +30,7 @@ from kehu.core.permissions import Actor, system_actor
 from kehu.core.services.common import load_json, now
 from kehu.core.services.events import receivable
 from kehu.core.services.users import actor_for
-from kehu.plugins.webhooks import safety
+from kehu.plugins.webhooks.services import safety
 from kehu.plugins.webhooks.services.endpoints import (
     config,
     get_webhook,

@@ -1,0 +1,1 @@
+"""The webhooks plugin's mutations."""
