@@ -78,7 +78,8 @@ def report(
 ) -> None:
     """Without NAME: list the metrics. With NAME: compute it."""
     from kehu.core.services import users
-    from kehu.plugins.reporting import charts, services
+    from kehu.plugins.reporting import services
+    from kehu.plugins.reporting.services import charts
 
     parsed: dict[str, str] = {}
     for item in filters:

@@ -1,6 +1,6 @@
 """The events the reporting plugin emits (its part of the catalogue in ``docs/events.md``).
 
-Dashboards have their own visibility (``services._dashboard_scope``): actors who see all
+Dashboards have their own visibility (``services.dashboard_scope``): actors who see all
 records see every dashboard; others see their own dashboards and those shared with their team.
 Dashboard events follow it through the ``visible`` rule below.
 """
@@ -10,12 +10,12 @@ from typing import Any
 from kehu import EventType
 from kehu.core.services.common import load_json
 from kehu.core.tables import AuditLog
-from kehu.plugins.reporting.services import _dashboard_scope
+from kehu.plugins.reporting.services.dashboards import dashboard_scope
 from kehu.plugins.reporting.tables import Dashboard
 
 
 def _sees_dashboard(actor: Any, row: dict[str, Any]) -> bool:
-    """``_dashboard_scope`` for one snapshot of a dashboard (for dashboards deleted since)."""
+    """``dashboard_scope`` for one snapshot of a dashboard (for dashboards deleted since)."""
     if actor.user_id is not None and row.get("owner") == actor.user_id:
         return True
     team = row.get("team")
@@ -23,10 +23,10 @@ def _sees_dashboard(actor: Any, row: dict[str, Any]) -> bool:
 
 
 async def dashboards_visible(actor: Any, events: list[Any]) -> set[str]:
-    """A live dashboard by ``_dashboard_scope`` as it is now (sharing and team may have changed
+    """A live dashboard by ``dashboard_scope`` as it is now (sharing and team may have changed
     since the event); a dashboard deleted since by its state when it was deleted (the
     ``before`` of the deletion's audit row). Three queries at most for the whole list."""
-    scope = _dashboard_scope(actor)
+    scope = dashboard_scope(actor)
     if scope is None:
         return {e.id for e in events}
     ids = sorted({e.entity_id for e in events if e.entity_id is not None})

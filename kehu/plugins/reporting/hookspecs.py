@@ -8,8 +8,8 @@ surface and not on its internals.
 from __future__ import annotations
 
 from kehu import hookspec
-from kehu.plugins.reporting.metrics import Metric, MetricQuery, MetricRow
-from kehu.plugins.reporting.sql import (
+from kehu.plugins.reporting.services.registry import Metric, MetricQuery, MetricRow
+from kehu.plugins.reporting.services.sql import (
     Source,
     first_day,
     grouped,

@@ -31,9 +31,9 @@ def kehu_permissions() -> dict[str, set[str]]:
 
 @hookimpl
 def kehu_report_metrics() -> list:
-    from kehu.plugins.reporting.core_metrics import core_metrics
+    from kehu.plugins.reporting.report_metrics import report_metrics
 
-    return core_metrics()
+    return report_metrics()
 
 
 @hookimpl
@@ -45,16 +45,16 @@ def kehu_event_types() -> list[EventType]:
 
 @hookimpl
 def kehu_graphql_queries() -> list[type]:
-    from kehu.plugins.reporting.graphql import ReportingQuery
+    from kehu.plugins.reporting.graphql.schema import QUERIES
 
-    return [ReportingQuery]
+    return QUERIES
 
 
 @hookimpl
 def kehu_graphql_mutations() -> list[type]:
-    from kehu.plugins.reporting.graphql import ReportingMutation
+    from kehu.plugins.reporting.graphql.schema import MUTATIONS
 
-    return [ReportingMutation]
+    return MUTATIONS
 
 
 @hookimpl

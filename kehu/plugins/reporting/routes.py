@@ -9,7 +9,8 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 
 from kehu.core.errors import ValidationFailed
 from kehu.core.permissions import Actor
-from kehu.plugins.reporting import charts, services
+from kehu.plugins.reporting import services
+from kehu.plugins.reporting.services import charts
 
 MEDIA = {
     "csv": "text/csv; charset=utf-8",

@@ -13,8 +13,8 @@ import pytest
 from kehu.core.money import Money
 from kehu.plugins.contracts import services as r
 from kehu.plugins.contracts.tables import Contract
-from kehu.plugins.reporting import metrics as reporting
 from kehu.plugins.reporting import services
+from kehu.plugins.reporting.services import registry as reporting
 
 from .conftest import cny
 

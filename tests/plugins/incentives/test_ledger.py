@@ -232,7 +232,7 @@ async def test_team_assignment_own_override_and_effective_dates(kehu, system, ma
 
 async def test_commission_report_metric(kehu, system, make_user, won_deal, make_plan):
     from kehu.plugins.incentives.report_metrics import report_metrics
-    from kehu.plugins.reporting.metrics import MetricQuery
+    from kehu.plugins.reporting.services.registry import MetricQuery
 
     rep = await make_user("sales", username="ann")
     other = await make_user("sales", username="ben")

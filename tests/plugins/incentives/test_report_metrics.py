@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from kehu.plugins.incentives.services import actuals, periods, sources, targets
 from kehu.plugins.incentives.tables import CommissionLine
 from kehu.plugins.pipeline.tables import Opportunity
-from kehu.plugins.reporting.metrics import MetricQuery, registry, run
+from kehu.plugins.reporting.services.registry import MetricQuery, registry, run
 
 from .conftest import cny
 

@@ -37,7 +37,7 @@ from kehu.plugins.pipeline import services
 from kehu.plugins.pipeline import tables as t
 from kehu.plugins.pipeline.report_metrics import revenue as rm
 from kehu.plugins.reporting import services as reporting
-from kehu.plugins.reporting.metrics import MetricQuery
+from kehu.plugins.reporting.services.registry import MetricQuery
 
 JAN, FEB, MAR = (datetime(2025, m, 1, tzinfo=UTC) for m in (1, 2, 3))
 

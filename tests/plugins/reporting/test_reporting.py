@@ -7,7 +7,7 @@ import pytest
 
 from kehu.core.services import activities, customers
 from kehu.core.tables import Activity, Customer
-from kehu.plugins.reporting.metrics import effect
+from kehu.plugins.reporting.services.registry import effect
 
 
 @pytest.fixture

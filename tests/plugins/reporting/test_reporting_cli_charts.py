@@ -5,8 +5,8 @@ from decimal import Decimal
 from click.testing import CliRunner
 
 from kehu.cli import main
-from kehu.plugins.reporting import charts
-from kehu.plugins.reporting.metrics import Metric, MetricRow
+from kehu.plugins.reporting.services import charts
+from kehu.plugins.reporting.services.registry import Metric, MetricRow
 
 
 def _run(tmp_path, *args):

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from kehu.plugins.reporting.metrics import MetricQuery, registry, run
+from kehu.plugins.reporting.services.registry import MetricQuery, registry, run
 from kehu.plugins.tickets.services import surveys, tickets
 
 from .conftest import MON, H

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from kehu.core.services import customers
-from kehu.plugins.reporting.metrics import MetricQuery, registry, run
+from kehu.plugins.reporting.services.registry import MetricQuery, registry, run
 from kehu.plugins.tickets.services import escalation, metrics, tickets
 from kehu.plugins.tickets.tables import Ticket
 

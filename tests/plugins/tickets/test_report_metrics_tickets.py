@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kehu.core.services import customers
-from kehu.plugins.reporting.metrics import MetricQuery, registry, run
+from kehu.plugins.reporting.services.registry import MetricQuery, registry, run
 from kehu.plugins.tickets.services import surveys, tickets
 
 from .conftest import MON, SH, H

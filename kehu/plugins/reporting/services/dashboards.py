@@ -1,94 +1,17 @@
-"""Reporting services: run metrics, compare periods, export, dashboards."""
+"""Dashboards: saved panels of metrics, private or shared with the owner's team."""
 
-import csv
-import io
-import json
-from datetime import datetime
 from typing import Any
 
-from kehu.core.context import current
+import kehu.plugins.reporting.services.registry as m
 from kehu.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.permissions import Actor
 from kehu.core.services.common import load_json, now
-from kehu.plugins.reporting import metrics as m
+from kehu.plugins.reporting.services.reports import all_metrics
 from kehu.plugins.reporting.tables import Dashboard
 
 
-def all_metrics() -> dict[str, m.Metric]:
-    return m.registry(current())
-
-
-def get_metric(name: str) -> m.Metric:
-    found = all_metrics().get(name)
-    if found is None:
-        raise NotFound(f"Metric {name!r} not found (kehu report lists the available ones)")
-    return found
-
-
-async def run_metric(
-    actor: Actor,
-    name: str,
-    *,
-    dimensions: tuple[str, ...] = (),
-    filters: dict[str, str] | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    granularity: str = "month",
-) -> tuple[m.Metric, list[m.MetricRow]]:
-    metric = get_metric(name)
-    query = m.MetricQuery(actor, tuple(dimensions), dict(filters or {}), start, end, granularity)
-    return metric, await m.run(metric, query)
-
-
-async def compare_metric(
-    actor: Actor,
-    name: str,
-    before: tuple[datetime, datetime],
-    after: tuple[datetime, datetime],
-    dimensions: tuple[str, ...] = (),
-    filters: dict[str, str] | None = None,
-) -> list[m.Comparison]:
-    return await m.compare(get_metric(name), actor, before, after, tuple(dimensions), filters)
-
-
-def to_records(metric: m.Metric, rows: list[m.MetricRow]) -> list[dict[str, Any]]:
-    """Flat rows for CSV/JSON: one column per dimension, the value (and currency), then one
-    column per measure (empty when undefined)."""
-    out = []
-    for row in rows:
-        record_ = dict(row.dimensions)
-        record_[metric.unit] = str(row.value)
-        if row.currency:
-            record_["currency"] = row.currency
-        for name, value in row.measures.items():
-            record_[name] = "" if value is None else str(value)
-        out.append(record_)
-    return out
-
-
-def export(metric: m.Metric, rows: list[m.MetricRow], fmt: str) -> str:
-    records = to_records(metric, rows)
-    if fmt == "json":
-        return json.dumps(
-            {"metric": metric.name, "unit": metric.unit, "rows": records},
-            ensure_ascii=False,
-            indent=2,
-        )
-    if fmt != "csv":
-        raise ValidationFailed("format must be csv or json", field="format")
-    out = io.StringIO()
-    columns = list(dict.fromkeys(k for r in records for k in r)) or [metric.unit]
-    writer = csv.DictWriter(out, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows(records)
-    return out.getvalue()
-
-
-# -- dashboards ----------------------------------------------------------------------------
-
-
-def _dashboard_scope(actor: Actor) -> Any:
+def dashboard_scope(actor: Actor) -> Any:
     if actor.visibility == "all" or actor.is_system:
         return None
     mine = Dashboard.owner == actor.user_id
@@ -144,7 +67,7 @@ def _check_panels(panels: list[dict[str, Any]]) -> list[dict[str, Any]]:
 async def list_dashboards(actor: Actor) -> list[dict[str, Any]]:
     actor.require("report:read")
     query = Dashboard.select()
-    scope = _dashboard_scope(actor)
+    scope = dashboard_scope(actor)
     if scope is not None:
         query = query.where(scope)
     return [_row(r) for r in await query.order_by(Dashboard.name)]
@@ -153,7 +76,7 @@ async def list_dashboards(actor: Actor) -> list[dict[str, Any]]:
 async def get_dashboard(actor: Actor, dashboard_id: int) -> dict[str, Any]:
     actor.require("report:read")
     query = Dashboard.select().where(Dashboard.id == dashboard_id)
-    scope = _dashboard_scope(actor)
+    scope = dashboard_scope(actor)
     row = await (query.where(scope) if scope is not None else query).first()
     if row is None:
         raise NotFound(f"Dashboard {dashboard_id} not found")
