@@ -18,6 +18,7 @@ from kehu.core.services import customers
 from kehu.core.tables import ActivityKind, AuditLog, Contact
 from kehu.sdk import (
     Conflict,
+    CustomerRef,
     FieldError,
     MoneyType,
     Node,
@@ -118,6 +119,23 @@ def test_one_payload_name_with_two_fields_is_a_clear_error():
             @mutation(payload="DropGadgetPayload", field="other")
             async def other(self, info: strawberry.Info) -> strawberry.ID:
                 return strawberry.ID("1")
+
+
+def test_a_mutation_may_return_a_lazy_reference():
+    """``CustomerRef`` (``Annotated["Customer", strawberry.lazy(...)]``) names the payload."""
+
+    @strawberry.type
+    class Lazy:
+        @mutation
+        async def touch_customer(self, info: strawberry.Info) -> CustomerRef:
+            raise NotImplementedError
+
+    field = Lazy.__strawberry_definition__.fields[0]
+    payload = field.type.__strawberry_definition__
+    assert (payload.name, [f.python_name for f in payload.fields]) == (
+        "CustomerPayload",
+        ["customer", "errors"],
+    )
 
 
 # -- RowType ---------------------------------------------------------------------------

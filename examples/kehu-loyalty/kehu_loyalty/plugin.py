@@ -7,8 +7,8 @@ the plugin for a migration, a job or the CLI stays cheap.
 from datetime import timedelta
 from typing import Any
 
-from kehu import Event, EventType, Job, Kehu, PluginInfo, hookimpl, on_events
-from kehu.sdk import EVERYONE, now
+from kehu import Event, EventType, Job, PluginInfo, hookimpl, on_events
+from kehu.sdk import EVERYONE
 from kehu_loyalty import __version__, hookspecs, services
 from kehu_loyalty.settings import LoyaltySettings
 
@@ -47,35 +47,35 @@ def kehu_permissions() -> dict[str, set[str]]:
 
 @hookimpl
 def kehu_graphql_type_extensions() -> dict[str, list[type]]:
-    from kehu_loyalty.graphql import CustomerLoyalty
+    from kehu_loyalty.graphql.schema import TYPE_EXTENSIONS
 
-    return {"Customer": [CustomerLoyalty]}
+    return TYPE_EXTENSIONS
 
 
 @hookimpl
 def kehu_graphql_types() -> list[type]:
-    from kehu_loyalty.graphql import LoyaltyEntry
+    from kehu_loyalty.graphql.schema import NODE_TYPES
 
-    return [LoyaltyEntry]
+    return NODE_TYPES
 
 
 @hookimpl
 def kehu_graphql_queries() -> list[type]:
-    from kehu_loyalty.graphql import LoyaltyQuery
+    from kehu_loyalty.graphql.schema import QUERIES
 
-    return [LoyaltyQuery]
+    return QUERIES
 
 
 @hookimpl
 def kehu_graphql_mutations() -> list[type]:
-    from kehu_loyalty.graphql import LoyaltyMutation
+    from kehu_loyalty.graphql.schema import MUTATIONS
 
-    return [LoyaltyMutation]
+    return MUTATIONS
 
 
 @hookimpl
 def kehu_graphql_dataloaders() -> dict[str, Any]:
-    from kehu_loyalty.graphql import LOADERS
+    from kehu_loyalty.graphql.schema import LOADERS
 
     return LOADERS
 
@@ -94,21 +94,12 @@ def kehu_cli_commands() -> list[Any]:
     return [loyalty]
 
 
-async def expire_job(kehu: Kehu) -> str | None:
-    """Expire points older than ``expire_after_days`` (0: points never expire)."""
-    days = kehu.plugin_settings(NAME).expire_after_days
-    if not days:
-        return None
-    points, customers = await services.expire_points(now() - timedelta(days=days))
-    return f"expired {points} points of {customers} customer(s)"
-
-
 @hookimpl
 def kehu_jobs() -> list[Job]:
     return [
         Job(
             "loyalty.expire",
-            expire_job,
+            services.expire_due,
             every=timedelta(days=1),
             description="Expire loyalty points older than expire_after_days",
         )
@@ -131,7 +122,9 @@ def kehu_event_types() -> list[EventType]:
 
 @hookimpl
 async def kehu_timeline_entries(customer_id: int, before: Any, limit: int) -> list[Any]:
-    return await services.timeline_entries(customer_id, before, limit)
+    from kehu_loyalty.timeline import timeline_entries
+
+    return await timeline_entries(customer_id, before, limit)
 
 
 @hookimpl
@@ -141,4 +134,6 @@ async def kehu_customers_merged(actor: Any, survivor_id: int, merged_id: int) ->
 
 @hookimpl
 async def kehu_demo_data(actor: Any) -> None:
-    await services.load_demo_data(actor)
+    from kehu_loyalty.demo import load_demo_data
+
+    await load_demo_data(actor)

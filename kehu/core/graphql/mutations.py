@@ -33,6 +33,8 @@ def _type_name(result: Any) -> str:
     origin = typing.get_origin(result)
     if origin is typing.Annotated:
         inner = typing.get_args(result)[0]
+        if isinstance(inner, typing.ForwardRef):  # Annotated["Customer", strawberry.lazy(...)]
+            return inner.__forward_arg__
         return inner if isinstance(inner, str) else _type_name(inner)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(result) if a is not type(None)]

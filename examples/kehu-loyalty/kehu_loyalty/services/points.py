@@ -1,25 +1,18 @@
-"""Loyalty business logic: awards, redemptions (oldest points first), expiry and merges.
+"""Changing points: awards, redemptions (oldest points first), expiry, merges and the points
+for a logged activity. Each change locks the customer's account row and runs in one
+``unit_of_work()`` with an audit row and a ``loyalty.*`` event (``record``)."""
 
-No HTTP or GraphQL here: the GraphQL API, the CLI, the job and the event handler all call these
-functions, so permissions (``actor.require``) and record visibility (``get_customer``) apply
-everywhere alike. Every change runs in a ``unit_of_work()`` with an audit row (``record``).
-"""
-
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from kehu import Kehu
 from kehu.sdk import (
     Actor,
-    Customer,
     FieldError,
     NotFound,
-    TimelineEntry,
     ValidationFailed,
     current,
     current_engine,
-    customer_scope,
-    customers_by_ids,
     get_customer,
     is_sqlite,
     now,
@@ -29,137 +22,8 @@ from kehu.sdk import (
     system_actor,
     unit_of_work,
 )
-from kehu_loyalty.settings import LoyaltySettings
+from kehu_loyalty.services.common import ACTIONS, PLUGIN, PointsChange, config
 from kehu_loyalty.tables import EntryKind, LoyaltyAccount, LoyaltyLedger
-
-PLUGIN = "loyalty"
-ACTIONS = {EntryKind.award: "awarded", EntryKind.redeem: "redeemed", EntryKind.expire: "expired"}
-
-
-@dataclass(frozen=True)
-class PointsChange:
-    """The result of an award or redemption: the customer row, the ledger row, the balance."""
-
-    customer: dict[str, Any]
-    entry: dict[str, Any]
-    balance: int
-
-
-def config() -> LoyaltySettings:
-    return current().plugin_settings(PLUGIN)
-
-
-# -- reading ------------------------------------------------------------------------------
-
-
-async def balances(customer_ids: list[int]) -> dict[int, int]:
-    """Balance per customer (0 without an account) in one query. The caller has checked that
-    the customers are visible (the GraphQL loader gets only visible ``Customer`` objects)."""
-    out = dict.fromkeys(customer_ids, 0)
-    if customer_ids:
-        rows = await LoyaltyAccount.select(LoyaltyAccount.customer, LoyaltyAccount.balance).where(
-            LoyaltyAccount.customer.is_in(list(set(customer_ids)))
-        )
-        out.update({r["customer"]: r["balance"] for r in rows})
-    return out
-
-
-async def balance(actor: Actor, customer_id: int) -> int:
-    actor.require("loyalty:read")
-    await get_customer(actor, customer_id)
-    return (await balances([customer_id]))[customer_id]
-
-
-async def recent_entries(customer_ids: list[int], limit: int) -> dict[int, list[dict[str, Any]]]:
-    """The ``limit`` latest ledger rows of each customer in one query (window function)."""
-    out: dict[int, list[dict[str, Any]]] = {i: [] for i in customer_ids}
-    if not customer_ids:
-        return out
-    ids = sorted(set(customer_ids))
-    marks = ", ".join("{}" for _ in ids)
-    rows = await LoyaltyLedger.raw(
-        "SELECT * FROM (SELECT l.*, ROW_NUMBER() OVER (PARTITION BY l.customer "
-        "ORDER BY l.created_at DESC, l.id DESC) AS rn "
-        f"FROM loyalty_ledger l WHERE l.customer IN ({marks})) t WHERE t.rn <= {{}} "
-        "ORDER BY t.customer, t.rn",
-        *ids,
-        limit,
-    )
-    for row in rows:
-        row.pop("rn", None)
-        out[row["customer"]].append(row)
-    return out
-
-
-async def ledger(actor: Actor, customer_id: int, limit: int = 20) -> list[dict[str, Any]]:
-    """A visible customer's latest point transactions, newest first."""
-    actor.require("loyalty:read")
-    await get_customer(actor, customer_id)
-    return (await recent_entries([customer_id], limit))[customer_id]
-
-
-async def get_entry(actor: Actor, entry_id: int) -> dict[str, Any]:
-    """A ledger row of a customer ``actor`` may see, or ``NotFound``."""
-    actor.require("loyalty:read")
-    row = await LoyaltyLedger.select().where(LoyaltyLedger.id == entry_id).first()
-    if row is None:
-        raise NotFound(f"Loyalty entry {entry_id} not found")
-    try:
-        await get_customer(actor, row["customer"])
-    except NotFound:
-        raise NotFound(f"Loyalty entry {entry_id} not found") from None
-    return row
-
-
-async def leaderboard(actor: Actor, limit: int = 10) -> list[tuple[dict[str, Any], int]]:
-    """The visible, active customers with the most points: ``[(customer row, balance)]``."""
-    actor.require("loyalty:read")
-    maximum = current().settings.page_size_max
-    if not 1 <= limit <= maximum:
-        raise ValidationFailed(f"first must be 1..{maximum}", field="first")
-    customers = Customer.select(Customer.id).where(Customer.archived_at.is_null())
-    scope = customer_scope(actor)
-    if scope is not None:
-        customers = customers.where(scope)
-    rows = (
-        await LoyaltyAccount.select(LoyaltyAccount.customer, LoyaltyAccount.balance)
-        .where(LoyaltyAccount.customer.is_in(customers), LoyaltyAccount.balance > 0)
-        .order_by(LoyaltyAccount.balance, ascending=False)
-        .order_by(LoyaltyAccount.customer)
-        .limit(limit)
-    )
-    found = await customers_by_ids(actor, [r["customer"] for r in rows])
-    return [(found[r["customer"]], r["balance"]) for r in rows if r["customer"] in found]
-
-
-async def timeline_entries(
-    customer_id: int, before: datetime | None, limit: int
-) -> list[TimelineEntry]:
-    """Ledger rows as customer timeline entries, newest first, at or before ``before`` (the
-    timeline service checks visibility and drops entries it returned already)."""
-    query = LoyaltyLedger.select().where(LoyaltyLedger.customer == customer_id)
-    if before is not None:
-        query = query.where(LoyaltyLedger.created_at <= before)
-    rows = await query.order_by(LoyaltyLedger.created_at, LoyaltyLedger.id, ascending=False).limit(
-        limit
-    )
-    return [
-        TimelineEntry(
-            at=r["created_at"],
-            kind=f"loyalty.{r['kind']}",
-            title=f"{r['points']:+d} loyalty points",
-            body=r["reason"],
-            source=PLUGIN,
-            entity="loyalty_entry",
-            entity_id=r["id"],
-            actor_id=r["actor"],
-            data={"points": r["points"], "balance": r["balance_after"], "source": r["source"]},
-        )
-        for r in rows
-    ]
-
-
-# -- changing -----------------------------------------------------------------------------
 
 
 def _clean(points: int, reason: str | None, key: str | None) -> str:
@@ -419,9 +283,6 @@ async def merge_accounts(actor: Actor, survivor_id: int, merged_id: int) -> None
         )
 
 
-# -- event handler and demo data ------------------------------------------------------------
-
-
 async def award_for_activity(activity_id: int, data: dict[str, Any]) -> PointsChange | None:
     """Points for a logged activity (``activity.created``), once per activity: the ledger row's
     idempotency key ``activity:<id>`` is unique. A delivery of the event after the first one
@@ -449,19 +310,10 @@ async def award_for_activity(activity_id: int, data: dict[str, Any]) -> PointsCh
         return None
 
 
-async def load_demo_data(actor: Actor) -> int:
-    """Welcome bonuses (and a few redemptions) for the first demo customers; does nothing
-    when they exist already. Returns the number of customers given points."""
-    if await LoyaltyLedger.exists().where(LoyaltyLedger.source == "demo"):
-        return 0
-    rows = (
-        await Customer.select(Customer.id)
-        .where(Customer.archived_at.is_null())
-        .order_by(Customer.id)
-        .limit(20)
-    )
-    for i, row in enumerate(rows):
-        await award_points(actor, row["id"], 50 + 25 * (i % 5), "Welcome bonus", source="demo")
-        if i % 3 == 0:
-            await redeem_points(actor, row["id"], 30, "Gift voucher", source="demo")
-    return len(rows)
+async def expire_due(kehu: Kehu) -> str | None:
+    """The ``loyalty.expire`` job: expire points older than ``expire_after_days`` (0: never)."""
+    days = kehu.plugin_settings(PLUGIN).expire_after_days
+    if not days:
+        return None
+    points, customers = await expire_points(now() - timedelta(days=days))
+    return f"expired {points} points of {customers} customer(s)"
