@@ -7,7 +7,7 @@ for a migration, a job or the CLI stays cheap.
 from datetime import timedelta
 from typing import Any
 
-from kehu import Event, EventHook, EventType, Job, Kehu, PluginInfo, hookimpl, on_events
+from kehu import Event, EventHook, EventType, Job, PluginInfo, hookimpl, on_events
 from kehu.core.money import Money
 from kehu.core.permissions import EVERYONE
 from kehu.plugins.contracts import __version__, hookspecs, services
@@ -107,31 +107,24 @@ def kehu_report_metrics() -> list[Any]:
     return report_metrics()
 
 
-async def dunning_job(kehu: Kehu) -> str | None:
-    """Run the dunning ladder for today."""
-    actions = await services.run_dunning()
-    return f"{len(actions)} dunning step(s)"
-
-
 @hookimpl
 def kehu_jobs() -> list[Job]:
     return [
         Job(
             "contracts.dunning",
-            dunning_job,
+            services.dunning_job,
             every=timedelta(days=1),
             description="Dunning ladder: reminders, collection and legal steps as activities",
         )
     ]
 
 
-def _money(data: dict[str, Any], key: str = "amount_minor") -> Money:
-    return Money(int(data[key]), data["currency"])
-
-
 @hookimpl
 def kehu_event_hooks() -> list[EventHook]:
     """The published ``kehu_contract_*``/``kehu_invoice_*``/``kehu_payment_*`` hooks."""
+
+    def _money(data: dict[str, Any], key: str = "amount_minor") -> Money:
+        return Money(int(data[key]), data["currency"])
 
     def signed(e: Event) -> dict[str, Any] | None:
         if e.data.get("status") != "signed":

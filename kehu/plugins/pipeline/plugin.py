@@ -7,7 +7,7 @@ plugin for a migration, a job or the CLI stays cheap.
 from datetime import timedelta
 from typing import Any
 
-from kehu import Event, EventHook, EventType, Job, Kehu, PluginInfo, hookimpl
+from kehu import Event, EventHook, EventType, Job, PluginInfo, hookimpl
 from kehu.core.context import current
 from kehu.core.money import Money
 from kehu.core.permissions import EVERYONE
@@ -97,28 +97,19 @@ def kehu_cli_commands() -> list[Any]:
     return [pipeline]
 
 
-async def snapshot_job(kehu: Kehu) -> str:
-    snap = await services.take_forecast_snapshot()
-    return f"forecast snapshot {snap['id']} for {snap['period_start']}..{snap['period_end']}"
-
-
-async def stale_job(kehu: Kehu) -> str:
-    return f"{await services.remind_stale_deals()} stale deal reminder(s)"
-
-
 @hookimpl
 def kehu_jobs() -> list[Job]:
     every = current().plugin_settings(NAME).forecast_snapshot_every_days
     return [
         Job(
             "pipeline.forecast_snapshot",
-            snapshot_job,
+            services.snapshot_job,
             every=timedelta(days=every),
             description="Snapshot the weighted forecast of the current quarter",
         ),
         Job(
             "pipeline.stale_deals",
-            stale_job,
+            services.stale_job,
             every=timedelta(days=1),
             description="Remind owners of deals without a move or activity for N days",
         ),

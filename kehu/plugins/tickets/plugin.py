@@ -7,7 +7,7 @@ the plugin for a migration, a job or the CLI stays cheap.
 from datetime import datetime, timedelta
 from typing import Any
 
-from kehu import Event, EventType, Job, Kehu, PluginInfo, hookimpl, on_events
+from kehu import Event, EventType, Job, PluginInfo, hookimpl, on_events
 from kehu.core.permissions import EVERYONE
 from kehu.plugins.tickets import __version__, hookspecs
 
@@ -127,24 +127,11 @@ def kehu_cli_commands() -> list[Any]:
     return [tickets]
 
 
-async def sla_check_job(kehu: Kehu) -> str | None:
-    """Reminders before and escalations on SLA breach."""
-    from kehu.plugins.tickets.services import escalation
-
-    steps = await escalation.sla_check()
-    return f"{len(steps)} SLA step(s)" if steps else None
-
-
-async def churn_check_job(kehu: Kehu) -> str | None:
-    from kehu.plugins.tickets.services import churn
-
-    result = await churn.churn_check()
-    return f"{len(result.raised)} churn alert(s) raised, {len(result.cleared)} cleared"
-
-
 @hookimpl
 def kehu_jobs() -> list[Job]:
     from kehu.core.context import current
+    from kehu.plugins.tickets.services.churn import churn_check_job
+    from kehu.plugins.tickets.services.escalation import sla_check_job
 
     settings = current().plugin_settings(NAME)
     return [

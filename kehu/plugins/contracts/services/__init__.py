@@ -93,6 +93,7 @@ from kehu.plugins.contracts.services.credit_notes import (
 )
 from kehu.plugins.contracts.services.dunning import (
     DunningAction,
+    dunning_job,
     run_dunning,
 )
 from kehu.plugins.contracts.services.handover import (
@@ -232,6 +233,7 @@ __all__ = [
     "disputes_by_contract",
     "dso",
     "dso_by_group",
+    "dunning_job",
     "generate_schedule",
     "get_contract",
     "get_invoice",

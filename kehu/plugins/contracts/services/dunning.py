@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from kehu.core.events import record, unit_of_work
 from kehu.core.money import Money
@@ -11,6 +12,9 @@ from kehu.plugins.contracts.tables import (
     DunningStep,
     Installment,
 )
+
+if TYPE_CHECKING:
+    from kehu.core.runtime import Kehu
 
 
 @dataclass(frozen=True)
@@ -140,3 +144,9 @@ async def run_dunning(
             )
         out.append(DunningAction(**{**a.__dict__, "activity_id": activity["id"]}))
     return out
+
+
+async def dunning_job(kehu: "Kehu") -> str | None:
+    """The ``contracts.dunning`` job: run the dunning ladder for today."""
+    actions = await run_dunning()
+    return f"{len(actions)} dunning step(s)"

@@ -51,6 +51,7 @@ from kehu.plugins.pipeline.services.forecast import (
     list_snapshots,
     period_snapshots,
     quarter,
+    snapshot_job,
     take_forecast_snapshot,
 )
 from kehu.plugins.pipeline.services.leads import (
@@ -103,7 +104,7 @@ from kehu.plugins.pipeline.services.pipelines import (
     list_pipelines,
     update_pipeline,
 )
-from kehu.plugins.pipeline.services.reminders import STALE_SUBJECT, remind_stale_deals
+from kehu.plugins.pipeline.services.reminders import STALE_SUBJECT, remind_stale_deals, stale_job
 from kehu.plugins.pipeline.services.stages import (
     set_stages,
     stages_by_ids,
@@ -201,8 +202,10 @@ __all__ = [
     "reopen_opportunity",
     "set_kanban_position",
     "set_stages",
+    "snapshot_job",
     "stages_by_ids",
     "stages_by_pipeline",
+    "stale_job",
     "take_forecast_snapshot",
     "team_members_of",
     "time_in_stages",

@@ -3,7 +3,7 @@ with what was won."""
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from piccolo.query.functions.aggregate import Count, Sum
 
@@ -15,6 +15,9 @@ from kehu.core.services.common import now
 from kehu.plugins.pipeline import tables as t
 from kehu.plugins.pipeline.services.common import LOST, WON, _int, _visible, weighted
 from kehu.plugins.pipeline.services.opportunities import OpportunityFilter, _filtered
+
+if TYPE_CHECKING:
+    from kehu.core.runtime import Kehu
 
 
 @dataclass
@@ -278,3 +281,9 @@ async def period_snapshots(
         periods.setdefault((row["period_start"], row["period_end"]), []).append(row)
     chosen = (_period_snapshot(rows) for _, rows in sorted(periods.items()))
     return [row for row in chosen if row is not None]
+
+
+async def snapshot_job(kehu: "Kehu") -> str:
+    """The ``pipeline.forecast_snapshot`` job: snapshot the current quarter's forecast."""
+    snap = await take_forecast_snapshot()
+    return f"forecast snapshot {snap['id']} for {snap['period_start']}..{snap['period_end']}"

@@ -1,12 +1,16 @@
 """Stale deals: reminders for open deals without recent activity."""
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from kehu.core.permissions import system_actor
 from kehu.core.services.common import now
 from kehu.core.tables import Activity, ActivityStatus
 from kehu.plugins.pipeline import tables as t
 from kehu.plugins.pipeline.services.common import OPEN, _aware
+
+if TYPE_CHECKING:
+    from kehu.core.runtime import Kehu
 
 STALE_SUBJECT = "Stale deal"
 
@@ -61,3 +65,8 @@ async def remind_stale_deals(at: datetime | None = None) -> int:
             )
             count += 1
     return count
+
+
+async def stale_job(kehu: "Kehu") -> str:
+    """The stale-deal job: remind owners of open deals without recent activity."""
+    return f"{await remind_stale_deals()} stale deal reminder(s)"

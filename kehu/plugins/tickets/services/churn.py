@@ -13,7 +13,7 @@ import json
 from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from piccolo.query.functions.aggregate import Count
 
@@ -28,6 +28,9 @@ from kehu.plugins.tickets.hookspecs import Signal
 from kehu.plugins.tickets.services.common import PLUGIN, at, config
 from kehu.plugins.tickets.services.slas import sla_of
 from kehu.plugins.tickets.tables import OPEN_STATUSES, ChurnAlert, Survey, Ticket, TicketType
+
+if TYPE_CHECKING:
+    from kehu.core.runtime import Kehu
 
 WINDOW = timedelta(days=90)
 
@@ -346,3 +349,9 @@ async def record_outcome(actor: Actor, customer_id: int, outcome: str) -> dict[s
             after={"alert_id": alert["id"], "outcome": row["outcome"]},
         )
     return row
+
+
+async def churn_check_job(kehu: "Kehu") -> str | None:
+    """The ``tickets.churn_check`` job: raise and clear churn alerts."""
+    result = await churn_check()
+    return f"{len(result.raised)} churn alert(s) raised, {len(result.cleared)} cleared"

@@ -11,7 +11,7 @@ also stores the SLA outcome of open tickets (a breach is known before the ticket
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kehu.core.events import record, unit_of_work
 from kehu.core.permissions import Actor, system_actor
@@ -21,6 +21,9 @@ from kehu.plugins.tickets.services.common import at, config
 from kehu.plugins.tickets.services.routing import pick_assignee
 from kehu.plugins.tickets.services.slas import record_outcomes, sla_of
 from kehu.plugins.tickets.tables import OPEN_STATUSES, Escalation, Ticket
+
+if TYPE_CHECKING:
+    from kehu.core.runtime import Kehu
 
 TARGET_LABELS = {"first_response": "first response", "resolution": "resolution"}
 
@@ -226,3 +229,9 @@ async def escalations_of(ticket_ids: list[int]) -> dict[int, list[dict[str, Any]
         ):
             out[r["ticket"]].append(r)
     return out
+
+
+async def sla_check_job(kehu: "Kehu") -> str | None:
+    """The ``tickets.sla_check`` job: reminders before and escalations on SLA breach."""
+    steps = await sla_check()
+    return f"{len(steps)} SLA step(s)" if steps else None
