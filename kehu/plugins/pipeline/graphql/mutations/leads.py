@@ -5,9 +5,9 @@ from typing import Any
 import strawberry
 
 from kehu.core.graphql.base import (
-    payload,
     pk_of,
 )
+from kehu.core.graphql.mutations import mutation
 from kehu.core.graphql.types import composed
 from kehu.plugins.pipeline import services
 from kehu.plugins.pipeline.graphql.inputs import (
@@ -20,21 +20,18 @@ from kehu.plugins.pipeline.graphql.inputs import (
     _pipeline_pk,
 )
 from kehu.plugins.pipeline.graphql.mutations.common import (
-    ConvertLeadPayload,
     LeadConversion,
-    LeadPayload,
-    _lead,
 )
 from kehu.plugins.pipeline.graphql.types import Lead
 
 
 @strawberry.type
 class LeadMutations:
-    @strawberry.mutation(
+    @mutation(
         description="Capture a lead; DUPLICATE unless allowDuplicate when it "
         "matches an open lead or a customer."
     )
-    async def create_lead(self, info: strawberry.Info, input: CreateLeadInput) -> LeadPayload:
+    async def create_lead(self, info: strawberry.Info, input: CreateLeadInput) -> Lead:
         def data() -> dict[str, Any]:
             out = {
                 k: getattr(input, k)
@@ -56,16 +53,16 @@ class LeadMutations:
                 out["owner"] = pk_of(input.owner_id, "User", "ownerId")
             return out
 
-        return await _lead(
-            lambda: services.create_lead(
+        return Lead.from_row(
+            await services.create_lead(
                 info.context.actor, data(), allow_duplicate=input.allow_duplicate
             )
         )
 
-    @strawberry.mutation
-    async def update_lead(self, info: strawberry.Info, input: UpdateLeadInput) -> LeadPayload:
-        return await _lead(
-            lambda: services.update_lead(
+    @mutation
+    async def update_lead(self, info: strawberry.Info, input: UpdateLeadInput) -> Lead:
+        return Lead.from_row(
+            await services.update_lead(
                 info.context.actor,
                 pk_of(input.id, "Lead"),
                 input.expected_version,
@@ -87,54 +84,49 @@ class LeadMutations:
             )
         )
 
-    @strawberry.mutation
-    async def qualify_lead(self, info: strawberry.Info, input: PipelineRecordInput) -> LeadPayload:
-        return await _lead(
-            lambda: services.qualify_lead(info.context.actor, pk_of(input.id, "Lead"))
+    @mutation
+    async def qualify_lead(self, info: strawberry.Info, input: PipelineRecordInput) -> Lead:
+        return Lead.from_row(
+            await services.qualify_lead(info.context.actor, pk_of(input.id, "Lead"))
         )
 
-    @strawberry.mutation
-    async def disqualify_lead(
-        self, info: strawberry.Info, input: DisqualifyLeadInput
-    ) -> LeadPayload:
-        return await _lead(
-            lambda: services.disqualify_lead(
+    @mutation
+    async def disqualify_lead(self, info: strawberry.Info, input: DisqualifyLeadInput) -> Lead:
+        return Lead.from_row(
+            await services.disqualify_lead(
                 info.context.actor, pk_of(input.id, "Lead"), input.reason
             )
         )
 
-    @strawberry.mutation(
+    @mutation(
         description="Convert a lead into customer + contact + opportunity in "
-        "one transaction, reusing a matching customer."
+        "one transaction, reusing a matching customer.",
+        payload="ConvertLeadPayload",
+        field="conversion",
     )
-    async def convert_lead(
-        self, info: strawberry.Info, input: ConvertLeadInput
-    ) -> ConvertLeadPayload:
-        async def work() -> LeadConversion:
-            opportunity: dict[str, Any] = {}
-            if input.opportunity_name:
-                opportunity["name"] = input.opportunity_name
-            if input.pipeline_id is not None:
-                opportunity["pipeline"] = _pipeline_pk(input.pipeline_id)
-            if input.amount is not None:
-                opportunity["amount"] = input.amount.to_value()
-            if input.expected_close_date is not None:
-                opportunity["expected_close_date"] = input.expected_close_date
-            result = await services.convert_lead(
-                info.context.actor,
-                pk_of(input.id, "Lead"),
-                opportunity=opportunity,
-                create_opportunity_too=input.create_opportunity,
-                customer_id=pk_of(input.customer_id, "Customer", "customerId"),
-            )
-            return LeadConversion(
-                lead=Lead.from_row(result.lead),
-                customer=composed("Customer").from_row(result.customer),
-                contact=composed("Contact").from_row(result.contact) if result.contact else None,
-                opportunity=composed("Opportunity").from_row(result.opportunity)
-                if result.opportunity
-                else None,
-                reused_customer=result.reused_customer,
-            )
-
-        return await payload(ConvertLeadPayload, "conversion", work)
+    async def convert_lead(self, info: strawberry.Info, input: ConvertLeadInput) -> LeadConversion:
+        opportunity: dict[str, Any] = {}
+        if input.opportunity_name:
+            opportunity["name"] = input.opportunity_name
+        if input.pipeline_id is not None:
+            opportunity["pipeline"] = _pipeline_pk(input.pipeline_id)
+        if input.amount is not None:
+            opportunity["amount"] = input.amount.to_value()
+        if input.expected_close_date is not None:
+            opportunity["expected_close_date"] = input.expected_close_date
+        result = await services.convert_lead(
+            info.context.actor,
+            pk_of(input.id, "Lead"),
+            opportunity=opportunity,
+            create_opportunity_too=input.create_opportunity,
+            customer_id=pk_of(input.customer_id, "Customer", "customerId"),
+        )
+        return LeadConversion(
+            lead=Lead.from_row(result.lead),
+            customer=composed("Customer").from_row(result.customer),
+            contact=composed("Contact").from_row(result.contact) if result.contact else None,
+            opportunity=composed("Opportunity").from_row(result.opportunity)
+            if result.opportunity
+            else None,
+            reused_customer=result.reused_customer,
+        )

@@ -5,9 +5,10 @@ from typing import Any
 import strawberry
 
 from kehu.core.graphql.base import (
-    payload,
     pk_of,
 )
+from kehu.core.graphql.mutations import mutation
+from kehu.core.graphql.types import composed
 from kehu.plugins.pipeline import services
 from kehu.plugins.pipeline.graphql.inputs import (
     CreateOpportunityInput,
@@ -20,19 +21,17 @@ from kehu.plugins.pipeline.graphql.inputs import (
     _given,
 )
 from kehu.plugins.pipeline.graphql.mutations.common import (
-    OpportunityDeletePayload,
-    OpportunityPayload,
-    _opp,
     _opp_id,
 )
+from kehu.plugins.pipeline.graphql.types import OpportunityRef
 
 
 @strawberry.type
 class OpportunityMutations:
-    @strawberry.mutation
+    @mutation
     async def create_opportunity(
         self, info: strawberry.Info, input: CreateOpportunityInput
-    ) -> OpportunityPayload:
+    ) -> OpportunityRef:
         def data() -> dict[str, Any]:
             out: dict[str, Any] = {
                 "customer": pk_of(input.customer_id, "Customer", "customerId"),
@@ -56,14 +55,14 @@ class OpportunityMutations:
                     out[key] = pk_of(value, kind, f"{key}Id")
             return out
 
-        return await _opp(lambda: services.create_opportunity(info.context.actor, data()))
+        return composed("Opportunity").from_row(
+            await services.create_opportunity(info.context.actor, data())
+        )
 
-    @strawberry.mutation(
-        description="Edit an opportunity; expectedVersion guards against lost updates."
-    )
+    @mutation(description="Edit an opportunity; expectedVersion guards against lost updates.")
     async def update_opportunity(
         self, info: strawberry.Info, input: UpdateOpportunityInput
-    ) -> OpportunityPayload:
+    ) -> OpportunityRef:
         def data() -> dict[str, Any]:
             out = _given(
                 input,
@@ -81,32 +80,33 @@ class OpportunityMutations:
                 out["owner"] = pk_of(input.owner_id, "User", "ownerId")
             return out
 
-        return await _opp(
-            lambda: services.update_opportunity(
+        return composed("Opportunity").from_row(
+            await services.update_opportunity(
                 info.context.actor, _opp_id(input.id), input.expected_version, data()
             )
         )
 
-    @strawberry.mutation(description="Delete an opportunity (opportunity:delete).")
+    @mutation(
+        description="Delete an opportunity (opportunity:delete).",
+        payload="OpportunityDeletePayload",
+        field="deleted_id",
+    )
     async def delete_opportunity(
         self, info: strawberry.Info, input: PipelineRecordInput
-    ) -> OpportunityDeletePayload:
-        async def work() -> strawberry.ID:
-            await services.delete_opportunity(info.context.actor, _opp_id(input.id))
-            return input.id
+    ) -> strawberry.ID:
+        await services.delete_opportunity(info.context.actor, _opp_id(input.id))
+        return input.id
 
-        return await payload(OpportunityDeletePayload, "deleted_id", work)
-
-    @strawberry.mutation(
+    @mutation(
         description="Move to another open stage. Errors name the rule: "
         "STAGE_SKIPPED, BACKWARD_NOT_ALLOWED, REQUIRED_FIELD_MISSING, "
         "APPROVAL_REQUIRED, OPPORTUNITY_CLOSED, CLOSED_STAGE, WRONG_PIPELINE."
     )
     async def move_opportunity_stage(
         self, info: strawberry.Info, input: MoveOpportunityStageInput
-    ) -> OpportunityPayload:
-        return await _opp(
-            lambda: services.move_stage(
+    ) -> OpportunityRef:
+        return composed("Opportunity").from_row(
+            await services.move_stage(
                 info.context.actor,
                 _opp_id(input.id),
                 pk_of(input.stage_id, "PipelineStage", "stageId"),
@@ -115,36 +115,32 @@ class OpportunityMutations:
             )
         )
 
-    @strawberry.mutation(
-        description="Approve a deal in the decision approval stage (opportunity:approve)."
-    )
+    @mutation(description="Approve a deal in the decision approval stage (opportunity:approve).")
     async def approve_opportunity(
         self, info: strawberry.Info, input: OpportunityActionInput
-    ) -> OpportunityPayload:
-        return await _opp(
-            lambda: services.approve_opportunity(
+    ) -> OpportunityRef:
+        return composed("Opportunity").from_row(
+            await services.approve_opportunity(
                 info.context.actor, _opp_id(input.id), input.expected_version
             )
         )
 
-    @strawberry.mutation(
-        description="Close as won (enters the won stage under the same transition rules)."
-    )
+    @mutation(description="Close as won (enters the won stage under the same transition rules).")
     async def win_opportunity(
         self, info: strawberry.Info, input: OpportunityActionInput
-    ) -> OpportunityPayload:
-        return await _opp(
-            lambda: services.win_opportunity(
+    ) -> OpportunityRef:
+        return composed("Opportunity").from_row(
+            await services.win_opportunity(
                 info.context.actor, _opp_id(input.id), input.expected_version
             )
         )
 
-    @strawberry.mutation(description="Close as lost with a reason.")
+    @mutation(description="Close as lost with a reason.")
     async def lose_opportunity(
         self, info: strawberry.Info, input: LoseOpportunityInput
-    ) -> OpportunityPayload:
-        return await _opp(
-            lambda: services.lose_opportunity(
+    ) -> OpportunityRef:
+        return composed("Opportunity").from_row(
+            await services.lose_opportunity(
                 info.context.actor,
                 _opp_id(input.id),
                 input.reason,
@@ -153,24 +149,24 @@ class OpportunityMutations:
             )
         )
 
-    @strawberry.mutation(description="Reopen a won or lost deal in the stage it closed from.")
+    @mutation(description="Reopen a won or lost deal in the stage it closed from.")
     async def reopen_opportunity(
         self, info: strawberry.Info, input: OpportunityActionInput
-    ) -> OpportunityPayload:
-        return await _opp(
-            lambda: services.reopen_opportunity(
+    ) -> OpportunityRef:
+        return composed("Opportunity").from_row(
+            await services.reopen_opportunity(
                 info.context.actor, _opp_id(input.id), input.expected_version
             )
         )
 
-    @strawberry.mutation(
+    @mutation(
         description="Place the opportunity at a 0-based position in its stage's kanban column."
     )
     async def set_opportunity_kanban_position(
         self, info: strawberry.Info, input: OpportunityKanbanPositionInput
-    ) -> OpportunityPayload:
-        return await _opp(
-            lambda: services.set_kanban_position(
+    ) -> OpportunityRef:
+        return composed("Opportunity").from_row(
+            await services.set_kanban_position(
                 info.context.actor, _opp_id(input.id), input.position
             )
         )
