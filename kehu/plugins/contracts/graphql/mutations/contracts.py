@@ -6,6 +6,7 @@ import strawberry
 from kehu.core.graphql.base import (
     pk_of,
 )
+from kehu.core.graphql.mutations import mutation
 from kehu.plugins.contracts import services
 from kehu.plugins.contracts.graphql.inputs import (
     ContractRefInput,
@@ -15,65 +16,62 @@ from kehu.plugins.contracts.graphql.inputs import (
     TerminateContractInput,
     UpdateContractInput,
 )
-from kehu.plugins.contracts.graphql.mutations.common import ContractPayload, _cid, _contract
+from kehu.plugins.contracts.graphql.mutations.common import _cid
+from kehu.plugins.contracts.graphql.types import ContractRef, contract_type
 
 
 @strawberry.type
 class ContractMutations:
-    @strawberry.mutation(description="Draft a contract (contract:write).")
+    @mutation(description="Draft a contract (contract:write).")
     async def create_contract(
         self, info: strawberry.Info, input: CreateContractInput
-    ) -> ContractPayload:
+    ) -> ContractRef:
         actor = info.context.actor
-        return await _contract(
-            lambda: services.create_contract(
+        return contract_type().from_row(
+            await services.create_contract(
                 actor, pk_of(input.customer_id, "Customer", "customerId"), input.to_data()
             )
         )
 
-    @strawberry.mutation(description="Edit a draft contract (expectedVersion).")
+    @mutation(description="Edit a draft contract (expectedVersion).")
     async def update_contract(
         self, info: strawberry.Info, input: UpdateContractInput
-    ) -> ContractPayload:
+    ) -> ContractRef:
         actor = info.context.actor
-        return await _contract(
-            lambda: services.update_contract(
+        return contract_type().from_row(
+            await services.update_contract(
                 actor, _cid(input.id), input.expected_version, input.to_data()
             )
         )
 
-    @strawberry.mutation(
+    @mutation(
         description="Submit for approval; lists every missing mandatory clause (MISSING_CLAUSE)."
     )
-    async def submit_contract(
-        self, info: strawberry.Info, input: ContractRefInput
-    ) -> ContractPayload:
+    async def submit_contract(self, info: strawberry.Info, input: ContractRefInput) -> ContractRef:
         actor = info.context.actor
-        return await _contract(lambda: services.submit_contract(actor, _cid(input.id)))
+        return contract_type().from_row(await services.submit_contract(actor, _cid(input.id)))
 
-    @strawberry.mutation(description="Approve or reject the current approval step.")
+    @mutation(description="Approve or reject the current approval step.")
     async def decide_contract_approval(
         self, info: strawberry.Info, input: DecideContractInput
-    ) -> ContractPayload:
+    ) -> ContractRef:
         actor = info.context.actor
-        return await _contract(
-            lambda: services.decide_approval(actor, _cid(input.id), input.approve, input.comment)
+        return contract_type().from_row(
+            await services.decide_approval(actor, _cid(input.id), input.approve, input.comment)
         )
 
-    @strawberry.mutation(description="Withdraw a submitted or approved contract to draft.")
+    @mutation(description="Withdraw a submitted or approved contract to draft.")
     async def withdraw_contract(
         self, info: strawberry.Info, input: ContractRefInput
-    ) -> ContractPayload:
+    ) -> ContractRef:
         actor = info.context.actor
-        return await _contract(lambda: services.withdraw_contract(actor, _cid(input.id)))
+        return contract_type().from_row(await services.withdraw_contract(actor, _cid(input.id)))
 
-    @strawberry.mutation(description="Sign an approved contract (credit check).")
-    async def sign_contract(
-        self, info: strawberry.Info, input: SignContractInput
-    ) -> ContractPayload:
+    @mutation(description="Sign an approved contract (credit check).")
+    async def sign_contract(self, info: strawberry.Info, input: SignContractInput) -> ContractRef:
         actor = info.context.actor
-        return await _contract(
-            lambda: services.sign_contract(
+        return contract_type().from_row(
+            await services.sign_contract(
                 actor,
                 _cid(input.id),
                 signed_on=input.signed_on,
@@ -81,25 +79,25 @@ class ContractMutations:
             )
         )
 
-    @strawberry.mutation
+    @mutation
     async def start_contract_execution(
         self, info: strawberry.Info, input: ContractRefInput
-    ) -> ContractPayload:
+    ) -> ContractRef:
         actor = info.context.actor
-        return await _contract(lambda: services.start_execution(actor, _cid(input.id)))
+        return contract_type().from_row(await services.start_execution(actor, _cid(input.id)))
 
-    @strawberry.mutation
+    @mutation
     async def complete_contract(
         self, info: strawberry.Info, input: ContractRefInput
-    ) -> ContractPayload:
+    ) -> ContractRef:
         actor = info.context.actor
-        return await _contract(lambda: services.complete_contract(actor, _cid(input.id)))
+        return contract_type().from_row(await services.complete_contract(actor, _cid(input.id)))
 
-    @strawberry.mutation
+    @mutation
     async def terminate_contract(
         self, info: strawberry.Info, input: TerminateContractInput
-    ) -> ContractPayload:
+    ) -> ContractRef:
         actor = info.context.actor
-        return await _contract(
-            lambda: services.terminate_contract(actor, _cid(input.id), input.reason)
+        return contract_type().from_row(
+            await services.terminate_contract(actor, _cid(input.id), input.reason)
         )
