@@ -4,10 +4,9 @@ import strawberry
 
 from kehu.core.graphql.base import (
     enum_value,
-    payload,
 )
+from kehu.core.graphql.mutations import mutation
 from kehu.plugins.tickets.graphql.inputs import SlaPolicyInput
-from kehu.plugins.tickets.graphql.mutations.common import SlaPolicyPayload
 from kehu.plugins.tickets.graphql.reports import SlaPolicyTarget
 from kehu.plugins.tickets.graphql.types import TicketPriority
 from kehu.plugins.tickets.services import slas
@@ -15,24 +14,23 @@ from kehu.plugins.tickets.services import slas
 
 @strawberry.type
 class SlaMutations:
-    @strawberry.mutation(description="Set a policy's targets (ticket:sla); deadlines follow.")
-    async def set_sla_policy(
-        self, info: strawberry.Info, input: SlaPolicyInput
-    ) -> SlaPolicyPayload:
-        async def work() -> SlaPolicyTarget:
-            row = await slas.set_policy(
-                info.context.actor,
-                input.name,
-                input.priority.value,
-                input.first_response_minutes,
-                input.resolution_minutes,
-            )
-            return SlaPolicyTarget(
-                policy=row["name"],
-                priority=enum_value(TicketPriority, row["priority"]),
-                first_response_minutes=row["first_response_minutes"],
-                resolution_minutes=row["resolution_minutes"],
-                source="policy",
-            )
-
-        return await payload(SlaPolicyPayload, "policy", work)
+    @mutation(
+        description="Set a policy's targets (ticket:sla); deadlines follow.",
+        payload="SlaPolicyPayload",
+        field="policy",
+    )
+    async def set_sla_policy(self, info: strawberry.Info, input: SlaPolicyInput) -> SlaPolicyTarget:
+        row = await slas.set_policy(
+            info.context.actor,
+            input.name,
+            input.priority.value,
+            input.first_response_minutes,
+            input.resolution_minutes,
+        )
+        return SlaPolicyTarget(
+            policy=row["name"],
+            priority=enum_value(TicketPriority, row["priority"]),
+            first_response_minutes=row["first_response_minutes"],
+            resolution_minutes=row["resolution_minutes"],
+            source="policy",
+        )
