@@ -4,9 +4,7 @@ from typing import Any
 
 import strawberry
 
-from kehu.core.graphql.base import (
-    Money,
-)
+from kehu.core.graphql.base import Money
 from kehu.plugins.contracts.graphql.types import ContractRef
 
 

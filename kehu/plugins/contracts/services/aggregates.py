@@ -7,9 +7,7 @@ from typing import Any
 
 from kehu.core.permissions import Actor
 from kehu.plugins.contracts.services.common import S, raw_scope, sql_date
-from kehu.plugins.contracts.tables import (
-    Installment,
-)
+from kehu.plugins.contracts.tables import Installment
 
 Fragment = tuple[str, list[Any]]  # SQL with ``{}`` placeholders and their parameters
 

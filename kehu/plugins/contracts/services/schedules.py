@@ -11,9 +11,7 @@ from kehu.core.money import Money
 from kehu.core.permissions import Actor
 from kehu.core.services.common import raise_if
 from kehu.plugins.contracts.services.common import S, get_contract, today
-from kehu.plugins.contracts.tables import (
-    Installment,
-)
+from kehu.plugins.contracts.tables import Installment
 
 _TERM = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%?\s*(?:@\s*(\d+)\s*d?)?\s*$")
 

@@ -2,9 +2,7 @@
 
 from typing import Any
 
-from kehu.core.graphql.base import (
-    Money,
-)
+from kehu.core.graphql.base import Money
 from kehu.core.graphql.types import composed
 from kehu.plugins.pipeline import services
 from kehu.plugins.pipeline import tables as t

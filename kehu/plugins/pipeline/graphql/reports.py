@@ -6,9 +6,7 @@ from enum import Enum
 
 import strawberry
 
-from kehu.core.graphql.base import (
-    Money,
-)
+from kehu.core.graphql.base import Money
 from kehu.plugins.pipeline.graphql.types import PipelineStage
 
 

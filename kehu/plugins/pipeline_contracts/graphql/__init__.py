@@ -14,7 +14,6 @@ __getattr__ = moved_names(
         "ContractRef": "kehu.plugins.pipeline_contracts.graphql.types",
         "ContractSourceOpportunity": "kehu.plugins.pipeline_contracts.graphql.types",
         "DraftContractInput": "kehu.plugins.pipeline_contracts.graphql.inputs",
-        "DraftContractPayload": "kehu.plugins.pipeline_contracts.graphql.mutations.drafts",
         "LOADERS": "kehu.plugins.pipeline_contracts.graphql.loaders",
         "OpportunityContracts": "kehu.plugins.pipeline_contracts.graphql.types",
         "OpportunityRef": "kehu.plugins.pipeline_contracts.graphql.types",

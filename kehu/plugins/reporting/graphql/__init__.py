@@ -12,9 +12,7 @@ __getattr__ = moved_names(
     {
         "ComparisonRow": "kehu.plugins.reporting.graphql.types",
         "DashboardMutations": "kehu.plugins.reporting.graphql.mutations.dashboards",
-        "DashboardPayload": "kehu.plugins.reporting.graphql.mutations.common",
         "DashboardType": "kehu.plugins.reporting.graphql.types",
-        "DeleteDashboardPayload": "kehu.plugins.reporting.graphql.mutations.common",
         "DimensionValue": "kehu.plugins.reporting.graphql.types",
         "Granularity": "kehu.plugins.reporting.graphql.types",
         "Measure": "kehu.plugins.reporting.graphql.types",

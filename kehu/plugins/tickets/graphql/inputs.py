@@ -2,9 +2,7 @@
 
 import strawberry
 
-from kehu.core.graphql.base import (
-    pk_of,
-)
+from kehu.core.graphql.base import pk_of
 from kehu.plugins.tickets.graphql.types import (
     SurveyKindEnum,
     TicketChannel,

@@ -2,9 +2,7 @@
 
 from typing import Any
 
-from kehu.core.graphql.base import (
-    enum_value,
-)
+from kehu.core.graphql.base import enum_value
 from kehu.core.services.common import load_json
 from kehu.plugins.tickets.graphql.types import (
     ChurnAlert,

@@ -2,9 +2,7 @@
 
 import strawberry
 
-from kehu.core.graphql.base import (
-    enum_value,
-)
+from kehu.core.graphql.base import enum_value
 from kehu.plugins.tickets.graphql.types import TicketPriority
 from kehu.plugins.tickets.services import slas
 

@@ -4,9 +4,7 @@
 import strawberry
 
 from kehu.core.errors import NotFound
-from kehu.core.graphql.base import (
-    make_connection,
-)
+from kehu.core.graphql.base import make_connection
 from kehu.plugins.webhooks.graphql.inputs import _id
 from kehu.plugins.webhooks.graphql.loaders import LOADERS
 from kehu.plugins.webhooks.graphql.mutations.webhooks import WebhookMutations

@@ -1,8 +1,6 @@
-"""Payload types and helpers the contracts mutations share."""
+"""Types and helpers the contracts mutations share."""
 
-from kehu.core.graphql.base import (
-    pk_of,
-)
+from kehu.core.graphql.base import pk_of
 from kehu.core.money import Money as MoneyValue
 from kehu.plugins.contracts.graphql.inputs import AllocationInput
 

@@ -12,9 +12,7 @@ from kehu.plugins.contracts.graphql.inputs import (
     RequestAmendmentInput,
     ResolveDisputeInput,
 )
-from kehu.plugins.contracts.graphql.mutations.common import (
-    _cid,
-)
+from kehu.plugins.contracts.graphql.mutations.common import _cid
 from kehu.plugins.contracts.graphql.types import AmendmentType, DisputeType, MilestoneType
 
 

@@ -3,9 +3,7 @@ credit notes, write-offs, refunds."""
 
 import strawberry
 
-from kehu.core.graphql.base import (
-    pk_of,
-)
+from kehu.core.graphql.base import pk_of
 from kehu.core.graphql.mutations import mutation
 from kehu.plugins.contracts import services
 from kehu.plugins.contracts.graphql.customers import CreditStatusType

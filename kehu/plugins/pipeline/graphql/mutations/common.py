@@ -1,10 +1,8 @@
-"""Payload types and helpers the pipeline's mutations share."""
+"""Types and helpers the pipeline's mutations share."""
 
 import strawberry
 
-from kehu.core.graphql.base import (
-    pk_of,
-)
+from kehu.core.graphql.base import pk_of
 from kehu.plugins.pipeline.graphql.types import (
     ContactRef,
     CustomerRef,

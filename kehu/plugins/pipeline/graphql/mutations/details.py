@@ -4,9 +4,7 @@ from typing import Any
 
 import strawberry
 
-from kehu.core.graphql.base import (
-    pk_of,
-)
+from kehu.core.graphql.base import pk_of
 from kehu.core.graphql.mutations import mutation
 from kehu.core.graphql.types import composed
 from kehu.plugins.pipeline import services
@@ -18,9 +16,7 @@ from kehu.plugins.pipeline.graphql.inputs import (
     PipelineRecordInput,
     RemoveOpportunityTeamMemberInput,
 )
-from kehu.plugins.pipeline.graphql.mutations.common import (
-    _opp_id,
-)
+from kehu.plugins.pipeline.graphql.mutations.common import _opp_id
 from kehu.plugins.pipeline.graphql.types import ActivityRef, OpportunityRef
 
 

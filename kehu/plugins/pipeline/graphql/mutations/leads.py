@@ -4,9 +4,7 @@ from typing import Any
 
 import strawberry
 
-from kehu.core.graphql.base import (
-    pk_of,
-)
+from kehu.core.graphql.base import pk_of
 from kehu.core.graphql.mutations import mutation
 from kehu.core.graphql.types import composed
 from kehu.plugins.pipeline import services
@@ -19,9 +17,7 @@ from kehu.plugins.pipeline.graphql.inputs import (
     _given,
     _pipeline_pk,
 )
-from kehu.plugins.pipeline.graphql.mutations.common import (
-    LeadConversion,
-)
+from kehu.plugins.pipeline.graphql.mutations.common import LeadConversion
 from kehu.plugins.pipeline.graphql.types import Lead
 
 

@@ -2,9 +2,7 @@
 
 import strawberry
 
-from kehu.core.graphql.base import (
-    pk_of,
-)
+from kehu.core.graphql.base import pk_of
 from kehu.core.graphql.mutations import mutation
 from kehu.plugins.pipeline import services
 from kehu.plugins.pipeline.graphql.inputs import (

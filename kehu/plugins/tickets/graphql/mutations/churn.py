@@ -2,9 +2,7 @@
 
 import strawberry
 
-from kehu.core.graphql.base import (
-    pk_of,
-)
+from kehu.core.graphql.base import pk_of
 from kehu.core.graphql.mutations import mutation
 from kehu.plugins.tickets.graphql.inputs import ChurnOutcomeInput
 from kehu.plugins.tickets.services import churn

@@ -1,12 +1,10 @@
-"""Payload types and helpers the tickets mutations share."""
+"""Types and helpers the tickets mutations share."""
 
 from typing import Any
 
 import strawberry
 
-from kehu.core.graphql.base import (
-    pk_of,
-)
+from kehu.core.graphql.base import pk_of
 from kehu.plugins.tickets.graphql.types import Survey
 
 

@@ -2,9 +2,7 @@
 
 import strawberry
 
-from kehu.core.graphql.base import (
-    enum_value,
-)
+from kehu.core.graphql.base import enum_value
 from kehu.core.graphql.mutations import mutation
 from kehu.plugins.tickets.graphql.inputs import SlaPolicyInput
 from kehu.plugins.tickets.graphql.reports import SlaPolicyTarget

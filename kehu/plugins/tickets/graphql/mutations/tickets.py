@@ -17,9 +17,7 @@ from kehu.plugins.tickets.graphql.inputs import (
     TicketStatusInput,
     UpdateTicketInput,
 )
-from kehu.plugins.tickets.graphql.mutations.common import (
-    _tid,
-)
+from kehu.plugins.tickets.graphql.mutations.common import _tid
 from kehu.plugins.tickets.graphql.types import Ticket, TicketMessage
 from kehu.plugins.tickets.services import tickets
 
