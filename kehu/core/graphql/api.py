@@ -10,13 +10,12 @@ from strawberry.scalars import JSON
 from kehu.core.errors import Forbidden, NotFound
 from kehu.core.graphql.base import (
     Node,
-    UserError,
     decode_id,
     given,
     make_connection,
-    payload,
     pk_of,
 )
+from kehu.core.graphql.mutations import mutation
 from kehu.core.graphql.types import (
     ActivityConnection,
     ActivityKindEnum,
@@ -400,18 +399,6 @@ class ReassignCustomersInput:
     include_open_activities: bool = True
 
 
-@strawberry.type
-class CustomerPayload:
-    customer: CustomerRef | None
-    errors: list[UserError]
-
-
-@strawberry.type
-class ReassignCustomersPayload:
-    customers: list[CustomerRef] | None
-    errors: list[UserError]
-
-
 _CONTACT_FIELDS = ("name", "title", "buying_role", "email", "phone", "is_primary", "notes")
 
 
@@ -441,18 +428,6 @@ class UpdateContactInput(ContactFieldsInput):
 @strawberry.input
 class DeleteInput:
     id: strawberry.ID
-
-
-@strawberry.type
-class ContactPayload:
-    contact: ContactRef | None
-    errors: list[UserError]
-
-
-@strawberry.type
-class DeletePayload:
-    deleted_id: strawberry.ID | None
-    errors: list[UserError]
 
 
 _ACTIVITY_FIELDS = (
@@ -518,202 +493,153 @@ class CompleteActivityInput:
     expected_version: int | None = None
 
 
-@strawberry.type
-class ActivityPayload:
-    activity: ActivityRef | None
-    errors: list[UserError]
-
-
 def _c(row: dict[str, Any]) -> Any:
     return composed("Customer").from_row(row)
 
 
 @strawberry.type
 class CoreMutation:
-    @strawberry.mutation
+    @mutation
     async def create_customer(
         self, info: strawberry.Info, input: CreateCustomerInput
-    ) -> CustomerPayload:
-        async def work() -> Any:
-            return _c(
-                await customers.create_customer(
-                    info.context.actor,
-                    _customer_data(input),
-                    tags=input.tags,
-                    allow_duplicate=input.allow_duplicate,
-                )
+    ) -> CustomerRef:
+        return _c(
+            await customers.create_customer(
+                info.context.actor,
+                _customer_data(input),
+                tags=input.tags,
+                allow_duplicate=input.allow_duplicate,
             )
+        )
 
-        return await payload(CustomerPayload, "customer", work)
-
-    @strawberry.mutation
+    @mutation
     async def update_customer(
         self, info: strawberry.Info, input: UpdateCustomerInput
-    ) -> CustomerPayload:
-        async def work() -> Any:
-            return _c(
-                await customers.update_customer(
-                    info.context.actor,
-                    pk_of(input.id, "Customer"),
-                    input.expected_version,
-                    _customer_data(input),
-                )
+    ) -> CustomerRef:
+        return _c(
+            await customers.update_customer(
+                info.context.actor,
+                pk_of(input.id, "Customer"),
+                input.expected_version,
+                _customer_data(input),
             )
+        )
 
-        return await payload(CustomerPayload, "customer", work)
-
-    @strawberry.mutation(description="Archive (soft-delete) a customer; restorable.")
-    async def archive_customer(
-        self, info: strawberry.Info, input: CustomerRefInput
-    ) -> CustomerPayload:
-        async def work() -> Any:
-            return _c(
-                await customers.archive_customer(
-                    info.context.actor, pk_of(input.id, "Customer"), input.expected_version
-                )
+    @mutation(description="Archive (soft-delete) a customer; restorable.")
+    async def archive_customer(self, info: strawberry.Info, input: CustomerRefInput) -> CustomerRef:
+        return _c(
+            await customers.archive_customer(
+                info.context.actor, pk_of(input.id, "Customer"), input.expected_version
             )
+        )
 
-        return await payload(CustomerPayload, "customer", work)
-
-    @strawberry.mutation
-    async def restore_customer(
-        self, info: strawberry.Info, input: CustomerRefInput
-    ) -> CustomerPayload:
-        async def work() -> Any:
-            return _c(
-                await customers.restore_customer(
-                    info.context.actor, pk_of(input.id, "Customer"), input.expected_version
-                )
+    @mutation
+    async def restore_customer(self, info: strawberry.Info, input: CustomerRefInput) -> CustomerRef:
+        return _c(
+            await customers.restore_customer(
+                info.context.actor, pk_of(input.id, "Customer"), input.expected_version
             )
+        )
 
-        return await payload(CustomerPayload, "customer", work)
-
-    @strawberry.mutation(description="Merge mergedId into survivorId, keeping every link.")
+    @mutation(description="Merge mergedId into survivorId, keeping every link.")
     async def merge_customers(
         self, info: strawberry.Info, input: MergeCustomersInput
-    ) -> CustomerPayload:
-        async def work() -> Any:
-            return _c(
-                await customers.merge_customers(
-                    info.context.actor,
-                    pk_of(input.survivor_id, "Customer", "survivorId"),
-                    pk_of(input.merged_id, "Customer", "mergedId"),
-                    input.expected_version,
-                )
+    ) -> CustomerRef:
+        return _c(
+            await customers.merge_customers(
+                info.context.actor,
+                pk_of(input.survivor_id, "Customer", "survivorId"),
+                pk_of(input.merged_id, "Customer", "mergedId"),
+                input.expected_version,
             )
+        )
 
-        return await payload(CustomerPayload, "customer", work)
-
-    @strawberry.mutation
+    @mutation
     async def set_customer_tags(
         self, info: strawberry.Info, input: SetCustomerTagsInput
-    ) -> CustomerPayload:
-        async def work() -> Any:
-            return _c(
-                await customers.set_tags(
-                    info.context.actor,
-                    pk_of(input.id, "Customer"),
-                    add=input.add,
-                    remove=input.remove,
-                    replace=input.replace,
-                )
+    ) -> CustomerRef:
+        return _c(
+            await customers.set_tags(
+                info.context.actor,
+                pk_of(input.id, "Customer"),
+                add=input.add,
+                remove=input.remove,
+                replace=input.replace,
             )
+        )
 
-        return await payload(CustomerPayload, "customer", work)
-
-    @strawberry.mutation(description="Handover: give customers to another owner in bulk.")
+    @mutation(
+        description="Handover: give customers to another owner in bulk.",
+        payload="ReassignCustomersPayload",
+        field="customers",
+    )
     async def reassign_customers(
         self, info: strawberry.Info, input: ReassignCustomersInput
-    ) -> ReassignCustomersPayload:
-        async def work() -> Any:
-            actor = info.context.actor
-            ids = await customers.reassign_customers(
-                actor,
-                pk_of(input.to_user_id, "User", "toUserId"),
-                from_user_id=pk_of(input.from_user_id, "User", "fromUserId"),
-                customer_ids=[pk_of(i, "Customer", "customerIds") for i in input.customer_ids or []]
-                or None,
-                include_open_activities=input.include_open_activities,
-            )
-            # the actor saw them before the move; they may now belong to another team
-            rows = await customers.customers_by_ids(system_actor(), ids)
-            return [_c(rows[i]) for i in ids]
+    ) -> list[CustomerRef]:
+        actor = info.context.actor
+        ids = await customers.reassign_customers(
+            actor,
+            pk_of(input.to_user_id, "User", "toUserId"),
+            from_user_id=pk_of(input.from_user_id, "User", "fromUserId"),
+            customer_ids=[pk_of(i, "Customer", "customerIds") for i in input.customer_ids or []]
+            or None,
+            include_open_activities=input.include_open_activities,
+        )
+        # the actor saw them before the move; they may now belong to another team
+        rows = await customers.customers_by_ids(system_actor(), ids)
+        return [_c(rows[i]) for i in ids]
 
-        return await payload(ReassignCustomersPayload, "customers", work)
+    @mutation
+    async def create_contact(self, info: strawberry.Info, input: CreateContactInput) -> ContactRef:
+        data = given(input, _CONTACT_FIELDS)
+        row = await contacts.create_contact(
+            info.context.actor, pk_of(input.customer_id, "Customer", "customerId"), data
+        )
+        return composed("Contact").from_row(row)
 
-    @strawberry.mutation
-    async def create_contact(
-        self, info: strawberry.Info, input: CreateContactInput
-    ) -> ContactPayload:
-        async def work() -> Any:
-            data = given(input, _CONTACT_FIELDS)
-            row = await contacts.create_contact(
-                info.context.actor, pk_of(input.customer_id, "Customer", "customerId"), data
-            )
-            return composed("Contact").from_row(row)
+    @mutation
+    async def update_contact(self, info: strawberry.Info, input: UpdateContactInput) -> ContactRef:
+        data = given(input, _CONTACT_FIELDS)
+        row = await contacts.update_contact(
+            info.context.actor, pk_of(input.id, "Contact"), input.expected_version, data
+        )
+        return composed("Contact").from_row(row)
 
-        return await payload(ContactPayload, "contact", work)
+    @mutation(payload="DeletePayload", field="deleted_id")
+    async def delete_contact(self, info: strawberry.Info, input: DeleteInput) -> strawberry.ID:
+        await contacts.delete_contact(info.context.actor, pk_of(input.id, "Contact"))
+        return input.id
 
-    @strawberry.mutation
-    async def update_contact(
-        self, info: strawberry.Info, input: UpdateContactInput
-    ) -> ContactPayload:
-        async def work() -> Any:
-            data = given(input, _CONTACT_FIELDS)
-            row = await contacts.update_contact(
-                info.context.actor, pk_of(input.id, "Contact"), input.expected_version, data
-            )
-            return composed("Contact").from_row(row)
+    @mutation
+    async def log_activity(self, info: strawberry.Info, input: LogActivityInput) -> ActivityRef:
+        row = await activities.log_activity(
+            info.context.actor,
+            pk_of(input.customer_id, "Customer", "customerId"),
+            _activity_data(input),
+        )
+        return composed("Activity").from_row(row)
 
-        return await payload(ContactPayload, "contact", work)
-
-    @strawberry.mutation
-    async def delete_contact(self, info: strawberry.Info, input: DeleteInput) -> DeletePayload:
-        async def work() -> Any:
-            await contacts.delete_contact(info.context.actor, pk_of(input.id, "Contact"))
-            return input.id
-
-        return await payload(DeletePayload, "deleted_id", work)
-
-    @strawberry.mutation
-    async def log_activity(self, info: strawberry.Info, input: LogActivityInput) -> ActivityPayload:
-        async def work() -> Any:
-            row = await activities.log_activity(
-                info.context.actor,
-                pk_of(input.customer_id, "Customer", "customerId"),
-                _activity_data(input),
-            )
-            return composed("Activity").from_row(row)
-
-        return await payload(ActivityPayload, "activity", work)
-
-    @strawberry.mutation
+    @mutation
     async def update_activity(
         self, info: strawberry.Info, input: UpdateActivityInput
-    ) -> ActivityPayload:
-        async def work() -> Any:
-            row = await activities.update_activity(
-                info.context.actor,
-                pk_of(input.id, "Activity"),
-                input.expected_version,
-                _activity_data(input),
-            )
-            return composed("Activity").from_row(row)
+    ) -> ActivityRef:
+        row = await activities.update_activity(
+            info.context.actor,
+            pk_of(input.id, "Activity"),
+            input.expected_version,
+            _activity_data(input),
+        )
+        return composed("Activity").from_row(row)
 
-        return await payload(ActivityPayload, "activity", work)
-
-    @strawberry.mutation
+    @mutation
     async def complete_activity(
         self, info: strawberry.Info, input: CompleteActivityInput
-    ) -> ActivityPayload:
-        async def work() -> Any:
-            row = await activities.complete_activity(
-                info.context.actor,
-                pk_of(input.id, "Activity"),
-                outcome=input.outcome,
-                next_action_at=input.next_action_at,
-                expected_version=input.expected_version,
-            )
-            return composed("Activity").from_row(row)
-
-        return await payload(ActivityPayload, "activity", work)
+    ) -> ActivityRef:
+        row = await activities.complete_activity(
+            info.context.actor,
+            pk_of(input.id, "Activity"),
+            outcome=input.outcome,
+            next_action_at=input.next_action_at,
+            expected_version=input.expected_version,
+        )
+        return composed("Activity").from_row(row)

@@ -17,13 +17,12 @@ from kehu.core.event_types import matches
 from kehu.core.events import Event
 from kehu.core.graphql.base import (
     Node,
-    UserError,
     connection,
     encode_id,
     gql_enum,
     make_connection,
-    payload,
 )
+from kehu.core.graphql.mutations import mutation
 from kehu.core.services import events as service
 from kehu.core.tables import DeliveryStatus
 
@@ -256,28 +255,20 @@ class ReplayEventsInput:
 
 
 @strawberry.type
-class ReplayEventsPayload:
-    replayed: int | None
-    errors: list[UserError]
-
-
-@strawberry.type
 class EventsMutation:
-    @strawberry.mutation(description="Deliver events again (admins).")
-    async def replay_events(
-        self, info: strawberry.Info, input: ReplayEventsInput
-    ) -> ReplayEventsPayload:
+    @mutation(
+        description="Deliver events again (admins).",
+        payload="ReplayEventsPayload",
+        field="replayed",
+    )
+    async def replay_events(self, info: strawberry.Info, input: ReplayEventsInput) -> int:
         actor = info.context.actor
-        return await payload(
-            ReplayEventsPayload,
-            "replayed",
-            lambda: service.replay(
-                actor,
-                event_refs=input.event_ids,
-                subscriber=input.subscriber,
-                dead=input.dead,
-                since=input.since,
-            ),
+        return await service.replay(
+            actor,
+            event_refs=input.event_ids,
+            subscriber=input.subscriber,
+            dead=input.dead,
+            since=input.since,
         )
 
 

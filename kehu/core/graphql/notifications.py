@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 import strawberry
 
 from kehu.core import mail
-from kehu.core.graphql.base import UserError, connection, gql_enum, make_connection, payload
+from kehu.core.graphql.base import connection, gql_enum, make_connection
+from kehu.core.graphql.mutations import mutation
 from kehu.core.tables import MailStatus
 
 if TYPE_CHECKING:
@@ -104,51 +105,39 @@ class SetNotificationPreferenceInput:
     enabled: bool
 
 
-@strawberry.type
-class SetNotificationPreferencePayload:
-    preferences: list[NotificationPreference] | None
-    errors: list[UserError]
-
-
 @strawberry.input
 class SetNotificationLocaleInput:
     locale: str | None = strawberry.field(description="zh, en, or null for the default.")
 
 
 @strawberry.type
-class SetNotificationLocalePayload:
-    locale: str | None
-    errors: list[UserError]
-
-
-@strawberry.type
 class LocaleMutation:
-    @strawberry.mutation(description="Choose the language of your e-mails.")
+    @mutation(
+        description="Choose the language of your e-mails.",
+        payload="SetNotificationLocalePayload",
+        field="locale",
+    )
     async def set_notification_locale(
         self, info: strawberry.Info, input: SetNotificationLocaleInput
-    ) -> SetNotificationLocalePayload:
+    ) -> str | None:
         actor = info.context.actor
-
-        async def work() -> str | None:
-            await mail.set_user_locale(actor, input.locale)
-            return await mail.user_locale(actor)
-
-        return await payload(SetNotificationLocalePayload, "locale", work)
+        await mail.set_user_locale(actor, input.locale)
+        return await mail.user_locale(actor)
 
 
 @strawberry.type
 class NotificationsMutation(LocaleMutation):
-    @strawberry.mutation(description="Turn an e-mail notification off (or on again) for you.")
+    @mutation(
+        description="Turn an e-mail notification off (or on again) for you.",
+        payload="SetNotificationPreferencePayload",
+        field="preferences",
+    )
     async def set_notification_preference(
         self, info: strawberry.Info, input: SetNotificationPreferenceInput
-    ) -> SetNotificationPreferencePayload:
+    ) -> list[NotificationPreference]:
         actor = info.context.actor
-
-        async def work() -> list[NotificationPreference]:
-            await mail.set_preference(actor, input.kind, input.enabled)
-            return await _preferences(actor)
-
-        return await payload(SetNotificationPreferencePayload, "preferences", work)
+        await mail.set_preference(actor, input.kind, input.enabled)
+        return await _preferences(actor)
 
 
 TYPES = [NotificationPreference, MailMessageInfo]
