@@ -22,6 +22,7 @@ from kehu.core.graphql.base import (
     extensible,
     gql_enum,
 )
+from kehu.core.graphql.rows import RowType
 from kehu.core.services import timeline as timeline_service
 from kehu.core.services.activities import ActivityFilter, count_activities, list_activities
 from kehu.core.tables import ActivityKind, ActivityStatus, BuyingRole, CustomerKind, LifecycleStage
@@ -59,23 +60,12 @@ def composed(name: str) -> Any:
 
 @extensible("Team")
 @strawberry.type(name="TeamFields")
-class TeamFields(Node):
+class TeamFields(RowType, Node):
     pk: strawberry.Private[int]
     database_id: int
     name: str
     description: str
     created_at: dt.datetime
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Any:
-        return cls(
-            id=encode_id("Team", row["id"]),
-            pk=row["id"],
-            database_id=row["id"],
-            name=row["name"],
-            description=row["description"],
-            created_at=row["created_at"],
-        )
 
     @classmethod
     async def resolve_node(cls, info: strawberry.Info, pk: int) -> Any:
@@ -85,7 +75,7 @@ class TeamFields(Node):
 
 @extensible("User")
 @strawberry.type(name="UserFields")
-class UserFields(Node):
+class UserFields(RowType, Node):
     pk: strawberry.Private[int]
     team_pk: strawberry.Private[int | None]
     database_id: int
@@ -95,21 +85,6 @@ class UserFields(Node):
     role: str
     active: bool
     created_at: dt.datetime
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Any:
-        return cls(
-            id=encode_id("User", row["id"]),
-            pk=row["id"],
-            team_pk=row["team"],
-            database_id=row["id"],
-            username=row["username"],
-            display_name=row["display_name"],
-            email=row["email"],
-            role=row["role"],
-            active=row["active"],
-            created_at=row["created_at"],
-        )
 
     @classmethod
     async def resolve_node(cls, info: strawberry.Info, pk: int) -> Any:
@@ -249,7 +224,7 @@ class CustomerFields(Node):
 
 @extensible("Contact")
 @strawberry.type(name="ContactFields")
-class ContactFields(Node):
+class ContactFields(RowType, Node):
     pk: strawberry.Private[int]
     customer_pk: strawberry.Private[int]
     database_id: int
@@ -265,25 +240,6 @@ class ContactFields(Node):
     updated_at: dt.datetime
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Any:
-        return cls(
-            id=encode_id("Contact", row["id"]),
-            pk=row["id"],
-            customer_pk=row["customer"],
-            database_id=row["id"],
-            name=row["name"],
-            title=row["title"],
-            buying_role=enum_value(BuyingRoleEnum, row["buying_role"]),
-            email=row["email"],
-            phone=row["phone"],
-            is_primary=row["is_primary"],
-            notes=row["notes"],
-            version=row["version"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-        )
-
-    @classmethod
     async def resolve_node(cls, info: strawberry.Info, pk: int) -> Any:
         return await info.context.loader("contact").load(pk)
 
@@ -294,7 +250,7 @@ class ContactFields(Node):
 
 @extensible("Activity")
 @strawberry.type(name="ActivityFields")
-class ActivityFields(Node):
+class ActivityFields(RowType, Node):
     pk: strawberry.Private[int]
     customer_pk: strawberry.Private[int]
     contact_pk: strawberry.Private[int | None]
@@ -314,31 +270,6 @@ class ActivityFields(Node):
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Any:
-        return cls(
-            id=encode_id("Activity", row["id"]),
-            pk=row["id"],
-            customer_pk=row["customer"],
-            contact_pk=row["contact"],
-            owner_pk=row["owner"],
-            database_id=row["id"],
-            kind=enum_value(ActivityKindEnum, row["kind"]),
-            status=enum_value(ActivityStatusEnum, row["status"]),
-            subject=row["subject"],
-            body=row["body"],
-            occurred_at=row["occurred_at"],
-            due_at=row["due_at"],
-            completed_at=row["completed_at"],
-            outcome=row["outcome"],
-            next_action_at=row["next_action_at"],
-            related_type=row["related_type"],
-            related_id=row["related_id"],
-            version=row["version"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-        )
 
     @classmethod
     async def resolve_node(cls, info: strawberry.Info, pk: int) -> Any:

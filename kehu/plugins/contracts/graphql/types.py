@@ -23,6 +23,7 @@ from kehu.core.graphql.base import (
     extensible,
     gql_enum,
 )
+from kehu.core.graphql.rows import RowType
 from kehu.core.money import Money as MoneyValue
 from kehu.plugins.contracts import services
 from kehu.plugins.contracts import tables as t
@@ -97,7 +98,7 @@ class ContractLineType:
 
 
 @strawberry.type(name="ContractApprovalStep")
-class ApprovalStepType:
+class ApprovalStepType(RowType):
     round: int
     step: int
     name: str
@@ -112,19 +113,6 @@ class ApprovalStepType:
         if self.decided_by_pk is None:
             return None
         return await info.context.loader("user").load(self.decided_by_pk)
-
-    @classmethod
-    def from_row(cls, r: dict[str, Any]) -> "ApprovalStepType":
-        return cls(
-            round=r["round"],
-            step=r["step"],
-            name=r["name"],
-            role=r["role"],
-            decision=enum_value(ApprovalDecisionEnum, r["decision"]),
-            comment=r["comment"],
-            decided_at=r["decided_at"],
-            decided_by_pk=r["decided_by"],
-        )
 
 
 @strawberry.type(name="Installment", description="A scheduled receivable of a contract.")
@@ -265,45 +253,25 @@ class PaymentType(Node):
 
 
 @strawberry.type(name="ReceivableCredit", description="A credit note, write-off or refund.")
-class CreditType:
+class CreditType(RowType):
     database_id: int
     kind: CreditKindEnum
     amount: Money
     issued_on: dt.date
     reason: str
 
-    @classmethod
-    def from_row(cls, r: dict[str, Any]) -> "CreditType":
-        return cls(
-            database_id=r["id"],
-            kind=enum_value(CreditKindEnum, r["kind"]),
-            amount=_m(r["amount_minor"], r["currency"]),
-            issued_on=r["issued_on"],
-            reason=r["reason"],
-        )
-
 
 @strawberry.type(name="ContractMilestone")
-class MilestoneType:
+class MilestoneType(RowType):
     database_id: int
     kind: MilestoneKindEnum
     title: str
     due_date: dt.date
     completed_on: dt.date | None
 
-    @classmethod
-    def from_row(cls, r: dict[str, Any]) -> "MilestoneType":
-        return cls(
-            database_id=r["id"],
-            kind=enum_value(MilestoneKindEnum, r["kind"]),
-            title=r["title"],
-            due_date=r["due_date"],
-            completed_on=r["completed_on"],
-        )
-
 
 @strawberry.type(name="ContractDispute")
-class DisputeType:
+class DisputeType(RowType):
     database_id: int
     kind: str
     description: str
@@ -313,20 +281,6 @@ class DisputeType:
     legal_involved: bool
     created_at: dt.datetime
     resolved_at: dt.datetime | None
-
-    @classmethod
-    def from_row(cls, r: dict[str, Any]) -> "DisputeType":
-        return cls(
-            database_id=r["id"],
-            kind=r["kind"],
-            description=r["description"],
-            amount=_m(r["amount_minor"], r["currency"]),
-            status=enum_value(DisputeStatusEnum, r["status"]),
-            resolution=r["resolution"],
-            legal_involved=r["legal_involved"],
-            created_at=r["created_at"],
-            resolved_at=r["resolved_at"],
-        )
 
 
 @strawberry.type(name="ContractVersion", description="A kept version of a signed contract.")
@@ -351,7 +305,7 @@ class VersionType:
 
 
 @strawberry.type(name="ContractAmendment", description="A supplementary agreement (补充协议).")
-class AmendmentType:
+class AmendmentType(RowType):
     database_id: int
     number: int
     reason: str
@@ -361,23 +315,10 @@ class AmendmentType:
     created_at: dt.datetime
     decided_at: dt.datetime | None
 
-    @classmethod
-    def from_row(cls, r: dict[str, Any]) -> "AmendmentType":
-        return cls(
-            database_id=r["id"],
-            number=r["number"],
-            reason=r["reason"],
-            changes=_json(r["changes"]),
-            status=enum_value(AmendmentStatusEnum, r["status"]),
-            comment=r["comment"],
-            created_at=r["created_at"],
-            decided_at=r["decided_at"],
-        )
-
 
 @extensible("Contract")
 @strawberry.type(name="ContractFields", description="A sales contract (合同).")
-class ContractFields(Node):
+class ContractFields(RowType, Node):
     pk: strawberry.Private[int]
     customer_pk: strawberry.Private[int]
     owner_pk: strawberry.Private[int | None]
@@ -404,38 +345,6 @@ class ContractFields(Node):
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
-
-    @classmethod
-    def from_row(cls, r: dict[str, Any]) -> Any:
-        return cls(
-            id=encode_id("Contract", r["id"]),
-            pk=r["id"],
-            customer_pk=r["customer"],
-            owner_pk=r["owner"],
-            database_id=r["id"],
-            number=r["number"],
-            title=r["title"],
-            status=enum_value(ContractStatusEnum, r["status"]),
-            currency=r["currency"],
-            total=_m(r["total_minor"], r["currency"]),
-            delivery_deadline=r["delivery_deadline"],
-            payment_method=enum_value(PaymentMethodEnum, r["payment_method"]),
-            payment_terms=r["payment_terms"],
-            breach_liability=r["breach_liability"],
-            acceptance_terms=r["acceptance_terms"],
-            after_sales_terms=r["after_sales_terms"],
-            sla_policy=r["sla_policy"],
-            start_date=r["start_date"],
-            end_date=r["end_date"],
-            renewal_date=r["renewal_date"],
-            signed_on=r["signed_on"],
-            signed_at=r["signed_at"],
-            credit_override_reason=r["credit_override_reason"],
-            termination_reason=r["termination_reason"],
-            version=r["version"],
-            created_at=r["created_at"],
-            updated_at=r["updated_at"],
-        )
 
     @classmethod
     async def resolve_node(cls, info: strawberry.Info, pk: int) -> Any:

@@ -22,6 +22,7 @@ from kehu.core.graphql.base import (
     gql_enum,
     make_connection,
 )
+from kehu.core.graphql.rows import RowType
 from kehu.core.graphql.types import composed
 from kehu.core.money import Money as MoneyValue
 from kehu.core.services.activities import ActivityFilter, count_activities, list_activities
@@ -74,7 +75,7 @@ def _money(minor: int | None, currency: str) -> Money | None:
 
 
 @strawberry.type(description="A stage of a pipeline.")
-class PipelineStage(Node):
+class PipelineStage(RowType, Node):
     pk: strawberry.Private[int]
     pipeline_pk: strawberry.Private[int]
     database_id: int
@@ -94,24 +95,6 @@ class PipelineStage(Node):
     back_to: list[str] = strawberry.field(
         description="Earlier stages a linear pipeline may move back to from here"
     )
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> "PipelineStage":
-        return cls(
-            id=encode_id("PipelineStage", row["id"]),
-            pk=row["id"],
-            pipeline_pk=row["pipeline"],
-            database_id=row["id"],
-            name=row["name"],
-            position=row["position"],
-            probability=row["probability"],
-            forecast_category=enum_value(ForecastCategoryEnum, row["forecast_category"]),
-            is_closed=row["is_closed"],
-            is_won=row["is_won"],
-            is_approval=row["is_approval"],
-            required_fields=row["required_fields"],
-            back_to=row["back_to"],
-        )
 
     @classmethod
     async def resolve_node(cls, info: strawberry.Info, pk: int) -> "PipelineStage | None":

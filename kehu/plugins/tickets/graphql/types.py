@@ -4,7 +4,7 @@ escalations and surveys, and what tickets adds to ``Customer`` (tickets, satisfa
 No ``from __future__ import annotations``: Strawberry reads these annotations at startup."""
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -12,11 +12,9 @@ from strawberry.scalars import JSON
 from kehu.core.graphql.base import (
     Node,
     connection,
-    encode_id,
-    enum_value,
     gql_enum,
 )
-from kehu.core.services.common import load_json
+from kehu.core.graphql.rows import RowType
 from kehu.plugins.tickets.services import churn
 from kehu.plugins.tickets.services.clocks import SlaClock as SlaClockValue
 from kehu.plugins.tickets.tables import (
@@ -89,7 +87,7 @@ class TicketSla:
 
 
 @strawberry.type(description="A message on a ticket: public reply, internal note or inbound.")
-class TicketMessage(Node):
+class TicketMessage(RowType, Node):
     pk: strawberry.Private[int]
     author_pk: strawberry.Private[int | None]
     database_id: int
@@ -97,19 +95,6 @@ class TicketMessage(Node):
     internal: bool
     from_customer: bool
     created_at: dt.datetime
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> "TicketMessage":
-        return cls(
-            id=encode_id("TicketMessage", row["id"]),
-            pk=row["id"],
-            author_pk=row["author"],
-            database_id=row["id"],
-            body=row["body"],
-            internal=row["internal"],
-            from_customer=row["from_customer"],
-            created_at=row["created_at"],
-        )
 
     @strawberry.field
     async def author(self, info: strawberry.Info) -> UserRef | None:
@@ -143,7 +128,7 @@ class TicketEscalation:
 
 
 @strawberry.type(description="A satisfaction survey (CSAT or NPS).")
-class Survey(Node):
+class Survey(RowType, Node):
     pk: strawberry.Private[int]
     database_id: int
     kind: SurveyKindEnum
@@ -155,25 +140,9 @@ class Survey(Node):
     expires_at: dt.datetime
     created_at: dt.datetime
 
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> "Survey":
-        return cls(
-            id=encode_id("Survey", row["id"]),
-            pk=row["id"],
-            database_id=row["id"],
-            kind=enum_value(SurveyKindEnum, row["kind"]),
-            question=row["question"],
-            score=row["score"],
-            dimensions=load_json(row["dimensions"]),
-            comment=row["comment"],
-            answered_at=row["answered_at"],
-            expires_at=row["expires_at"],
-            created_at=row["created_at"],
-        )
-
 
 @strawberry.type(description="A service ticket (客户服务工单).")
-class Ticket(Node):
+class Ticket(RowType, Node):
     pk: strawberry.Private[int]
     customer_pk: strawberry.Private[int]
     contact_pk: strawberry.Private[int | None]
@@ -198,36 +167,6 @@ class Ticket(Node):
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> "Ticket":
-        return cls(
-            id=encode_id("Ticket", row["id"]),
-            pk=row["id"],
-            customer_pk=row["customer"],
-            contact_pk=row["contact"],
-            assignee_pk=row["assignee"],
-            team_pk=row["team"],
-            merged_into_pk=row["merged_into"],
-            database_id=row["id"],
-            number=row["number"],
-            subject=row["subject"],
-            channel=enum_value(TicketChannel, row["channel"]),
-            phase=enum_value(TicketPhase, row["phase"]),
-            type=enum_value(TicketTypeEnum, row["type"]),
-            priority=enum_value(TicketPriority, row["priority"]),
-            status=enum_value(TicketStatus, row["status"]),
-            complaint_category=row["complaint_category"],
-            root_cause=row["root_cause"],
-            corrective_action=row["corrective_action"],
-            contract_id=row["contract_id"],
-            first_responded_at=row["first_responded_at"],
-            resolved_at=row["resolved_at"],
-            closed_at=row["closed_at"],
-            version=row["version"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-        )
 
     @classmethod
     async def resolve_node(cls, info: strawberry.Info, pk: int) -> "Ticket | None":
