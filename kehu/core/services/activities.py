@@ -5,12 +5,13 @@ from datetime import datetime
 from typing import Any
 
 from kehu.core.context import current
-from kehu.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from kehu.core.errors import FieldError, NotFound, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.pagination import Page, keyset_page
 from kehu.core.permissions import Actor
 from kehu.core.services.common import as_datetime, check_choice, diff, now, raise_if
 from kehu.core.services.customers import customer_scope, get_customer
+from kehu.core.services.records import stale
 from kehu.core.tables import Activity, ActivityKind, ActivityStatus, Contact, Customer, User
 from kehu.core.validation import require_text
 
@@ -145,10 +146,7 @@ async def _save(activity_id: int, expected_version: int | None, values: dict) ->
         query = query.where(Activity.version == expected_version)
     rows = await query.returning(*Activity.all_columns())
     if not rows:
-        raise Conflict(
-            f"Activity {activity_id} was changed by someone else "
-            f"(expected version {expected_version})"
-        )
+        raise stale("activity", activity_id, expected_version)
     return rows[0]
 
 

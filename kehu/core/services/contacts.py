@@ -2,11 +2,12 @@
 
 from typing import Any
 
-from kehu.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from kehu.core.errors import FieldError, NotFound, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.permissions import Actor
 from kehu.core.services.common import check_choice, diff, now, raise_if
 from kehu.core.services.customers import customer_scope, get_customer
+from kehu.core.services.records import stale
 from kehu.core.tables import BuyingRole, Contact, Customer
 from kehu.core.validation import clean_email, clean_phone, require_text
 
@@ -135,10 +136,7 @@ async def update_contact(
             .returning(*Contact.all_columns())
         )
         if not rows:
-            raise Conflict(
-                f"Contact {contact_id} was changed by someone else "
-                f"(expected version {expected_version})"
-            )
+            raise stale("contact", contact_id, expected_version)
         after = rows[0]
         if values.get("is_primary"):
             await _clear_other_primary(after["customer"], contact_id)

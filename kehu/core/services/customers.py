@@ -10,7 +10,7 @@ from piccolo.columns.combination import Where
 
 from kehu.core.context import current
 from kehu.core.db import text_search
-from kehu.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from kehu.core.errors import FieldError, NotFound, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.pagination import Page, keyset_page
 from kehu.core.permissions import Actor, owner_team_scope
@@ -22,6 +22,7 @@ from kehu.core.services.common import (
     now,
     raise_if,
 )
+from kehu.core.services.records import stale
 from kehu.core.tables import (
     Activity,
     ActivityStatus,
@@ -410,10 +411,7 @@ async def _versioned_update(
         query = query.where(Customer.version == expected_version)
     rows = await query.returning(*Customer.all_columns())
     if not rows:
-        raise Conflict(
-            f"Customer {customer_id} was changed by someone else "
-            f"(expected version {expected_version}); reload and retry"
-        )
+        raise stale("customer", customer_id, expected_version)
     return _row(rows[0])
 
 

@@ -5,13 +5,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kehu.core.context import current
-from kehu.core.errors import Conflict, FieldError, ValidationFailed
+from kehu.core.errors import FieldError, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.money import Money, check_currency
 from kehu.core.pagination import Page, keyset_page
 from kehu.core.permissions import Actor
 from kehu.core.services.common import as_date, now, raise_if
 from kehu.core.services.customers import get_customer
+from kehu.core.services.records import stale
 from kehu.core.tables import User
 from kehu.plugins.contracts.services.common import (
     DATE_FIELDS,
@@ -290,10 +291,7 @@ async def update_contract(
     async with unit_of_work():
         row = await get_contract(actor, contract_id, for_update=True)
         if row["version"] != expected_version:
-            raise Conflict(
-                f"Contract {contract_id} changed (version {row['version']}, "
-                f"expected {expected_version})"
-            )
+            raise stale("contract", contract_id, expected_version)
         if row["status"] != S.draft:
             raise ValidationFailed(
                 FieldError(

@@ -3,12 +3,13 @@ stage, required fields per stage, optimistic locking."""
 
 from typing import Any
 
-from kehu.core.errors import Conflict, FieldError, ValidationFailed
+from kehu.core.errors import FieldError, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.money import Money, check_currency
 from kehu.core.permissions import Actor
 from kehu.core.services.common import as_date, now, raise_if
 from kehu.core.services.customers import get_customer
+from kehu.core.services.records import stale
 from kehu.core.tables import Team, User
 from kehu.core.validation import require_text
 from kehu.plugins.pipeline import tables as t
@@ -246,10 +247,7 @@ async def _lock(
     actor.require(scope)
     row = await get_opportunity(actor, opportunity_id)
     if expected_version is not None and row["version"] != expected_version:
-        raise Conflict(
-            f"Opportunity {opportunity_id} was changed by someone else "
-            f"(expected version {expected_version}); reload and retry"
-        )
+        raise stale("opportunity", opportunity_id, expected_version)
     return row
 
 
@@ -261,7 +259,7 @@ async def _save(row: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
         .returning(*o.all_columns())
     )
     if not rows:
-        raise Conflict(f"Opportunity {row['id']} was changed by someone else; reload and retry")
+        raise stale("opportunity", row["id"])
     return rows[0]
 
 

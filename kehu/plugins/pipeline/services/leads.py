@@ -6,12 +6,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from kehu.core.context import current
-from kehu.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from kehu.core.errors import FieldError, NotFound, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.pagination import Page, keyset_page
 from kehu.core.permissions import Actor
 from kehu.core.services import customers as customer_service
 from kehu.core.services.common import load_json, now, raise_if
+from kehu.core.services.records import stale
 from kehu.core.validation import clean_email, clean_phone, name_key, require_text
 from kehu.plugins.pipeline import tables as t
 from kehu.plugins.pipeline.services.common import config, lead_scope
@@ -220,7 +221,7 @@ async def _lead_save(
     )
     rows = await query.returning(*t.Lead.all_columns())
     if not rows:
-        raise Conflict(f"Lead {lead['id']} was changed by someone else; reload and retry")
+        raise stale("lead", lead["id"], expected_version)
     rows[0]["factors"] = load_json(rows[0]["factors"])
     return rows[0]
 

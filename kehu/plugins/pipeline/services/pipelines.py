@@ -2,11 +2,12 @@
 
 from typing import Any
 
-from kehu.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from kehu.core.errors import FieldError, NotFound, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.money import Money
 from kehu.core.permissions import Actor
 from kehu.core.services.common import now, raise_if
+from kehu.core.services.records import stale
 from kehu.core.validation import require_text
 from kehu.plugins.pipeline import tables as t
 from kehu.plugins.pipeline.services.common import REQUIRABLE_FIELDS, config
@@ -232,10 +233,7 @@ async def update_pipeline(
             .returning(*t.Pipeline.all_columns())
         )
         if not rows:
-            raise Conflict(
-                f"Pipeline {pipeline_id} was changed by someone else "
-                f"(expected version {expected_version}); reload and retry"
-            )
+            raise stale("pipeline", pipeline_id, expected_version)
         changed = {k: rows[0][k] for k in values if rows[0][k] != before[k]}
         await record(
             actor,

@@ -3,10 +3,11 @@ the whole list, and propagating a stage's forecast values to its open deals."""
 
 from typing import Any
 
-from kehu.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from kehu.core.errors import FieldError, NotFound, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.permissions import Actor
 from kehu.core.services.common import load_json, now
+from kehu.core.services.records import stale
 from kehu.plugins.pipeline import tables as t
 from kehu.plugins.pipeline.services.common import OPEN
 from kehu.plugins.pipeline.services.pipelines import _check_stage_specs, get_pipeline
@@ -208,10 +209,7 @@ async def set_stages(
             .returning(*t.Pipeline.all_columns())
         )
         if not rows:
-            raise Conflict(
-                f"Pipeline {pipeline_id} was changed by someone else "
-                f"(expected version {expected_version}); reload and retry"
-            )
+            raise stale("pipeline", pipeline_id, expected_version)
         await record(
             actor,
             "stages_set",

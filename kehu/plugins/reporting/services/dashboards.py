@@ -3,10 +3,11 @@
 from typing import Any
 
 import kehu.plugins.reporting.services.registry as m
-from kehu.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from kehu.core.errors import FieldError, NotFound, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.permissions import Actor
 from kehu.core.services.common import load_json, now
+from kehu.core.services.records import stale
 from kehu.plugins.reporting.services.reports import all_metrics
 from kehu.plugins.reporting.tables import Dashboard
 
@@ -122,7 +123,7 @@ async def save_dashboard(
             query = query.where(Dashboard.version == expected_version)
         rows = await query.returning(*Dashboard.all_columns())
         if not rows:
-            raise Conflict(f"Dashboard {dashboard_id} was changed by someone else")
+            raise stale("dashboard", dashboard_id, expected_version)
         await record(
             actor,
             "updated",

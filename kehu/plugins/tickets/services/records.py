@@ -4,8 +4,9 @@ locking, saving and SLA-outcome refresh of one ticket row."""
 from datetime import datetime
 from typing import Any
 
-from kehu.core.errors import Conflict, FieldError, ValidationFailed
+from kehu.core.errors import FieldError, ValidationFailed
 from kehu.core.permissions import Actor
+from kehu.core.services.records import stale
 from kehu.plugins.tickets.services.common import config, get_ticket
 from kehu.plugins.tickets.services.slas import store_outcomes
 from kehu.plugins.tickets.tables import (
@@ -73,10 +74,7 @@ async def _store_change(
 async def _locked(actor: Actor, ticket_id: int, expected_version: int | None) -> dict[str, Any]:
     ticket = await get_ticket(actor, ticket_id)
     if expected_version is not None and ticket["version"] != expected_version:
-        raise Conflict(
-            f"Ticket {ticket_id} was changed by someone else (expected version "
-            f"{expected_version}); reload and retry"
-        )
+        raise stale("ticket", ticket_id, expected_version)
     return ticket
 
 

@@ -12,12 +12,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from kehu.core.context import current
-from kehu.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from kehu.core.errors import FieldError, NotFound, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.pagination import Page, keyset_page
 from kehu.core.permissions import Actor
 from kehu.core.secrets import decrypt, encrypt
 from kehu.core.services.common import load_json, now, raise_if
+from kehu.core.services.records import stale
 from kehu.core.tables import EventDelivery, EventSubscriber, User
 from kehu.plugins.webhooks.services import safety
 from kehu.plugins.webhooks.settings import WebhooksSettings
@@ -239,10 +240,7 @@ async def update_webhook(
     async with unit_of_work():
         before = await get_webhook(actor, webhook_id)
         if expected_version is not None and before["version"] != expected_version:
-            raise Conflict(
-                f"Webhook {webhook_id} was changed (version {before['version']}, "
-                f"expected {expected_version})"
-            )
+            raise stale("webhook", webhook_id, expected_version)
         changes: dict[Any, Any] = {
             getattr(Webhook, k): (json.dumps(v) if k == "events" else v) for k, v in values.items()
         }
