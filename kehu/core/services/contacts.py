@@ -5,9 +5,9 @@ from typing import Any
 from kehu.core.errors import FieldError, NotFound, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.permissions import Actor
-from kehu.core.services.common import check_choice, diff, now, raise_if
+from kehu.core.services.common import check_choice, raise_if
 from kehu.core.services.customers import customer_scope, get_customer
-from kehu.core.services.records import stale
+from kehu.core.services.records import update_versioned
 from kehu.core.tables import BuyingRole, Contact, Customer
 from kehu.core.validation import clean_email, clean_phone, require_text
 
@@ -129,21 +129,12 @@ async def update_contact(
     actor.require("customer:write")
     values = clean_contact(data, partial=True)
     async with unit_of_work():
-        before = await get_contact(actor, contact_id)
-        rows = (
-            await Contact.update(**values, version=Contact.version + 1, updated_at=now())
-            .where(Contact.id == contact_id, Contact.version == expected_version)
-            .returning(*Contact.all_columns())
+        await get_contact(actor, contact_id)  # NotFound unless the actor may see it
+        after = await update_versioned(
+            actor, Contact, contact_id, expected_version, values, entity="contact"
         )
-        if not rows:
-            raise stale("contact", contact_id, expected_version)
-        after = rows[0]
         if values.get("is_primary"):
             await _clear_other_primary(after["customer"], contact_id)
-        old, new = diff(before, after)
-        await record(
-            actor, "updated", "contact", contact_id, old, new, customer_id=before["customer"]
-        )
     return after
 
 
