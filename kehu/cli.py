@@ -214,15 +214,13 @@ def worker(state: CliState, once: bool, poll: float) -> None:
 @main.command()
 @pass_state
 def plugins(state: CliState) -> None:
-    """List enabled plugins, versions, dependencies, the plugins each integrates with when
-    they are enabled, and the hooks each implements."""
-    table = Table("plugin", "version", "depends", "integrates", "hooks", "description")
+    """List enabled plugins, versions, dependencies and the hooks each implements."""
+    table = Table("plugin", "version", "depends", "hooks", "description")
     for p in state.kehu.plugins:
         table.add_row(
             p.info.name,
             p.info.version,
             ", ".join(p.info.depends) or "-",
-            ", ".join(p.info.integrates) or "-",
             "\n".join(p.hooks),
             p.info.description,
         )

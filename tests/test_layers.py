@@ -119,12 +119,10 @@ def _depends(name: str) -> set[str]:
 def test_a_plugin_imports_another_only_along_depends_or_through_published_hooks(plugin):
     """Any module may import another plugin's ``hookspecs`` (its published hooks and their
     value types); ``integrations.py`` (or the ``integrations`` package) may import plugins in
-    ``depends`` and ``integrates``; ``tables.py`` and ``piccolo_app.py`` may import the tables
-    and apps of plugins in ``depends`` (foreign keys, migration order). Nothing else crosses a
-    plugin boundary."""
+    ``depends``; ``tables.py`` and ``piccolo_app.py`` may import the tables and apps of plugins
+    in ``depends`` (foreign keys, migration order). Nothing else crosses a plugin boundary."""
     prefix = f"kehu.plugins.{plugin}"
     depends = _depends(plugin)
-    integrates = depends | set(PLUGINS[plugin].integrates)
     wrong = []
     for name, targets in GRAPH.items():
         if not name.startswith(prefix + ".") and name != prefix:
@@ -137,7 +135,7 @@ def test_a_plugin_imports_another_only_along_depends_or_through_published_hooks(
             if other == plugin:
                 continue
             published = rest.split(".")[0] == "hookspecs"
-            integration = inside[0] == "integrations" and other in integrates
+            integration = inside[0] == "integrations" and other in depends
             schema = (
                 inside[-1] in {"tables", "piccolo_app"}
                 and rest.split(".")[0] in {"tables", "piccolo_app"}

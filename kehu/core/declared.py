@@ -33,15 +33,12 @@ class Plugin:
         *,
         depends: Sequence[str] = (),
         auto_enable_with: Sequence[str] = (),
-        integrates: Sequence[str] = (),
         hooks: Mapping[str, Callable[..., Any]] | None = None,
         **contributions: Any,
     ) -> None:
         # the declaring module: where Kehu looks for the plugin's @extensible GraphQL types
         self.__name__ = sys._getframe(1).f_globals.get("__name__", name)
-        self.info = PluginInfo(
-            name, version, description, tuple(depends), tuple(auto_enable_with), tuple(integrates)
-        )
+        self.info = PluginInfo(name, version, description, tuple(depends), tuple(auto_enable_with))
         unknown = sorted(set(contributions) - CORE_HOOKS)
         if unknown:
             raise PluginError(

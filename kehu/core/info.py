@@ -10,15 +10,13 @@ from typing import Any
 class PluginInfo:
     """What ``kehu_plugin_info`` returns. ``depends`` are enabled with the plugin;
     ``auto_enable_with`` marks a bridge plugin that is enabled automatically when all the named
-    plugins are enabled; ``integrates`` names plugins this one reads from (in its
-    ``integrations`` module) only when they are enabled: it works without them."""
+    plugins are enabled."""
 
     name: str
     version: str
     description: str = ""
     depends: tuple[str, ...] = ()
     auto_enable_with: tuple[str, ...] = ()
-    integrates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

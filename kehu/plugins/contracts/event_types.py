@@ -402,6 +402,7 @@ CONTRACTS_EVENTS = [
             "allocation": "id of the allocation",
             "amount_minor": f"amount applied {MONEY}",
             "currency": "ISO 4217 currency code",
+            "applied_on": "date applied (ISO date)",
             "open_after_minor": f"the installment's open amount afterwards {MONEY}",
         },
         scope=READ,

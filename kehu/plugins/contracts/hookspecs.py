@@ -7,6 +7,8 @@ them with ``@hookimpl(optionalhook=True)`` when contracts may be disabled. Async
 implementations are awaited.
 """
 
+from datetime import date
+
 from kehu import hookspec
 from kehu.core.hookspecs import MaybeAsync
 from kehu.core.money import Money
@@ -21,29 +23,38 @@ def kehu_contract_signed(
 
 @hookspec
 def kehu_invoice_issued(
-    invoice_id: int, contract_id: int, customer_id: int, amount: Money
+    invoice_id: int, contract_id: int, customer_id: int, amount: Money, issued_on: date
 ) -> MaybeAsync[None]:
-    """An invoice for ``amount`` was issued on a contract."""
+    """An invoice for ``amount`` was issued on a contract, dated ``issued_on``."""
 
 
 @hookspec
 def kehu_payment_received(
-    payment_id: int, customer_id: int, amount: Money, method: str
+    payment_id: int, customer_id: int, amount: Money, method: str, received_on: date
 ) -> MaybeAsync[None]:
-    """A payment of ``amount`` was recorded (replays of an idempotency key do not call it
-    again)."""
+    """A payment of ``amount`` received on ``received_on`` was recorded (replays of an
+    idempotency key do not call it again)."""
 
 
 @hookspec
 def kehu_payment_allocated(
-    payment_id: int, installment_id: int, contract_id: int, customer_id: int, amount: Money
+    payment_id: int,
+    installment_id: int,
+    contract_id: int,
+    customer_id: int,
+    amount: Money,
+    applied_on: date | None,
 ) -> MaybeAsync[None]:
-    """Part of a payment (``amount``) was allocated to an installment of a contract."""
+    """Part of a payment (``amount``) was allocated to an installment of a contract, applied
+    on ``applied_on`` (``None`` for events recorded before Kehu carried the date)."""
 
 
 @hookspec
-def kehu_refund_issued(payment_id: int, customer_id: int, amount: Money) -> MaybeAsync[None]:
-    """Part of a payment's unallocated remainder was refunded to the customer."""
+def kehu_refund_issued(
+    payment_id: int, customer_id: int, amount: Money, issued_on: date
+) -> MaybeAsync[None]:
+    """Part of a payment's unallocated remainder was refunded to the customer on
+    ``issued_on``."""
 
 
 @hookspec

@@ -4,7 +4,7 @@ GraphQL and click modules are imported inside the hooks that need them, so loadi
 for a migration, a job or the CLI stays cheap.
 """
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from kehu import Event, EventHook, EventType, Job, PluginInfo, hookimpl, on_events
@@ -100,6 +100,22 @@ def kehu_cli_commands() -> list[Any]:
 
 
 @hookimpl(optionalhook=True)
+async def kehu_commission_sources(basis: str, period: Any) -> list[Any]:
+    """Invoiced and collected commission sources for the incentives plugin (if enabled)."""
+    from kehu.plugins.contracts.integrations.incentives import commission_sources
+
+    return await commission_sources(basis, period)
+
+
+@hookimpl(optionalhook=True)
+async def kehu_incentive_actuals(metric: str, period: Any, group: str, currency: str) -> Any:
+    """Invoiced and collected amounts for incentives' targets (if enabled)."""
+    from kehu.plugins.contracts.integrations.incentives import incentive_actuals
+
+    return await incentive_actuals(metric, period, group, currency)
+
+
+@hookimpl(optionalhook=True)
 def kehu_report_metrics() -> list[Any]:
     """Receivables metrics for the reporting plugin (if enabled)."""
     from kehu.plugins.contracts.report_metrics import report_metrics
@@ -126,6 +142,9 @@ def kehu_event_hooks() -> list[EventHook]:
     def _money(data: dict[str, Any], key: str = "amount_minor") -> Money:
         return Money(int(data[key]), data["currency"])
 
+    def _day(value: Any) -> date:  # events carry ISO dates
+        return value if isinstance(value, date) else date.fromisoformat(str(value))
+
     def signed(e: Event) -> dict[str, Any] | None:
         if e.data.get("status") != "signed":
             return None
@@ -144,6 +163,7 @@ def kehu_event_hooks() -> list[EventHook]:
             "contract_id": d["contract"],
             "customer_id": d["customer"],
             "amount": _money(d),
+            "issued_on": _day(d["issued_on"]),
         }
 
     def received(e: Event) -> dict[str, Any]:
@@ -153,6 +173,7 @@ def kehu_event_hooks() -> list[EventHook]:
             "customer_id": d["customer"],
             "amount": _money(d),
             "method": d["method"],
+            "received_on": _day(d["received_on"]),
         }
 
     def allocated(e: Event) -> dict[str, Any]:
@@ -163,6 +184,7 @@ def kehu_event_hooks() -> list[EventHook]:
             "contract_id": d["contract"],
             "customer_id": d["customer"],
             "amount": _money(d),
+            "applied_on": _day(d["applied_on"]) if d.get("applied_on") else None,
         }
 
     def refunded(e: Event) -> dict[str, Any]:
@@ -170,6 +192,7 @@ def kehu_event_hooks() -> list[EventHook]:
             "payment_id": e.entity_id,
             "customer_id": e.data["customer"],
             "amount": _money(e.data),
+            "issued_on": _day(e.data["issued_on"]),
         }
 
     def overdue(e: Event) -> dict[str, Any] | None:
@@ -246,7 +269,7 @@ async def kehu_demo_data(actor: Any, users: dict[str, Any]) -> None:
 @hookimpl(optionalhook=True)
 async def kehu_ticket_sla_policy(customer_ids: list[int]) -> dict[int, str]:
     """Tickets (when enabled): a signed contract's ``sla_policy`` entitles its customer."""
-    from kehu.plugins.contracts.integrations import sla_policies
+    from kehu.plugins.contracts.integrations.tickets import sla_policies
 
     return await sla_policies(customer_ids)
 
@@ -254,6 +277,6 @@ async def kehu_ticket_sla_policy(customer_ids: list[int]) -> dict[int, str]:
 @hookimpl(optionalhook=True)
 async def kehu_churn_signals(customer_ids: list[int], now: Any) -> list[Any]:
     """Tickets' churn warning (when enabled): overdue receivables and renewals due."""
-    from kehu.plugins.contracts.integrations import churn_signals
+    from kehu.plugins.contracts.integrations.tickets import churn_signals
 
     return await churn_signals(customer_ids, now)

@@ -1,9 +1,12 @@
 """The incentives plugin's hook implementations: the ``kehu`` entry point names this module.
 
 Contracts' hooks are implemented with ``optionalhook=True``: without contracts, commissions
-can only be based on won amounts. GraphQL and click are imported inside the hooks.
+can only be based on won amounts. Contracts, tickets and the bridge implement the hooks
+incentives publishes (``hookspecs.py``) to give it sources, participants and actuals.
+GraphQL and click are imported inside the hooks.
 """
 
+from datetime import date
 from typing import Any
 
 from kehu import Event, EventHook, EventType, PluginInfo, hookimpl, on_events
@@ -22,7 +25,6 @@ def kehu_plugin_info() -> PluginInfo:
         __version__,
         "Targets, attainment, commission plans and ledger, incentives, scorecards",
         depends=("pipeline",),
-        integrates=("contracts", "pipeline_contracts", "tickets"),
     )
 
 
@@ -117,37 +119,31 @@ async def kehu_opportunity_stage_changed(
 
 
 @hookimpl(optionalhook=True)
-async def kehu_invoice_issued(
-    invoice_id: int, contract_id: int, customer_id: int, amount: Any
-) -> None:
-    await triggers.on_invoice(invoice_id)
+async def kehu_invoice_issued(issued_on: date) -> None:
+    await triggers.on_money(issued_on)
 
 
 @hookimpl(optionalhook=True)
-async def kehu_payment_received(
-    payment_id: int, customer_id: int, amount: Any, method: str
-) -> None:
-    await triggers.on_payment(payment_id)
+async def kehu_payment_received(received_on: date) -> None:
+    await triggers.on_money(received_on)
 
 
 @hookimpl(optionalhook=True)
-async def kehu_payment_allocated(
-    payment_id: int, installment_id: int, contract_id: int, customer_id: int, amount: Any
-) -> None:
-    await triggers.on_payment(payment_id)
+async def kehu_payment_allocated(applied_on: date | None) -> None:
+    await triggers.on_money(applied_on)
 
 
 @hookimpl(optionalhook=True)
-async def kehu_refund_issued(payment_id: int, customer_id: int, amount: Any) -> None:
-    await triggers.on_refund(payment_id)
+async def kehu_refund_issued(issued_on: date) -> None:
+    await triggers.on_money(issued_on)
 
 
 @hookimpl
 @on_events("credit.credit_note")
 async def kehu_event(event: Event) -> None:
     """Credit notes (no contracts hook) trigger recomputation."""
-    if event.name == "credit.credit_note" and event.entity_id is not None:
-        await triggers.on_credit(event.entity_id)
+    if event.name == "credit.credit_note" and event.data.get("issued_on"):
+        await triggers.on_money(date.fromisoformat(str(event.data["issued_on"])))
 
 
 @hookimpl

@@ -74,3 +74,11 @@ async def kehu_opportunity_won(opportunity_id: int) -> None:
             await services.draft_contract_on_won(system_actor(), opportunity_id)
         except ValidationFailed as exc:  # the deal cannot become a contract as it stands
             log.warning("No contract drafted for won opportunity %s: %s", opportunity_id, exc)
+
+
+@hookimpl(optionalhook=True)
+async def kehu_commission_participants(contract_ids: list[int]) -> dict[int, Any]:
+    """The opportunity team of each contract, for incentives' commission splits (if enabled)."""
+    from kehu.plugins.pipeline_contracts.integrations import commission_participants
+
+    return await commission_participants(contract_ids)

@@ -213,3 +213,11 @@ async def kehu_demo_data(actor: Any, users: dict[str, int]) -> None:
     from kehu.plugins.tickets import demo
 
     await demo.load_demo_data(actor, users)
+
+
+@hookimpl(optionalhook=True)
+async def kehu_incentive_actuals(metric: str, period: Any, group: str, currency: str) -> Any:
+    """CSAT, first response and resolution hours for incentives' targets (if enabled)."""
+    from kehu.plugins.tickets.integrations import incentive_actuals
+
+    return await incentive_actuals(metric, period, group, currency)

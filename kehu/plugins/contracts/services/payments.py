@@ -133,6 +133,7 @@ async def _allocate(
                 "allocation": row["id"],
                 "amount_minor": amount.minor,
                 "currency": amount.currency,
+                "applied_on": row["applied_on"],
                 "open_after_minor": open_minor(found[inst_id]) - amount.minor,
             },
         )

@@ -1,4 +1,4 @@
-"""Where incentives reads other plugins' tables, and nowhere else: ``pipeline`` (its
-``depends``) and, only when they are enabled, ``contracts`` (with ``pipeline_contracts``'s
-links) and ``tickets`` (its ``integrates``). Reads go to the source tables, not to event
-payloads, so a recomputation always reflects the current truth."""
+"""Where incentives reads another plugin's tables: the pipeline's (its ``depends``) in
+``pipeline.py``. Contracts, tickets and the pipeline_contracts bridge give incentives their
+numbers through the hooks incentives publishes (``kehu_commission_sources``,
+``kehu_commission_participants``, ``kehu_incentive_actuals`` in ``hookspecs.py``)."""

@@ -85,10 +85,8 @@ async def _new_customers(period: Period, group: str) -> dict[Any, Value]:
 
 async def _collection_rate(period: Period, group: str, currency: str) -> dict[Any, Value]:
     """Collected ÷ invoiced in the period (money received for contracts vs invoiced)."""
-    from kehu.plugins.incentives.integrations.contracts import contract_money
-
-    inv = await contract_money(period, group, "invoiced_amount", currency)
-    col = await contract_money(period, group, "collected_amount", currency)
+    inv = await _provided("invoiced_amount", period, group, currency)
+    col = await _provided("collected_amount", period, group, currency)
     return {
         k: Value(col.get(k, Value(Decimal(0))).number / v.number)
         for k, v in inv.items()
@@ -113,16 +111,16 @@ async def actuals(
         return await _new_customers(period, group)
     if metric == "collection_rate":
         return await _collection_rate(period, group, currency)
-    # contracts and tickets are imported only when enabled (check_metric made sure)
-    if metric in ("csat", "first_response_hours", "resolution_hours"):
-        from kehu.plugins.incentives.integrations import tickets
+    return await _provided(metric, period, group, currency)
 
-        if metric == "csat":
-            return await tickets.csat(period, group)
-        return await tickets.hours(period, group, metric)
-    from kehu.plugins.incentives.integrations.contracts import contract_money
 
-    return await contract_money(period, group, metric, currency)
+async def _provided(metric: str, period: Period, group: str, currency: str) -> dict[Any, Value]:
+    """A metric another plugin computes (``kehu_incentive_actuals``: contracts' money,
+    tickets' support metrics); ``check_metric`` made sure that plugin is enabled."""
+    answers = await current().acall(
+        "kehu_incentive_actuals", metric=metric, period=period, group=group, currency=currency
+    )
+    return answers[0] if answers else {}
 
 
 async def dimension_actual(

@@ -43,25 +43,7 @@ async def on_reopened(opportunity_id: int, from_stage: str) -> list[str]:
     return await recompute_days([])
 
 
-async def on_invoice(invoice_id: int) -> list[str]:
-    from kehu.plugins.incentives.integrations import contracts  # called by contracts' hooks
-
-    return await recompute_days(await contracts.invoice_days(invoice_id))
-
-
-async def on_payment(payment_id: int) -> list[str]:
-    from kehu.plugins.incentives.integrations import contracts
-
-    return await recompute_days(await contracts.payment_days(payment_id))
-
-
-async def on_refund(payment_id: int) -> list[str]:
-    from kehu.plugins.incentives.integrations import contracts
-
-    return await recompute_days(await contracts.refund_days(payment_id))
-
-
-async def on_credit(credit_id: int) -> list[str]:
-    from kehu.plugins.incentives.integrations import contracts
-
-    return await recompute_days(await contracts.credit_days(credit_id))
+async def on_money(day: date | None) -> list[str]:
+    """An invoice, payment, allocation, refund or credit note dated ``day`` (contracts' hooks
+    and events carry the date): that period and today's."""
+    return await recompute_days([day])

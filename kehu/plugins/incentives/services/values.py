@@ -30,6 +30,7 @@ class Source:
     owner: int | None
     team: int | None
     participants: tuple[tuple[int, str], ...] = field(default=())
+    contract: int | None = None  # the contract a contract source belongs to
 
 
 def participants(owner: int | None, team: list[tuple[int, str]]) -> tuple[tuple[int, str], ...]:

@@ -1,7 +1,8 @@
-"""Support-agent actuals from the tickets plugin (only used when it is enabled): CSAT (mean
-1–5 score of CSAT surveys answered in the period, by the ticket's assignee / team), first
-response hours and resolution hours (mean over tickets created / resolved in the period).
-Sums and counts are SQL aggregates per group; the means are exact decimals."""
+"""What tickets tells the incentives plugin (``kehu_incentive_actuals``): support-agent
+actuals — CSAT (mean 1–5 score of CSAT surveys answered in the period, by the ticket's
+assignee / team), first response hours and resolution hours (mean over tickets created /
+resolved in the period). Sums and counts are SQL aggregates per group; the means are exact
+decimals."""
 
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -9,8 +10,7 @@ from typing import Any
 from piccolo.query.functions.aggregate import Count, Sum
 from piccolo.querystring import QueryString
 
-from kehu.plugins.incentives.services.periods import Period, bounds
-from kehu.plugins.incentives.services.values import Value
+from kehu.plugins.incentives.hookspecs import Period, Value, bounds
 from kehu.plugins.tickets.services.common import seconds_sql
 from kehu.plugins.tickets.tables import Survey, Ticket
 
@@ -52,3 +52,13 @@ async def hours(period: Period, group: str, metric: str) -> dict[Any, Value]:
     )
     means = await _means(query, group, Ticket.assignee, Ticket.team, Decimal(3600))
     return {k: Value(v.number.quantize(Decimal("0.01"), ROUND_HALF_UP)) for k, v in means.items()}
+
+
+async def incentive_actuals(
+    metric: str, period: Period, group: str, currency: str
+) -> dict[Any, Value] | None:
+    if metric == "csat":
+        return await csat(period, group)
+    if metric in ("first_response_hours", "resolution_hours"):
+        return await hours(period, group, metric)
+    return None

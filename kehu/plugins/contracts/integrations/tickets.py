@@ -1,5 +1,6 @@
-"""What contracts tells the tickets plugin, when both are enabled: the SLA policy a signed
-contract entitles its customer to, and churn signals (overdue receivables, renewals due)."""
+"""What contracts tells the tickets plugin (``kehu_ticket_sla_policy``,
+``kehu_churn_signals``): the SLA policy a signed contract entitles its customer to, and churn
+signals (overdue receivables, renewals due)."""
 
 from datetime import date, datetime, timedelta
 from typing import Any

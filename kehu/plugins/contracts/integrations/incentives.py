@@ -1,4 +1,5 @@
-"""Invoiced and collected money from the contracts plugin (only used when it is enabled).
+"""What contracts tells the incentives plugin: commission sources (``kehu_commission_sources``)
+and the invoiced and collected actuals (``kehu_incentive_actuals``).
 
 - ``invoiced``: invoices (+, ``issued_on``) and credit notes on invoiced installments (−): a
   reversed invoice is never skipped.
@@ -6,19 +7,18 @@
   ``received_on``), allocations of on-account payments to its installments (+, ``applied_on``),
   refunds of its payments (−). A partial payment counts only what was paid.
 
-Contract sources use the opportunity team linked by ``pipeline_contracts`` when that plugin is
-enabled, else the contract owner as AM.
+A source's owner, team and default participant (the owner as AM) are the contract's; the
+pipeline_contracts bridge adds the opportunity team (``kehu_commission_participants``).
 """
 
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from kehu.core.context import current
 from kehu.plugins.contracts.tables import Allocation, Contract, Credit, Invoice, Payment
-from kehu.plugins.incentives.integrations.pipeline import teams
-from kehu.plugins.incentives.services.periods import Period
-from kehu.plugins.incentives.services.values import Source, Value, participants
+from kehu.plugins.incentives.hookspecs import Period, Source, Value, participants
+
+MONEY_METRICS = ("invoiced_amount", "collected_amount")
 
 
 async def _contracts(ids: set[int]) -> dict[int, dict[str, Any]]:
@@ -27,19 +27,7 @@ async def _contracts(ids: set[int]) -> dict[int, dict[str, Any]]:
     rows = await Contract.select(Contract.id, Contract.number, Contract.owner, Contract.team).where(
         Contract.id.is_in(sorted(ids))
     )
-    out = {r["id"]: {**r, "participants": participants(r["owner"], [])} for r in rows}
-    if "pipeline_contracts" in current().names:
-        from kehu.plugins.pipeline_contracts.tables import ContractSource
-
-        links = await ContractSource.select(
-            ContractSource.contract, ContractSource.opportunity
-        ).where(ContractSource.contract.is_in(sorted(ids)))
-        members = await teams([link["opportunity"] for link in links])
-        for link in links:
-            c = out[link["contract"]]
-            if members[link["opportunity"]]:
-                c["participants"] = participants(c["owner"], members[link["opportunity"]])
-    return out
+    return {r["id"]: r for r in rows}
 
 
 def _source(
@@ -54,7 +42,8 @@ def _source(
         f"{ref} on {contract['number']}",
         contract["owner"],
         contract["team"],
-        contract["participants"],
+        participants(contract["owner"], []),
+        contract["id"],
     )
 
 
@@ -175,6 +164,14 @@ async def collected_sources(period: Period) -> list[Source]:
     return out
 
 
+async def commission_sources(basis: str, period: Period) -> list[Source]:
+    if basis == "invoiced":
+        return await invoiced_sources(period)
+    if basis == "collected":
+        return await collected_sources(period)
+    return []
+
+
 _INVOICED = (
     # invoices (+) and credit notes on invoiced installments (−), by the contract
     "SELECT {key} AS k, i.amount_minor AS amount FROM contracts_invoice i "
@@ -202,11 +199,13 @@ _COLLECTED = (
 )
 
 
-async def contract_money(
-    period: Period, group: str, metric: str, currency: str
-) -> dict[Any, Value]:
+async def incentive_actuals(
+    metric: str, period: Period, group: str, currency: str
+) -> dict[Any, Value] | None:
     """Invoiced or collected money of the period in ``currency`` per contract owner / team /
     company: the same sources as the commission ledger, summed in SQL."""
+    if metric not in MONEY_METRICS:
+        return None
     key = {"user": "c.owner", "team": "c.team"}.get(group, "0")
     parts = _INVOICED if metric == "invoiced_amount" else _COLLECTED
     params = [period.start, period.end, currency] * (parts.count("UNION ALL") + 1)
@@ -214,33 +213,3 @@ async def contract_money(
         f"SELECT k, SUM(amount) AS s FROM ({parts.format(key=key)}) x GROUP BY k", *params
     )
     return {r["k"]: Value(Decimal(int(r["s"])), currency) for r in rows}
-
-
-async def _last(table: Any, column: str, *where: Any) -> date | None:
-    row = (
-        await table.select(getattr(table, column))
-        .where(*where)
-        .order_by(table.id, ascending=False)
-        .first()
-    )
-    return row[column] if row else None
-
-
-async def invoice_days(invoice_id: int) -> list[date | None]:
-    return [await _last(Invoice, "issued_on", Invoice.id == invoice_id)]
-
-
-async def payment_days(payment_id: int) -> list[date | None]:
-    """The day a payment was received and the day it was last allocated."""
-    return [
-        await _last(Payment, "received_on", Payment.id == payment_id),
-        await _last(Allocation, "applied_on", Allocation.payment == payment_id),
-    ]
-
-
-async def refund_days(payment_id: int) -> list[date | None]:
-    return [await _last(Credit, "issued_on", Credit.payment == payment_id, Credit.kind == "refund")]
-
-
-async def credit_days(credit_id: int) -> list[date | None]:
-    return [await _last(Credit, "issued_on", Credit.id == credit_id)]
