@@ -241,6 +241,27 @@ async def test_alias_limit(kehu, kehu_client, make_user):
     assert body["errors"][0]["message"] == f"{limit + 1} aliases found. Allowed: {limit}"
 
 
+async def test_a_repeated_query_is_validated_once_and_still_limited(kehu, kehu_client, make_user):
+    """The validation cache hits for the same query text (the limiters' rules are the same
+    objects on every request), and a query over a limit is refused every time, cached or not."""
+    from strawberry.extensions.validation_cache import _get_validate_cache
+
+    user = await make_user("admin")
+    cache = _get_validate_cache(512)
+    query = "{ me { username role } }"
+    await post(kehu_client, query, headers=bearer(user.key))
+    before = cache.cache_info()
+    for _ in range(5):
+        body = await post(kehu_client, query, headers=bearer(user.key))
+        assert body["data"]["me"]["role"] == "admin"
+    after = cache.cache_info()
+    assert (after.hits - before.hits, after.misses - before.misses) == (5, 0)
+    too_many = "{ " + " ".join(f"a{i}: me {{ username }}" for i in range(31)) + " }"
+    for _ in range(2):
+        body = await post(kehu_client, too_many, headers=bearer(user.key))
+        assert body["errors"][0]["message"] == "31 aliases found. Allowed: 30"
+
+
 async def test_token_limit(kehu, kehu_client, make_user, system):
     user = await make_user("admin")
     c = await customers.create_customer(system, {"name": "Tokens"}, tags=["keep"])
