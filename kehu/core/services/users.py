@@ -1,5 +1,6 @@
 """Users, teams and API keys (hashed at rest, shown once, revocable)."""
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -207,23 +208,27 @@ async def list_api_keys(actor: Actor, username: str | None = None) -> list[dict[
     return await query.order_by(ApiKey.id)
 
 
+@functools.cache
+def _key_query() -> str:
+    """The key and its user in one statement, written once: building the same join with
+    Piccolo on every request cost most of the authentication time."""
+    user = ", ".join(
+        f'u."{c._meta.db_column_name}" AS "user.{c._meta.name}"' for c in User._meta.columns
+    )
+    return (
+        "SELECT k.id, k.key_hash, k.revoked_at, k.expires_at, k.last_used_at, "
+        f'{user} FROM core_api_key k JOIN core_user u ON u.id = k."user" '
+        "WHERE k.prefix = {} LIMIT 1"
+    )
+
+
 async def authenticate(token: str | None) -> Actor:
     """The actor behind a ``kehu_<prefix>_<secret>`` key, or ``Unauthenticated``."""
     if not token or not token.startswith(KEY_PREFIX):
         raise Unauthenticated("Missing or malformed API key (Authorization: Bearer kehu_...)")
     prefix, _, secret = token.removeprefix(KEY_PREFIX).partition("_")
-    row = (
-        await ApiKey.select(
-            ApiKey.id,
-            ApiKey.key_hash,
-            ApiKey.revoked_at,
-            ApiKey.expires_at,
-            ApiKey.last_used_at,
-            *ApiKey.user.all_columns(),
-        )
-        .where(ApiKey.prefix == prefix)
-        .first()
-    )
+    rows = await ApiKey.raw(_key_query(), prefix)
+    row = rows[0] if rows else None
     if row is None or not hmac.compare_digest(row["key_hash"], _hash(secret)):
         raise Unauthenticated("Invalid API key")
     at = now()
