@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test lint bench clean
+.PHONY: serve test lint bench bench-full clean
 
 $(BIN)/kehu: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,7 +33,15 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# quick sizes (under 3 minutes with PostgreSQL); bench-full: the sizes of bench/README.md
 bench: $(VENV)/.dev-installed
+	$(BIN)/python bench/request_bench.py --requests 1000
+	$(BIN)/python bench/core_bench.py --rows 20000 --queries 100
+	$(BIN)/python bench/reporting_bench.py --rows 100000
+	$(BIN)/python bench/events_bench.py --seconds 5 --events 1000 --requests 100
+
+bench-full: $(VENV)/.dev-installed
+	$(BIN)/python bench/request_bench.py --requests 5000
 	$(BIN)/python bench/core_bench.py
 	$(BIN)/python bench/reporting_bench.py
 	$(BIN)/python bench/events_bench.py
