@@ -156,3 +156,59 @@ async def test_node_lookups_are_batched(crowd, gql):
         body = await gql(query(20), user=admin)
     assert all(v["name"] for v in body["data"].values())
     assert log_small.count == log_large.count, "\n".join(log_large.statements)
+
+
+FAN_OUT = """query($first: Int!) {
+  customers(first: $first) { nodes {
+    name
+    activities(first: 2) {
+      totalCount
+      edges { cursor node { subject createdAt customer { name } } }
+      pageInfo { hasNextPage endCursor }
+    }
+  } } }"""
+
+NEXT_PAGE = """query($id: ID!, $after: String!) {
+  node(id: $id) { ... on Customer { activities(first: 2, after: $after) {
+    nodes { subject } pageInfo { hasNextPage } } } } }"""
+
+
+async def test_each_customers_activities_page_is_batched(crowd, gql):
+    """``activities(first:)`` on every customer of a page: constant queries, and the same
+    pages and cursors as asking for one customer at a time."""
+    admin = crowd
+    await gql("{ me { id } }", user=admin)
+    small, _, _ = await counted(gql, FAN_OUT, 5, admin)
+    large, data, statements = await counted(gql, FAN_OUT, CUSTOMERS, admin)
+    assert small == large, "\n".join(statements)
+    assert large <= MAX_QUERIES, "\n".join(statements)
+    nodes = data["customers"]["nodes"]
+    assert len(nodes) == CUSTOMERS
+    for node in nodes[:3]:
+        page = node["activities"]
+        assert page["totalCount"] == ACTIVITIES_EACH and page["pageInfo"]["hasNextPage"]
+        assert [e["node"]["customer"]["name"] for e in page["edges"]] == [node["name"]] * 2
+        created = [e["node"]["createdAt"] for e in page["edges"]]
+        assert created == sorted(created, reverse=True)
+    # the batched cursor continues exactly where the unbatched path would
+    customer = (await Customer.select(Customer.id).order_by(Customer.id).first())["id"]
+    gid = encode_id("Customer", customer)
+    first = await gql(
+        "query($id: ID!) { node(id: $id) { ... on Customer { name activities(first: 2) {"
+        " nodes { subject } pageInfo { endCursor } } } } }",
+        {"id": gid},
+        user=admin,
+    )
+    page = first["data"]["node"]["activities"]
+    rest = await gql(NEXT_PAGE, {"id": gid, "after": page["pageInfo"]["endCursor"]}, user=admin)
+    subjects = [n["subject"] for n in page["nodes"]] + [
+        n["subject"] for n in rest["data"]["node"]["activities"]["nodes"]
+    ]
+    expected = [
+        r["subject"]
+        for r in await Activity.select(Activity.subject)
+        .where(Activity.customer == customer)
+        .order_by(Activity.created_at, Activity.id, ascending=False)
+    ]
+    assert subjects == expected
+    assert rest["data"]["node"]["activities"]["pageInfo"]["hasNextPage"] is False

@@ -60,6 +60,23 @@ async def load_recent_activities(ctx: Any, keys: list[tuple[int, int]]) -> list[
     return [[make(r) for r in found[limit][cid]] for cid, limit in keys]
 
 
+async def load_activity_pages(ctx: Any, keys: list[tuple[int, int]]) -> list[Any]:
+    """Keys are ``(customer_id, first)``: first pages of activities, one query per ``first``."""
+    by_first: dict[int, list[int]] = {}
+    for customer_id, first in keys:
+        by_first.setdefault(first, []).append(customer_id)
+    found = {
+        first: await activities.first_pages(ctx.actor, ids, first)
+        for first, ids in by_first.items()
+    }
+    return [found[first][cid] for cid, first in keys]
+
+
+async def load_activity_counts(ctx: Any, keys: list[int]) -> list[int]:
+    counts = await activities.counts_by_customer(ctx.actor, keys)
+    return [counts[k] for k in keys]
+
+
 CORE_LOADERS = {
     "user": load_users,
     "team": load_teams,
@@ -69,4 +86,6 @@ CORE_LOADERS = {
     "tags": load_tags,
     "contacts_by_customer": load_contacts_by_customer,
     "recent_activities": load_recent_activities,
+    "activity_pages": load_activity_pages,
+    "activity_counts": load_activity_counts,
 }

@@ -205,12 +205,15 @@ class CustomerFields(Node):
     ) -> Annotated["ActivityConnection", strawberry.lazy(MODULE)]:
         from kehu.core.graphql.base import make_connection
 
+        make = composed("Activity").from_row
+        if after is None:  # the first page: batched over the customers of a list
+            page = await info.context.loader("activity_pages").load((self.pk, first))
+            counts = info.context.loader("activity_counts")
+            return make_connection("Activity", page, make, lambda: counts.load(self.pk))
         actor = info.context.actor
         f = ActivityFilter(customer_id=self.pk)
         page = await list_activities(actor, f, first=first, after=after)
-        return make_connection(
-            "Activity", page, composed("Activity").from_row, lambda: count_activities(actor, f)
-        )
+        return make_connection("Activity", page, make, lambda: count_activities(actor, f))
 
     @strawberry.field(description="Activities and plugin events, newest first.")
     async def timeline(

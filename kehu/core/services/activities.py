@@ -4,10 +4,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from piccolo.query.functions.aggregate import Count
+
 from kehu.core.context import current
 from kehu.core.errors import FieldError, NotFound, ValidationFailed
 from kehu.core.events import record, unit_of_work
-from kehu.core.pagination import Page, keyset_page
+from kehu.core.pagination import Page, check_first, encode_cursor, keyset_page
 from kehu.core.permissions import Actor
 from kehu.core.services.common import as_datetime, check_choice, diff, now, raise_if
 from kehu.core.services.customers import customer_scope, get_customer
@@ -253,6 +255,50 @@ async def list_activities(
 async def count_activities(actor: Actor, f: ActivityFilter | None = None) -> int:
     actor.require("customer:read")
     return await _filtered(Activity.count(), actor, f or ActivityFilter())
+
+
+async def first_pages(actor: Actor, customer_ids: list[int], first: int) -> dict[int, Page]:
+    """The first page of each customer's activities — ``list_activities(customer_id=...)``
+    without a cursor: newest by creation, with the actor's visibility — in one query (a
+    window function), so a list of customers asking for theirs stays one statement."""
+    actor.require("customer:read")
+    check_first(first, current().settings.page_size_max)
+    out = {i: Page([], False, []) for i in customer_ids}
+    if not customer_ids:
+        return out
+    visible = _scoped(Activity.select(Activity.id), actor).where(
+        Activity.customer.is_in(sorted(set(customer_ids)))
+    )
+    rows = await Activity.raw(
+        "SELECT * FROM (SELECT a.*, ROW_NUMBER() OVER (PARTITION BY a.customer "
+        "ORDER BY a.created_at DESC, a.id DESC) AS rn FROM core_activity a "
+        "WHERE a.id IN ({})) t WHERE t.rn <= {} ORDER BY t.customer, t.rn",
+        visible.querystrings[0],
+        first + 1,
+    )
+    grouped: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        row.pop("rn", None)
+        grouped.setdefault(row["customer"], []).append(row)
+    for customer_id, found in grouped.items():
+        page = found[:first]
+        cursors = [encode_cursor("created_at", r["created_at"], r["id"]) for r in page]
+        out[customer_id] = Page(page, len(found) > first, cursors)
+    return out
+
+
+async def counts_by_customer(actor: Actor, customer_ids: list[int]) -> dict[int, int]:
+    """How many activities of each customer the actor sees, in one query."""
+    actor.require("customer:read")
+    out = dict.fromkeys(customer_ids, 0)
+    if customer_ids:
+        rows = await (
+            _scoped(Activity.select(Activity.customer, Count(alias="n")), actor)
+            .where(Activity.customer.is_in(sorted(set(customer_ids))))
+            .group_by(Activity.customer)
+        )
+        out.update({r["customer"]: r["n"] for r in rows})
+    return out
 
 
 async def recent_activities(customer_ids: list[int], limit: int) -> dict[int, list[dict]]:
