@@ -251,7 +251,12 @@ def in_transaction() -> bool:
     return current_engine().current_transaction.get() is not None
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def _adapt(value: object, sqlite: bool) -> object:
+    if type(value) in _PLAIN:  # most cells: nothing to do
+        return value
     if isinstance(value, Enum):
         value = value.value
     if isinstance(value, dict | list):
@@ -284,16 +289,17 @@ async def bulk_insert(
     sqlite = is_sqlite(engine)
     columns = [c for c in table._meta.columns if not c._meta.primary_key]
     names = [c._meta.db_column_name for c in columns]
-    defaults = {c._meta.name: _default(c) for c in columns}
+    keys = [c._meta.name for c in columns]
+    defaults = [_adapt(_default(c), sqlite) for c in columns]  # adapted once, not per row
     per_batch = max(1, 30000 // len(columns))
     quoted = ", ".join(f'"{n}"' for n in names)
     out: list[dict[str, object]] = []
     for start in range(0, len(rows), per_batch):
         batch = rows[start : start + per_batch]
         params = [
-            _adapt(row.get(c._meta.name, defaults[c._meta.name]), sqlite)
+            _adapt(row[key], sqlite) if key in row else default
             for row in batch
-            for c in columns
+            for key, default in zip(keys, defaults, strict=True)
         ]
         if sqlite:
             groups = ", ".join("(" + ", ".join("?" * len(columns)) + ")" for _ in batch)
