@@ -97,6 +97,35 @@ async def raw_insert_floor(kehu: Kehu, text: str) -> float:
     return len(rows) / (time.perf_counter() - start)
 
 
+EXPORT_SQL = (
+    "SELECT c.id, c.name, c.kind, c.industry, c.region, c.size, c.source, c.tier, "
+    "c.lifecycle_stage, c.email, c.phone, c.tax_id, c.website, c.address, c.credit_rating, "
+    "c.marketing_consent, c.birthday, c.anniversary, c.custom_fields, c.owner, c.team, "
+    "c.archived_at, c.created_at FROM core_customer c WHERE c.archived_at IS NULL ORDER BY c.id"
+)
+
+
+async def raw_export_floor(kehu: Kehu) -> float:
+    """Seconds to write the same customers with one cursor and csv.writer."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    start = time.perf_counter()
+    if kehu.engine.engine_type == "sqlite":
+        with sqlite3.connect(kehu.engine.path) as conn:
+            writer.writerows(conn.execute(EXPORT_SQL))
+    else:
+        import asyncpg
+
+        conn = await asyncpg.connect(kehu.settings.database_url)
+        try:
+            async with conn.transaction():
+                async for record in conn.cursor(EXPORT_SQL, prefetch=2000):
+                    writer.writerow(record)
+        finally:
+            await conn.close()
+    return time.perf_counter() - start
+
+
 async def raw_list_latency(kehu: Kehu, n: int) -> list[float]:
     timings = []
     if kehu.engine.engine_type == "sqlite":
@@ -134,6 +163,14 @@ async def bench(url: str, rows: int, queries: int) -> None:
     assert report.created == rows, report.errors[:3]
     floor = await raw_insert_floor(kehu, text)
 
+    start = time.perf_counter()
+    exported = await importexport.write_export(
+        importexport.export_customers(actor), io.StringIO(), "csv"
+    )
+    export_s = time.perf_counter() - start
+    assert exported == rows
+    export_floor = await raw_export_floor(kehu)
+
     await users.create_user(actor, {"username": "bench", "role": "admin"})
     _, key = await users.create_api_key(actor, "bench")
     app = create_app(kehu=kehu, lifespan=False)
@@ -157,6 +194,10 @@ async def bench(url: str, rows: int, queries: int) -> None:
     print(
         f"[{kehu.engine.engine_type}] import {rows} customers from CSV: "
         f"{rows / elapsed:,.0f} rows/s (raw INSERT floor {floor:,.0f} rows/s)"
+    )
+    print(
+        f"[{kehu.engine.engine_type}] export {rows} customers to CSV: {export_s:.2f} s "
+        f"(one cursor + csv.writer floor {export_floor:.2f} s)"
     )
     print(
         f"[{kehu.engine.engine_type}] GraphQL list of 50 customers: p50 {p50:.2f} ms over "

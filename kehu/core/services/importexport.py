@@ -6,6 +6,7 @@ if all of its rows are valid (all-or-nothing per chunk)."""
 
 import csv
 import json
+from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -548,8 +549,21 @@ EXPORT_COLUMNS = [
 ]
 
 
+async def _tags_between(after: int, upto: int) -> defaultdict[int, list[str]]:
+    """Tags of the customers with ``after < id <= upto`` (a range: no id list to bind)."""
+    out: defaultdict[int, list[str]] = defaultdict(list)
+    rows = (
+        await CustomerTag.select(CustomerTag.customer, CustomerTag.tag)
+        .where(CustomerTag.customer > after, CustomerTag.customer <= upto)
+        .order_by(CustomerTag.tag)
+    )
+    for row in rows:
+        out[row["customer"]].append(row["tag"])
+    return out
+
+
 async def export_customers(
-    actor: Actor, *, include_archived: bool = False, batch: int = 1000
+    actor: Actor, *, include_archived: bool = False, batch: int = 5000
 ) -> AsyncIterator[dict[str, Any]]:
     """Visible customers as flat dicts (owner/team by name, tags joined by ';')."""
     actor.require("customer:export")
@@ -566,7 +580,7 @@ async def export_customers(
         rows = await query.order_by(Customer.id).limit(batch)
         if not rows:
             return
-        tags = await customer_service.tags_by_customer([r["id"] for r in rows])
+        tags = await _tags_between(last, rows[-1]["id"])
         for r in rows:
             derived = {
                 "owner": users.get(r["owner"], ""),
@@ -617,18 +631,21 @@ async def write_export(rows: AsyncIterator[dict[str, Any]], out: TextIO, fmt: st
     """Write rows as ``csv`` or ``jsonl``; returns the row count."""
     count = 0
     writer = None
+    header: list[str] = []
     async for row in rows:
-        row = {k: _plain(v) for k, v in row.items()}
         if fmt == "jsonl":
+            row = {k: _plain(v) for k, v in row.items()}
             if isinstance(row.get("custom_fields"), str):
                 row["custom_fields"] = json.loads(row["custom_fields"] or "{}")
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
         else:
             if writer is None:
-                writer = csv.DictWriter(out, fieldnames=list(row))
-                writer.writeheader()
-            if not isinstance(row.get("custom_fields", ""), str):
-                row["custom_fields"] = json.dumps(row["custom_fields"], ensure_ascii=False)
-            writer.writerow(row)
+                header = list(row)
+                writer = csv.writer(out)
+                writer.writerow(header)
+            custom = row.get("custom_fields", "")
+            if not isinstance(custom, str):
+                row["custom_fields"] = json.dumps(custom, ensure_ascii=False)
+            writer.writerow([_plain(row[k]) for k in header])
         count += 1
     return count
