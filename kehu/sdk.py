@@ -42,14 +42,7 @@ from kehu.core.graphql.base import (
 from kehu.core.graphql.base import Money as MoneyType
 from kehu.core.graphql.mutations import mutation, payload_type
 from kehu.core.graphql.rows import RowType
-from kehu.core.graphql.types import (
-    ActivityRef,
-    ContactRef,
-    CustomerRef,
-    TeamRef,
-    UserRef,
-    composed,
-)
+from kehu.core.graphql.types import ActivityRef, ContactRef, CustomerRef, TeamRef, UserRef, composed
 from kehu.core.hookspecs import MaybeAsync, hookimpl, hookspec
 from kehu.core.info import Job, PluginInfo
 from kehu.core.mail import MailTemplate, queue_mail

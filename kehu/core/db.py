@@ -16,12 +16,7 @@ from piccolo.columns import Column
 from piccolo.columns.combination import WhereRaw
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import (
-    SQLiteEngine,
-    TransactionType,
-    convert_datetime_in,
-    dict_factory,
-)
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType, convert_datetime_in, dict_factory
 from piccolo.table import Table
 
 from kehu.core.settings import Settings

@@ -1,9 +1,6 @@
 """Demo data (``kehu demo``): welcome bonuses and a few redemptions, once."""
 
-from kehu.sdk import (
-    Actor,
-    Customer,
-)
+from kehu.sdk import Actor, Customer
 from kehu_loyalty.services.points import award_points, redeem_points
 from kehu_loyalty.tables import LoyaltyLedger
 

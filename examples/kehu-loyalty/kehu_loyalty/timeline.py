@@ -2,9 +2,7 @@
 
 from datetime import datetime
 
-from kehu.sdk import (
-    TimelineEntry,
-)
+from kehu.sdk import TimelineEntry
 from kehu_loyalty.services.common import PLUGIN
 from kehu_loyalty.tables import LoyaltyLedger
 

@@ -8,13 +8,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from kehu.core.errors import Forbidden, NotFound
-from kehu.core.graphql.base import (
-    Node,
-    decode_id,
-    given,
-    make_connection,
-    pk_of,
-)
+from kehu.core.graphql.base import Node, decode_id, given, make_connection, pk_of
 from kehu.core.graphql.mutations import mutation
 from kehu.core.graphql.types import (
     ActivityConnection,

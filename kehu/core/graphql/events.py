@@ -15,13 +15,7 @@ from strawberry.scalars import JSON
 from kehu.core.errors import ValidationFailed
 from kehu.core.event_types import matches
 from kehu.core.events import Event
-from kehu.core.graphql.base import (
-    Node,
-    connection,
-    encode_id,
-    gql_enum,
-    make_connection,
-)
+from kehu.core.graphql.base import Node, connection, encode_id, gql_enum, make_connection
 from kehu.core.graphql.mutations import mutation
 from kehu.core.services import events as service
 from kehu.core.tables import DeliveryStatus

@@ -14,14 +14,7 @@ from kehu.core.errors import FieldError, NotFound, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.pagination import Page, keyset_page
 from kehu.core.permissions import Actor, owner_team_scope
-from kehu.core.services.common import (
-    as_date,
-    check_choice,
-    diff,
-    load_json,
-    now,
-    raise_if,
-)
+from kehu.core.services.common import as_date, check_choice, diff, load_json, now, raise_if
 from kehu.core.services.records import stale
 from kehu.core.tables import (
     Activity,

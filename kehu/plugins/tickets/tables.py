@@ -8,16 +8,7 @@ policy in force, so changing a policy recomputes every open ticket's deadlines. 
 
 from enum import StrEnum
 
-from piccolo.columns import (
-    JSON,
-    Boolean,
-    ForeignKey,
-    Integer,
-    OnDelete,
-    Text,
-    Timestamptz,
-    Varchar,
-)
+from piccolo.columns import JSON, Boolean, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 

@@ -5,9 +5,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kehu.sdk import (
-    current,
-)
+from kehu.sdk import current
 from kehu_loyalty.settings import LoyaltySettings
 from kehu_loyalty.tables import EntryKind
 

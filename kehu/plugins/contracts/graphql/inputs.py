@@ -5,10 +5,7 @@ from typing import Any
 
 import strawberry
 
-from kehu.core.graphql.base import (
-    MoneyInput,
-    pk_of,
-)
+from kehu.core.graphql.base import MoneyInput, pk_of
 from kehu.plugins.contracts import services
 from kehu.plugins.contracts.graphql.types import (
     ContractStatusEnum,

@@ -6,10 +6,7 @@ from typing import Any
 
 import strawberry
 
-from kehu.core.graphql.base import (
-    Money,
-    encode_id,
-)
+from kehu.core.graphql.base import Money, encode_id
 from kehu.plugins.contracts.graphql.types import CustomerRef, _m
 
 

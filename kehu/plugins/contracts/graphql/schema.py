@@ -7,12 +7,7 @@ from typing import Any
 import strawberry
 
 from kehu.core.errors import NotFound
-from kehu.core.graphql.base import (
-    Money,
-    encode_id,
-    make_connection,
-    pk_of,
-)
+from kehu.core.graphql.base import Money, encode_id, make_connection, pk_of
 from kehu.plugins.contracts import services
 from kehu.plugins.contracts.graphql.customers import CreditStatusType, CustomerContracts
 from kehu.plugins.contracts.graphql.inputs import ContractFilterInput

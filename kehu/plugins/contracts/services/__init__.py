@@ -33,10 +33,7 @@ from kehu.plugins.contracts.services.aging import (
     bucket_names,
     open_receivables,
 )
-from kehu.plugins.contracts.services.amendments import (
-    decide_amendment,
-    request_amendment,
-)
+from kehu.plugins.contracts.services.amendments import decide_amendment, request_amendment
 from kehu.plugins.contracts.services.approvals import (
     check_transition,
     decide_approval,
@@ -91,15 +88,8 @@ from kehu.plugins.contracts.services.credit_notes import (
     refund_payment,
     write_off,
 )
-from kehu.plugins.contracts.services.dunning import (
-    DunningAction,
-    dunning_job,
-    run_dunning,
-)
-from kehu.plugins.contracts.services.handover import (
-    reassign_contracts,
-    risk_flags,
-)
+from kehu.plugins.contracts.services.dunning import DunningAction, dunning_job, run_dunning
+from kehu.plugins.contracts.services.handover import reassign_contracts, risk_flags
 from kehu.plugins.contracts.services.invoices import (
     get_invoice,
     invoices_by_contract,
@@ -159,11 +149,7 @@ from kehu.plugins.contracts.services.signing import (
     terminate_contract,
     withdraw_contract,
 )
-from kehu.plugins.contracts.services.statements import (
-    Statement,
-    StatementLine,
-    statement,
-)
+from kehu.plugins.contracts.services.statements import Statement, StatementLine, statement
 from kehu.plugins.contracts.services.summaries import (
     group_names,
     merge_customers,

@@ -16,11 +16,7 @@ from kehu.plugins.contracts.services.common import (
 )
 from kehu.plugins.contracts.services.contracts import _clean
 from kehu.plugins.contracts.services.signing import _save_version
-from kehu.plugins.contracts.tables import (
-    Amendment,
-    AmendmentStatus,
-    Contract,
-)
+from kehu.plugins.contracts.tables import Amendment, AmendmentStatus, Contract
 
 
 async def request_amendment(

@@ -9,11 +9,7 @@ from kehu.core.permissions import Actor
 from kehu.core.services.common import now, raise_if
 from kehu.plugins.contracts.services.common import TRANSITIONS, S, config, get_contract
 from kehu.plugins.contracts.services.contracts import lines_by_contract
-from kehu.plugins.contracts.tables import (
-    ApprovalDecision,
-    Contract,
-    ContractApproval,
-)
+from kehu.plugins.contracts.tables import ApprovalDecision, Contract, ContractApproval
 
 
 def check_transition(current_status: str, target: str) -> None:

@@ -16,12 +16,7 @@ from kehu.core.services.common import now
 from kehu.core.services.customers import customer_scope
 from kehu.core.tables import Customer
 from kehu.plugins.contracts.settings import ContractsSettings
-from kehu.plugins.contracts.tables import (
-    Contract,
-    ContractStatus,
-    CreditProfile,
-    Sequence,
-)
+from kehu.plugins.contracts.tables import Contract, ContractStatus, CreditProfile, Sequence
 
 PLUGIN = "contracts"
 

@@ -18,11 +18,7 @@ from kehu.plugins.contracts.services.common import (
     sql_date,
     today,
 )
-from kehu.plugins.contracts.tables import (
-    Contract,
-    CreditProfile,
-    Installment,
-)
+from kehu.plugins.contracts.tables import Contract, CreditProfile, Installment
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,7 @@ from kehu.core.permissions import Actor
 from kehu.plugins.contracts.services.common import lock, today
 from kehu.plugins.contracts.services.payments import get_payment
 from kehu.plugins.contracts.services.schedules import open_minor, visible_installment
-from kehu.plugins.contracts.tables import (
-    Credit,
-    CreditKind,
-    Installment,
-    Payment,
-)
+from kehu.plugins.contracts.tables import Credit, CreditKind, Installment, Payment
 
 
 async def _credit_installment(

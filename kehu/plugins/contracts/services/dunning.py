@@ -8,10 +8,7 @@ from kehu.core.events import record, unit_of_work
 from kehu.core.money import Money
 from kehu.core.permissions import Actor, system_actor
 from kehu.plugins.contracts.services.common import _STATES_SQL, config, sql_date, today
-from kehu.plugins.contracts.tables import (
-    DunningStep,
-    Installment,
-)
+from kehu.plugins.contracts.tables import DunningStep, Installment
 
 if TYPE_CHECKING:
     from kehu.core.runtime import Kehu

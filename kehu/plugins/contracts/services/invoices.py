@@ -15,10 +15,7 @@ from kehu.plugins.contracts.services.common import (
     next_number,
     today,
 )
-from kehu.plugins.contracts.tables import (
-    Installment,
-    Invoice,
-)
+from kehu.plugins.contracts.tables import Installment, Invoice
 
 
 async def issue_invoice(

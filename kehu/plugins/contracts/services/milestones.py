@@ -9,12 +9,7 @@ from kehu.core.permissions import Actor
 from kehu.core.services.common import now
 from kehu.plugins.contracts.services.approvals import _transition
 from kehu.plugins.contracts.services.common import S, get_contract
-from kehu.plugins.contracts.tables import (
-    Dispute,
-    DisputeStatus,
-    Milestone,
-    MilestoneKind,
-)
+from kehu.plugins.contracts.tables import Dispute, DisputeStatus, Milestone, MilestoneKind
 
 
 async def add_milestone(

@@ -15,13 +15,7 @@ from kehu.core.services.common import raise_if
 from kehu.core.services.customers import get_customer
 from kehu.plugins.contracts.services.common import RECEIVABLE_STATES, get_contract, lock, today
 from kehu.plugins.contracts.services.schedules import open_minor
-from kehu.plugins.contracts.tables import (
-    Allocation,
-    Contract,
-    Installment,
-    Payment,
-    PaymentMethod,
-)
+from kehu.plugins.contracts.tables import Allocation, Contract, Installment, Payment, PaymentMethod
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,7 @@ from kehu.core.errors import FieldError, ValidationFailed
 from kehu.core.permissions import Actor
 from kehu.core.services.customers import get_customer
 from kehu.plugins.contracts.services.common import config
-from kehu.plugins.contracts.tables import (
-    Contract,
-    Credit,
-    CreditKind,
-    Invoice,
-    Payment,
-)
+from kehu.plugins.contracts.tables import Contract, Credit, CreditKind, Invoice, Payment
 
 
 @dataclass(frozen=True)

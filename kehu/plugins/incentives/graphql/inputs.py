@@ -6,10 +6,7 @@ from typing import Any
 
 import strawberry
 
-from kehu.core.graphql.base import (
-    MoneyInput,
-    pk_of,
-)
+from kehu.core.graphql.base import MoneyInput, pk_of
 from kehu.plugins.incentives.graphql.types import BasisEnum, EventKindEnum
 
 

@@ -3,10 +3,7 @@
 import strawberry
 
 from kehu.core.errors import Forbidden
-from kehu.core.graphql.base import (
-    Money,
-    make_connection,
-)
+from kehu.core.graphql.base import Money, make_connection
 from kehu.plugins.incentives.graphql.inputs import _pk
 from kehu.plugins.incentives.graphql.mutations.events import IncentiveEventMutations
 from kehu.plugins.incentives.graphql.mutations.ledger import LedgerMutations

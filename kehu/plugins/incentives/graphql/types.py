@@ -9,12 +9,7 @@ from typing import Annotated, Any
 
 import strawberry
 
-from kehu.core.graphql.base import (
-    Money,
-    connection,
-    encode_id,
-    gql_enum,
-)
+from kehu.core.graphql.base import Money, connection, encode_id, gql_enum
 from kehu.core.money import Money as MoneyValue
 from kehu.plugins.incentives import tables as t
 from kehu.plugins.incentives.services import plans

@@ -7,10 +7,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from kehu.core.graphql.base import (
-    MoneyInput,
-    pk_of,
-)
+from kehu.core.graphql.base import MoneyInput, pk_of
 from kehu.plugins.pipeline import services
 from kehu.plugins.pipeline.graphql.types import (
     ForecastCategoryEnum,

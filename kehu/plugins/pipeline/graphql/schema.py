@@ -7,11 +7,7 @@ from decimal import Decimal
 
 import strawberry
 
-from kehu.core.graphql.base import (
-    Money,
-    make_connection,
-    pk_of,
-)
+from kehu.core.graphql.base import Money, make_connection, pk_of
 from kehu.core.graphql.types import composed
 from kehu.plugins.pipeline import services
 from kehu.plugins.pipeline import tables as t

@@ -6,10 +6,7 @@ import datetime as dt
 import strawberry
 
 from kehu.core.errors import NotFound
-from kehu.core.graphql.base import (
-    make_connection,
-    pk_of,
-)
+from kehu.core.graphql.base import make_connection, pk_of
 from kehu.plugins.tickets.graphql.inputs import TicketFilter
 from kehu.plugins.tickets.graphql.loaders import LOADERS
 from kehu.plugins.tickets.graphql.mutations.churn import ChurnMutations

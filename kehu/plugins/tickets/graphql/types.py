@@ -9,22 +9,11 @@ from typing import Annotated
 import strawberry
 from strawberry.scalars import JSON
 
-from kehu.core.graphql.base import (
-    Node,
-    connection,
-    gql_enum,
-)
+from kehu.core.graphql.base import Node, connection, gql_enum
 from kehu.core.graphql.rows import RowType
 from kehu.plugins.tickets.services import churn
 from kehu.plugins.tickets.services.clocks import SlaClock as SlaClockValue
-from kehu.plugins.tickets.tables import (
-    Channel,
-    Phase,
-    Priority,
-    Status,
-    SurveyKind,
-    TicketType,
-)
+from kehu.plugins.tickets.tables import Channel, Phase, Priority, Status, SurveyKind, TicketType
 
 CORE = "kehu.core.graphql.types"
 

@@ -20,12 +20,7 @@ from kehu.plugins.tickets.services.records import (
     _store_change,
     _with_outcome,
 )
-from kehu.plugins.tickets.tables import (
-    Status,
-    Ticket,
-    TicketMessage,
-    TicketType,
-)
+from kehu.plugins.tickets.tables import Status, Ticket, TicketMessage, TicketType
 
 
 async def add_message(

@@ -9,11 +9,7 @@ from piccolo.query.functions.aggregate import Count
 from kehu.core.pagination import Page, keyset_page
 from kehu.core.permissions import Actor
 from kehu.plugins.tickets.services.common import visible
-from kehu.plugins.tickets.tables import (
-    OPEN_STATUSES,
-    Ticket,
-    TicketMessage,
-)
+from kehu.plugins.tickets.tables import OPEN_STATUSES, Ticket, TicketMessage
 
 
 @dataclass

@@ -9,11 +9,7 @@ from kehu.core.permissions import Actor
 from kehu.core.services.records import stale
 from kehu.plugins.tickets.services.common import config, get_ticket
 from kehu.plugins.tickets.services.slas import store_outcomes
-from kehu.plugins.tickets.tables import (
-    Status,
-    Ticket,
-    TicketStatusChange,
-)
+from kehu.plugins.tickets.tables import Status, Ticket, TicketStatusChange
 
 S = Status
 

@@ -9,11 +9,7 @@ from kehu.core.errors import FieldError, ValidationFailed
 from kehu.core.tables import Team, User
 from kehu.plugins.tickets.services.common import config
 from kehu.plugins.tickets.services.records import AGENT_ROLES
-from kehu.plugins.tickets.tables import (
-    OPEN_STATUSES,
-    AssignmentState,
-    Ticket,
-)
+from kehu.plugins.tickets.tables import OPEN_STATUSES, AssignmentState, Ticket
 
 
 async def _agent(user_id: int) -> dict[str, Any]:

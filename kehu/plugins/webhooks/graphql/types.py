@@ -7,12 +7,7 @@ from typing import Any
 
 import strawberry
 
-from kehu.core.graphql.base import (
-    Node,
-    connection,
-    encode_id,
-    make_connection,
-)
+from kehu.core.graphql.base import Node, connection, encode_id, make_connection
 from kehu.core.graphql.types import UserRef
 from kehu.core.services.common import load_json
 from kehu.plugins.webhooks.services import sending

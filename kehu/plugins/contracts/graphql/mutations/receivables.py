@@ -16,10 +16,7 @@ from kehu.plugins.contracts.graphql.inputs import (
     SetCreditProfileInput,
     SetScheduleInput,
 )
-from kehu.plugins.contracts.graphql.mutations.common import (
-    _allocs,
-    _cid,
-)
+from kehu.plugins.contracts.graphql.mutations.common import _allocs, _cid
 from kehu.plugins.contracts.graphql.types import (
     CreditType,
     InstallmentType,

@@ -2,10 +2,7 @@
 
 import strawberry
 
-from kehu.core.graphql.base import (
-    encode_id,
-    pk_of,
-)
+from kehu.core.graphql.base import encode_id, pk_of
 from kehu.core.graphql.mutations import mutation
 from kehu.plugins.incentives.graphql.inputs import (
     DecomposeTargetInput,

@@ -3,12 +3,7 @@
 import strawberry
 
 from kehu.core.graphql.base import pk_of
-from kehu.plugins.pipeline.graphql.types import (
-    ContactRef,
-    CustomerRef,
-    Lead,
-    OpportunityRef,
-)
+from kehu.plugins.pipeline.graphql.types import ContactRef, CustomerRef, Lead, OpportunityRef
 
 
 @strawberry.type

@@ -2,10 +2,7 @@
 
 import strawberry
 
-from kehu.core.graphql.base import (
-    given,
-    pk_of,
-)
+from kehu.core.graphql.base import given, pk_of
 from kehu.core.graphql.mutations import mutation
 from kehu.plugins.tickets.graphql.inputs import (
     AssignTicketInput,
