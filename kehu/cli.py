@@ -1,9 +1,9 @@
 """The ``kehu`` command. Plugins add sub-commands through ``kehu_cli_commands``."""
 
 import asyncio
-import io
+import codecs
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -488,6 +488,27 @@ def jobs_run(state: CliState, name: str) -> None:
 # -- import / export -----------------------------------------------------------------------
 
 
+def _count_lines(file: Path, encoding: str) -> int:
+    """Lines of ``file``, decoding it as ``encoding`` block by block: a file that is not in
+    that encoding is refused before anything is imported, in constant memory."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    lines = 0
+    with file.open("rb") as raw:
+        for block in iter(lambda: raw.read(1 << 20), b""):
+            lines += decoder.decode(block).count("\n")
+        decoder.decode(b"", final=True)
+    return lines
+
+
+def _without_bom(stream: Iterable[str]) -> Iterator[str]:
+    """The file's lines, without the byte-order mark Excel writes at the start."""
+    lines = iter(stream)
+    first = next(lines, None)
+    if first is not None:
+        yield first.removeprefix("\ufeff")
+        yield from lines
+
+
 def _parse_map(values: tuple[str, ...]) -> dict[str, str]:
     mapping = {}
     for item in values:
@@ -517,14 +538,12 @@ def _run_import(
         "contacts": importexport.import_contacts,
     }[kind]
     try:
-        text = file.read_bytes().decode(encoding)
+        total = max(_count_lines(file, encoding) - 1, 0)
     except (UnicodeDecodeError, LookupError) as exc:
         fail(
             f"{file} is not readable as {encoding} ({exc}); save it as UTF-8 or pass "
             "--encoding gb18030 (Excel in Chinese locales)"
         )
-    text = text.removeprefix("\ufeff")
-    total = max(text.count("\n") - 1, 0)
 
     async def work(kehu: Kehu) -> Any:
         actor = await _actor(kehu, as_user)
@@ -537,15 +556,16 @@ def _run_import(
             transient=True,
         ) as progress:
             task = progress.add_task(kind, total=total)
-            return await importer(
-                actor,
-                io.StringIO(text, newline=""),
-                mapping=_parse_map(mapping),
-                dry_run=dry_run,
-                chunk_size=chunk_size or kehu.settings.import_chunk_size,
-                progress=lambda n: progress.advance(task, n),
-                **options,
-            )
+            with file.open(encoding=encoding, newline="") as stream:
+                return await importer(
+                    actor,
+                    _without_bom(stream),
+                    mapping=_parse_map(mapping),
+                    dry_run=dry_run,
+                    chunk_size=chunk_size or kehu.settings.import_chunk_size,
+                    progress=lambda n: progress.advance(task, n),
+                    **options,
+                )
 
     report = state.run(work)
     verb = "would be" if dry_run else "were"

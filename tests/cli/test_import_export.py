@@ -163,6 +163,17 @@ def test_import_refuses_a_file_that_is_not_utf8(cli, tmp_path):
     )
 
 
+def test_a_bad_byte_at_the_end_refuses_the_file_before_anything_is_imported(cli, tmp_path):
+    """The file is streamed, not read whole, yet its encoding is checked before the first
+    chunk is written (a first pass decodes it block by block)."""
+    path = tmp_path / "late.csv"
+    rows = "".join(f"Firm {i:05d},North\n" for i in range(3000))
+    path.write_bytes(("name,region\n" + rows).encode() + b"Bad \xff,South\n")
+    reason = cli.fails("import", "customers", str(path), COLUMNS="1000")
+    assert "not readable as utf-8" in reason
+    assert cli.count("core_customer") == 0
+
+
 # -- dedup -----------------------------------------------------------------------------------
 
 

@@ -110,7 +110,9 @@ def resolve_headers(
     return resolved
 
 
-def read_csv(stream: TextIO) -> tuple[list[str], Iterator[tuple[int, dict[str, str] | str]]]:
+def read_csv(
+    stream: Iterable[str],
+) -> tuple[list[str], Iterator[tuple[int, dict[str, str] | str]]]:
     """Headers and ``(line, row)`` pairs; a malformed row comes back as an error string."""
     reader = csv.reader(stream)
     try:
@@ -247,7 +249,7 @@ def _audit_rows(actor: Actor, entity: str, rows: list[dict[str, Any]]) -> list[d
 
 async def import_customers(
     actor: Actor,
-    stream: TextIO,
+    stream: Iterable[str],
     *,
     mapping: dict[str, str] | None = None,
     dry_run: bool = False,
@@ -386,7 +388,7 @@ async def _import_customer_chunk(
 
 async def import_contacts(
     actor: Actor,
-    stream: TextIO,
+    stream: Iterable[str],
     *,
     mapping: dict[str, str] | None = None,
     dry_run: bool = False,
