@@ -61,3 +61,21 @@ def test_bar_chart_has_one_bar_per_row_and_handles_empty():
     svg = charts.render(_metric("bar"), rows, ("tier",))
     assert svg.count("<rect") == 3  # background + 2 bars
     assert charts.render(_metric("bar"), [], ("tier",)).startswith("<svg")
+
+
+def test_png_without_the_png_extra_is_one_clear_error(tmp_path, monkeypatch):
+    """Without CairoSVG (the ``kehu[png]`` extra) a PNG chart is a typed error naming the
+    extra, on the CLI one line and exit code 1 — not a traceback."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "cairosvg", None)  # import cairosvg raises ImportError
+    try:
+        charts.to_png("<svg/>")
+    except charts.ValidationFailed as exc:
+        assert exc.errors[0].code == "UNAVAILABLE" and "kehu[png]" in exc.errors[0].message
+    else:  # pragma: no cover
+        raise AssertionError("to_png should refuse")
+    monkeypatch.chdir(tmp_path)
+    assert _run(tmp_path, "migrate").exit_code == 0
+    drawn = _run(tmp_path, "report", "customers.active", "--chart", str(tmp_path / "x.png"))
+    assert drawn.exit_code == 1 and "pip install 'kehu[png]'" in drawn.output

@@ -7,7 +7,7 @@ the same chart rasterised by CairoSVG (the optional ``kehu[png]`` extra).
 from decimal import ROUND_HALF_UP, Decimal
 from xml.sax.saxutils import escape
 
-from kehu.core.errors import ValidationFailed
+from kehu.core.errors import FieldError, ValidationFailed
 from kehu.plugins.reporting.services.registry import Metric, MetricRow
 
 WIDTH, HEIGHT = 760, 420
@@ -156,9 +156,11 @@ def to_png(svg: str) -> bytes:
         import cairosvg
     except (ImportError, OSError) as exc:
         raise ValidationFailed(
-            "PNG charts need CairoSVG and the cairo library: pip install 'kehu[png]' "
-            "(or ask for format=svg)",
-            field="format",
-            code="UNAVAILABLE",
+            FieldError(
+                "format",
+                "PNG charts need CairoSVG and the cairo library: pip install 'kehu[png]' "
+                "(or ask for format=svg)",
+                "UNAVAILABLE",
+            )
         ) from exc
     return cairosvg.svg2png(bytestring=svg.encode("utf-8"))
