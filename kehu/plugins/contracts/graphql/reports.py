@@ -7,7 +7,8 @@ from typing import Any
 import strawberry
 
 from kehu.core.graphql.base import Money, encode_id
-from kehu.plugins.contracts.graphql.types import CustomerRef, _m
+from kehu.core.graphql.types import CustomerRef
+from kehu.plugins.contracts.graphql.types import _m
 
 
 @strawberry.type(name="AgingBucket")

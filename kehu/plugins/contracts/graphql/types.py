@@ -24,13 +24,10 @@ from kehu.core.graphql.base import (
     gql_enum,
 )
 from kehu.core.graphql.rows import RowType
+from kehu.core.graphql.types import CustomerRef, UserRef
 from kehu.core.money import Money as MoneyValue
 from kehu.plugins.contracts import services
 from kehu.plugins.contracts import tables as t
-
-CustomerRef = Annotated["Customer", strawberry.lazy("kehu.core.graphql.types")]  # noqa: F821
-
-UserRef = Annotated["User", strawberry.lazy("kehu.core.graphql.types")]  # noqa: F821
 
 # The final ``Contract`` type is composed at startup from ``ContractFields`` plus other plugins'
 # mixins (``kehu_graphql_type_extensions``) and set as attribute ``Contract`` of this module.

@@ -44,7 +44,7 @@ __getattr__ = moved_names(
         "TargetInput": "kehu.plugins.incentives.graphql.inputs",
         "TargetMutations": "kehu.plugins.incentives.graphql.mutations.targets",
         "TierInput": "kehu.plugins.incentives.graphql.inputs",
-        "UserRef": "kehu.plugins.incentives.graphql.types",
+        "UserRef": "kehu.core.graphql.types",
         "WeightInput": "kehu.plugins.incentives.graphql.inputs",
     },
 )

@@ -5,18 +5,17 @@ No ``from __future__ import annotations``: Strawberry reads these annotations at
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 
 import strawberry
 
 from kehu.core.graphql.base import Money, connection, encode_id, gql_enum
+from kehu.core.graphql.types import UserRef
 from kehu.core.money import Money as MoneyValue
 from kehu.plugins.incentives import tables as t
 from kehu.plugins.incentives.services import plans
 from kehu.plugins.incentives.services import targets as tg
 from kehu.plugins.incentives.services.actuals import MONEY_METRICS
-
-UserRef = Annotated["User", strawberry.lazy("kehu.core.graphql.types")]  # noqa: F821
 
 BasisEnum = gql_enum(t.Basis, "CommissionBasis", "WON, INVOICED or COLLECTED (回款) amounts")
 

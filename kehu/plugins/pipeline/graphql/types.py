@@ -23,21 +23,11 @@ from kehu.core.graphql.base import (
     make_connection,
 )
 from kehu.core.graphql.rows import RowType
-from kehu.core.graphql.types import composed
+from kehu.core.graphql.types import CustomerRef, TeamRef, UserRef, composed
 from kehu.core.money import Money as MoneyValue
 from kehu.core.services.activities import ActivityFilter, count_activities, list_activities
 from kehu.plugins.pipeline import services
 from kehu.plugins.pipeline import tables as t
-
-CustomerRef = Annotated["Customer", strawberry.lazy("kehu.core.graphql.types")]  # noqa: F821
-
-UserRef = Annotated["User", strawberry.lazy("kehu.core.graphql.types")]  # noqa: F821
-
-TeamRef = Annotated["Team", strawberry.lazy("kehu.core.graphql.types")]  # noqa: F821
-
-ContactRef = Annotated["Contact", strawberry.lazy("kehu.core.graphql.types")]  # noqa: F821
-
-ActivityRef = Annotated["Activity", strawberry.lazy("kehu.core.graphql.types")]  # noqa: F821
 
 OpportunityRef = Annotated["Opportunity", strawberry.lazy(__name__)]  # noqa: F821
 

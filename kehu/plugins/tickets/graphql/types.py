@@ -4,28 +4,16 @@ escalations and surveys, and what tickets adds to ``Customer`` (tickets, satisfa
 No ``from __future__ import annotations``: Strawberry reads these annotations at startup."""
 
 import datetime as dt
-from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
 
 from kehu.core.graphql.base import Node, connection, gql_enum
 from kehu.core.graphql.rows import RowType
+from kehu.core.graphql.types import ActivityRef, ContactRef, CustomerRef, TeamRef, UserRef
 from kehu.plugins.tickets.services import churn
 from kehu.plugins.tickets.services.clocks import SlaClock as SlaClockValue
 from kehu.plugins.tickets.tables import Channel, Phase, Priority, Status, SurveyKind, TicketType
-
-CORE = "kehu.core.graphql.types"
-
-CustomerRef = Annotated["Customer", strawberry.lazy(CORE)]  # noqa: F821
-
-UserRef = Annotated["User", strawberry.lazy(CORE)]  # noqa: F821
-
-TeamRef = Annotated["Team", strawberry.lazy(CORE)]  # noqa: F821
-
-ContactRef = Annotated["Contact", strawberry.lazy(CORE)]  # noqa: F821
-
-ActivityRef = Annotated["Activity", strawberry.lazy(CORE)]  # noqa: F821
 
 TicketChannel = gql_enum(Channel, "TicketChannel")
 

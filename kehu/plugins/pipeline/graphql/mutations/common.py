@@ -3,7 +3,8 @@
 import strawberry
 
 from kehu.core.graphql.base import pk_of
-from kehu.plugins.pipeline.graphql.types import ContactRef, CustomerRef, Lead, OpportunityRef
+from kehu.core.graphql.types import ContactRef, CustomerRef
+from kehu.plugins.pipeline.graphql.types import Lead, OpportunityRef
 
 
 @strawberry.type

@@ -6,7 +6,7 @@ import strawberry
 
 from kehu.core.graphql.base import pk_of
 from kehu.core.graphql.mutations import mutation
-from kehu.core.graphql.types import composed
+from kehu.core.graphql.types import ActivityRef, composed
 from kehu.plugins.pipeline import services
 from kehu.plugins.pipeline.graphql.inputs import (
     OpportunityActivityInput,
@@ -17,7 +17,7 @@ from kehu.plugins.pipeline.graphql.inputs import (
     RemoveOpportunityTeamMemberInput,
 )
 from kehu.plugins.pipeline.graphql.mutations.common import _opp_id
-from kehu.plugins.pipeline.graphql.types import ActivityRef, OpportunityRef
+from kehu.plugins.pipeline.graphql.types import OpportunityRef
 
 
 @strawberry.type
