@@ -23,7 +23,7 @@ import httpx
 from kehu.api.app import create_app
 from kehu.core.permissions import system_actor
 from kehu.core.runtime import Kehu
-from kehu.core.services import importexport, users
+from kehu.core.services import exports, importexport, users
 from kehu.core.settings import Settings
 
 LIST_QUERY = """query($first: Int!) { customers(first: $first) { edges { node {
@@ -164,9 +164,7 @@ async def bench(url: str, rows: int, queries: int) -> None:
     floor = await raw_insert_floor(kehu, text)
 
     start = time.perf_counter()
-    exported = await importexport.write_export(
-        importexport.export_customers(actor), io.StringIO(), "csv"
-    )
+    exported = await exports.write_export(exports.export_customers(actor), io.StringIO(), "csv")
     export_s = time.perf_counter() - start
     assert exported == rows
     export_floor = await raw_export_floor(kehu)

@@ -670,19 +670,19 @@ def export_group() -> None:
 def _run_export(
     state: CliState, kind: str, fmt: str, output: Path | None, as_user: str | None, **options: Any
 ) -> None:
-    from kehu.core.services import importexport
+    from kehu.core.services import exports
 
     exporter = {
-        "customers": importexport.export_customers,
-        "contacts": importexport.export_contacts,
+        "customers": exports.export_customers,
+        "contacts": exports.export_contacts,
     }[kind]
 
     async def work(kehu: Kehu) -> int:
         actor = await _actor(kehu, as_user)
         if output is None:
-            return await importexport.write_export(exporter(actor, **options), sys.stdout, fmt)
+            return await exports.write_export(exporter(actor, **options), sys.stdout, fmt)
         with output.open("w", newline="", encoding="utf-8") as out:
-            return await importexport.write_export(exporter(actor, **options), out, fmt)
+            return await exports.write_export(exporter(actor, **options), out, fmt)
 
     count = state.run(work)
     err_console.print(f"Exported {count} {kind}")

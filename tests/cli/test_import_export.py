@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from kehu.core.permissions import system_actor
 from kehu.core.services import customers as customer_service
-from kehu.core.services import importexport
+from kehu.core.services import exports, importexport
 from kehu.core.tables import AuditLog, Customer
 from kehu.core.testing import truncate_all
 
@@ -492,7 +492,7 @@ def test_export_csv_round_trip(cli, make_cli, tmp_path):
     assert "Exported 4 customers" in result.stderr
     with out.open(encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert sorted(rows[0]) == sorted(importexport.EXPORT_COLUMNS)
+    assert sorted(rows[0]) == sorted(exports.EXPORT_COLUMNS)
     acme = next(r for r in rows if r["name"].startswith("ACME"))
     assert (acme["owner"], acme["team"], acme["tags"]) == ("rep_n", "North", "key;vip")
     assert acme["marketing_consent"] == "True" and acme["archived"] == "False"
@@ -525,7 +525,7 @@ def test_export_jsonl_matches_csv(cli, tmp_path):
     as_json = [json.loads(line) for line in lines]
     assert len(as_json) == len(as_csv) == 4
     for j, c in zip(as_json, as_csv, strict=True):
-        assert sorted(j) == sorted(importexport.EXPORT_COLUMNS)
+        assert sorted(j) == sorted(exports.EXPORT_COLUMNS)
         assert isinstance(j["id"], int) and isinstance(j["marketing_consent"], bool)
         assert isinstance(j["custom_fields"], dict) and isinstance(j["archived"], bool)
         assert {k: "" if v is None else str(v) for k, v in j.items() if k != "custom_fields"} == {
