@@ -2,6 +2,7 @@
 
 import asyncio
 import codecs
+import os
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -51,6 +52,19 @@ class KehuGroup(click.Group):
             return super().invoke(ctx)
         except KehuError as exc:
             fail(exc.message, 2 if exc.code == "PLUGIN" else 1)
+        except Exception as exc:
+            if _missing_table(exc):
+                fail("the database has no Kehu tables (or misses some); run kehu migrate")
+            raise
+
+
+def _missing_table(exc: BaseException) -> bool:
+    """A database error saying a table does not exist (SQLite or PostgreSQL)."""
+    text = str(exc)
+    return "no such table" in text or (
+        type(exc).__name__ == "UndefinedTableError"
+        or ("relation" in text and "does not exist" in text)
+    )
 
 
 @click.group(cls=KehuGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -60,13 +74,24 @@ class KehuGroup(click.Group):
     envvar="KEHU_DATABASE_URL",
     help="sqlite:///kehu.db or postgresql://user@host/db",
 )
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The configuration file (default: kehu.toml here; also KEHU_CONFIG).",
+)
 @click.version_option(package_name="kehu")
 @click.pass_context
-def main(ctx: click.Context, plugins: str | None, database_url: str | None) -> None:
+def main(
+    ctx: click.Context, plugins: str | None, database_url: str | None, config: Path | None
+) -> None:
     """Kehu (客户): a plugin-based, headless CRM framework.
 
-    Configuration: kehu.toml in the working directory, overridden by KEHU_* variables.
+    Configuration: kehu.toml in the working directory (or the file --config / KEHU_CONFIG
+    names), overridden by KEHU_* variables. A relative SQLite path in that file is relative
+    to the file.
     """
+    if config is not None:  # the environment carries it to uvicorn's worker processes too
+        os.environ["KEHU_CONFIG"] = str(config.resolve())
     ctx.obj = CliState(plugins, database_url)
 
 
@@ -93,13 +118,13 @@ as_option = click.option(
 
 @main.command()
 def init() -> None:
-    """Create kehu.toml in the working directory if missing."""
-    path = Path("kehu.toml")
+    """Create kehu.toml in the working directory (or the --config file) if missing."""
+    path = Path(os.environ.get("KEHU_CONFIG") or "kehu.toml")
     if path.exists():
-        console.print("kehu.toml exists; leaving it unchanged")
+        console.print(f"{path} exists; leaving it unchanged")
         return
     path.write_text(default_toml(), encoding="utf-8")
-    console.print("Created kehu.toml")
+    console.print(f"Created {path}")
 
 
 @main.command()
@@ -150,10 +175,9 @@ def demo(state: CliState, print_key: bool) -> None:
 @pass_state
 def serve(state: CliState, host: str | None, port: int | None, workers: int, reload: bool) -> None:
     """Serve the API (GraphQL at /graphql, GraphiQL in a browser)."""
-    import os
-
     import uvicorn
 
+    state.require_project()
     settings = state.kehu.settings
     host, port = host or settings.host, port or settings.port
     if workers > 1 and settings.is_sqlite:
@@ -216,6 +240,8 @@ def worker(state: CliState, once: bool, poll: float) -> None:
 def plugins(state: CliState) -> None:
     """List enabled plugins, versions, dependencies and the hooks each implements."""
     table = Table("plugin", "version", "depends", "hooks", "description")
+    for column in table.columns:  # a narrow terminal wraps names, never cuts them
+        column.overflow = "fold"
     for p in state.kehu.plugins:
         table.add_row(
             p.info.name,
@@ -582,10 +608,10 @@ def _run_import(
         if len(report.errors) > 50:
             console.print(f"... {len(report.errors) - 50} more (use --errors FILE)")
     if errors_file:
-        import csv
+        from kehu.core.spreadsheet import SafeWriter
 
         with errors_file.open("w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out)
+            writer = SafeWriter(out)
             writer.writerow(["line", "field", "code", "message"])
             for e in report.errors + report.skipped_rows:
                 writer.writerow([e.line, e.field or "", e.code, e.message])
@@ -668,7 +694,13 @@ def export_group() -> None:
 
 
 def _run_export(
-    state: CliState, kind: str, fmt: str, output: Path | None, as_user: str | None, **options: Any
+    state: CliState,
+    kind: str,
+    fmt: str,
+    output: Path | None,
+    as_user: str | None,
+    excel: bool,
+    **options: Any,
 ) -> None:
     from kehu.core.services import exports
 
@@ -679,10 +711,11 @@ def _run_export(
 
     async def work(kehu: Kehu) -> int:
         actor = await _actor(kehu, as_user)
+        rows = exporter(actor, **options)
         if output is None:
-            return await exports.write_export(exporter(actor, **options), sys.stdout, fmt)
+            return await exports.write_export(rows, sys.stdout, fmt, bom=excel)
         with output.open("w", newline="", encoding="utf-8") as out:
-            return await exports.write_export(exporter(actor, **options), out, fmt)
+            return await exports.write_export(rows, out, fmt, bom=excel)
 
     count = state.run(work)
     err_console.print(f"Exported {count} {kind}")
@@ -690,6 +723,11 @@ def _run_export(
 
 format_option = click.option(
     "--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True
+)
+excel_option = click.option(
+    "--excel",
+    is_flag=True,
+    help="Start the CSV with a UTF-8 byte order mark, so Excel in any locale reads it as UTF-8.",
 )
 output_option = click.option(
     "-o",
@@ -702,24 +740,33 @@ output_option = click.option(
 @export_group.command("customers")
 @format_option
 @output_option
+@excel_option
 @click.option("--include-archived", is_flag=True)
 @as_option
 @pass_state
 def export_customers(
-    state: CliState, fmt: str, output: Path | None, include_archived: bool, as_user: str | None
+    state: CliState,
+    fmt: str,
+    output: Path | None,
+    excel: bool,
+    include_archived: bool,
+    as_user: str | None,
 ) -> None:
     """Export customers (owner/team by name, tags joined by ';')."""
-    _run_export(state, "customers", fmt, output, as_user, include_archived=include_archived)
+    _run_export(state, "customers", fmt, output, as_user, excel, include_archived=include_archived)
 
 
 @export_group.command("contacts")
 @format_option
 @output_option
+@excel_option
 @as_option
 @pass_state
-def export_contacts(state: CliState, fmt: str, output: Path | None, as_user: str | None) -> None:
+def export_contacts(
+    state: CliState, fmt: str, output: Path | None, excel: bool, as_user: str | None
+) -> None:
     """Export contacts with their customer."""
-    _run_export(state, "contacts", fmt, output, as_user)
+    _run_export(state, "contacts", fmt, output, as_user, excel)
 
 
 __all__ = ["CliState", "main", "pass_state"]

@@ -1,12 +1,15 @@
 """The Litestar application: GraphQL, health, meta and plugin routes."""
 
+import json
 from typing import Any
 
+from cross_web import HTTPException
 from litestar import Litestar, Request, get
 from litestar.datastructures import Headers
 from litestar.di import Provide
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.response import Response
 from litestar.status_codes import HTTP_503_SERVICE_UNAVAILABLE
 from strawberry.exceptions import ConnectionRejectionError
@@ -17,10 +20,12 @@ from strawberry.types.unset import UNSET
 from kehu.api.auth import bearer_from, provide_actor
 from kehu.core.errors import KehuError, Unauthenticated, ValidationFailed
 from kehu.core.graphql.base import KehuContext
+from kehu.core.graphql.guards import code_of_message
 from kehu.core.runtime import Kehu
 from kehu.core.services.users import authenticate
 from kehu.core.settings import Settings
 from kehu.core.tables import Team
+from kehu.version import __version__
 
 _STATUS = {
     "UNAUTHENTICATED": 401,
@@ -38,7 +43,42 @@ def kehu_error_response(_: Request[Any, Any, Any], exc: KehuError) -> Response[d
         body["errors"] = [
             {"field": e.field, "message": e.message, "code": e.code} for e in exc.errors
         ]
-    return Response(body, status_code=_STATUS.get(exc.code, 400))
+    headers = {"WWW-Authenticate": 'Bearer realm="kehu"'} if exc.code == "UNAUTHENTICATED" else None
+    return Response(body, status_code=_STATUS.get(exc.code, 400), headers=headers)
+
+
+MAX_JSON_DEPTH = 64
+
+
+def _depth(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests no deeper than ``limit`` (iterative: no recursion limit)."""
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            if level > limit:
+                return False
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
+    return True
+
+
+def decode_body(data: str | bytes) -> object:
+    """A GraphQL request body: UTF-8 JSON nested at most ``MAX_JSON_DEPTH`` levels."""
+    too_deep = HTTPException(
+        400, f"The request body nests JSON deeper than {MAX_JSON_DEPTH} levels"
+    )
+    try:
+        value = json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
+    except UnicodeDecodeError:
+        raise HTTPException(400, "The request body is not valid UTF-8") from None
+    except RecursionError:
+        raise too_deep from None
+    except json.JSONDecodeError:
+        raise HTTPException(400, "Unable to parse request body as JSON") from None
+    if not _depth(value, MAX_JSON_DEPTH):
+        raise too_deep
+    return value
 
 
 def create_app(
@@ -72,6 +112,19 @@ def create_app(
     )
 
     class GraphQL(base):  # type: ignore[valid-type,misc]
+        async def process_result(self, request: Any, result: Any) -> Any:
+            """Errors raised before the schema ran (a syntax error found by the view) get
+            their code here; the others already have one (``ErrorCodes``)."""
+            response = await super().process_result(request, result)
+            for error in response.get("errors") or ():
+                extensions = error.setdefault("extensions", {})
+                extensions.setdefault("code", code_of_message(error.get("message", "")))
+            return response
+
+        def decode_json(self, data: str | bytes) -> object:
+            """The body as JSON; invalid UTF-8 and over-deep nesting are 400, not 500."""
+            return decode_body(data)
+
         async def on_ws_connect(self, context: KehuContext) -> Any:
             """Subscriptions authenticate with the upgrade request's Authorization header
             or, from browsers, ``connection_init`` ``{"Authorization": "Bearer ..."}``."""
@@ -86,7 +139,7 @@ def create_app(
                     ) from exc
             return UNSET
 
-    @get("/health", tags=["meta"])
+    @get("/health", tags=["meta"], security=[{}])
     async def health() -> Response[dict[str, str]]:
         """Liveness and database reachability."""
         try:
@@ -97,11 +150,9 @@ def create_app(
             )
         return Response({"status": "ok", "database": kehu.engine.engine_type})
 
-    @get("/meta", tags=["meta"])
+    @get("/meta", tags=["meta"], security=[{}])
     async def meta() -> dict[str, Any]:
         """Version and enabled plugins."""
-        from kehu.version import __version__
-
         return {
             "name": "kehu",
             "version": __version__,
@@ -126,7 +177,21 @@ def create_app(
         on_shutdown=[kehu.events.stop_background, kehu.stop] if lifespan else [],
         middleware=middleware,
         exception_handlers={KehuError: kehu_error_response},
-        openapi_config=OpenAPIConfig(title="Kehu", version="0.1.0", path="/schema"),
+        openapi_config=OpenAPIConfig(
+            title="Kehu",
+            version=__version__,
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "apiKey": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        description="An API key (kehu apikey create): Authorization: Bearer <key>",
+                    )
+                }
+            ),
+            security=[{"apiKey": []}],
+        ),
         debug=kehu.settings.debug,
     )
     app.state.kehu = kehu

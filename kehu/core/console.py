@@ -8,9 +8,11 @@ it. ``fail(message)`` ends the command with one line on stderr and a non-zero ex
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
@@ -37,6 +39,20 @@ class CliState:
         if database_url is not None:
             self.overrides["database_url"] = database_url
 
+    def require_project(self) -> None:
+        """Fail with one line, before anything is created, when there is no configuration:
+        no ``KEHU_CONFIG`` / ``--config``, no ``kehu.toml`` here and no database URL given."""
+        config = os.environ.get("KEHU_CONFIG")
+        if config:
+            if not Path(config).is_file():
+                fail(f"KEHU_CONFIG names {config}, which does not exist; run kehu init there")
+        elif not (
+            Path("kehu.toml").is_file()
+            or "database_url" in self.overrides
+            or os.environ.get("KEHU_DATABASE_URL")
+        ):
+            fail("no kehu.toml here; run kehu init or set KEHU_CONFIG")
+
     @cached_property
     def kehu(self) -> Kehu:
         from kehu.core.runtime import Kehu  # the composition root: the CLI builds the runtime
@@ -45,6 +61,7 @@ class CliState:
 
     def run(self, work: Callable[[Kehu], Awaitable[T]]) -> T:
         """Open the database, await ``work(kehu)``, close the database."""
+        self.require_project()
         kehu = self.kehu
 
         async def main() -> T:

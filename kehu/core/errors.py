@@ -67,6 +67,13 @@ class ValidationFailed(KehuError):
         super().__init__("; ".join(e.message for e in errors), field=errors[0].field)
 
 
+class BadInput(KehuError):
+    """A GraphQL argument value that is malformed (a Decimal that is not a decimal string, a
+    date that does not exist); raised while the request is checked, before anything runs."""
+
+    code = "BAD_USER_INPUT"
+
+
 class PluginError(KehuError):
     """Plugin set cannot be loaded (missing dependency, hook clash, ...)."""
 

@@ -5,95 +5,34 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
 from functools import total_ordering
 
+from iso4217 import Currency
+
 from kehu.core.errors import ValidationFailed
 
-# ISO 4217 minor-unit exponents for the currencies a CRM meets; default 2.
-_EXPONENTS = {
-    "JPY": 0,
-    "KRW": 0,
-    "VND": 0,
-    "CLP": 0,
-    "ISK": 0,
-    "BHD": 3,
-    "KWD": 3,
-    "OMR": 3,
-    "JOD": 3,
-    "TND": 3,
-}
-ISO_4217 = frozenset(
-    [
-        "AED",
-        "ARS",
-        "AUD",
-        "BDT",
-        "BGN",
-        "BHD",
-        "BRL",
-        "CAD",
-        "CHF",
-        "CLP",
-        "CNY",
-        "COP",
-        "CZK",
-        "DKK",
-        "EGP",
-        "EUR",
-        "GBP",
-        "HKD",
-        "HUF",
-        "IDR",
-        "ILS",
-        "INR",
-        "ISK",
-        "JOD",
-        "JPY",
-        "KES",
-        "KRW",
-        "KWD",
-        "KZT",
-        "LKR",
-        "MAD",
-        "MOP",
-        "MXN",
-        "MYR",
-        "NGN",
-        "NOK",
-        "NZD",
-        "OMR",
-        "PEN",
-        "PHP",
-        "PKR",
-        "PLN",
-        "QAR",
-        "RON",
-        "RUB",
-        "SAR",
-        "SEK",
-        "SGD",
-        "THB",
-        "TND",
-        "TRY",
-        "TWD",
-        "UAH",
-        "USD",
-        "VND",
-        "ZAR",
-    ]
-)
+# Every active ISO 4217 currency with minor units, from the ``iso4217`` package (the SIX list;
+# precious metals and funds without minor units excluded).
+EXPONENTS: dict[str, int] = {c.code: c.exponent for c in Currency if c.exponent is not None}
+ISO_4217 = frozenset(EXPONENTS)
+# The largest amount Kehu stores, in minor units: 15 digits (¥9,999,999,999,999.99). Sums of
+# up to 9,000 such amounts stay exact in a 64-bit integer, on SQLite and PostgreSQL alike.
+MAX_MINOR = 10**15 - 1
 
 
 def check_currency(code: str) -> str:
-    """Return the upper-cased ISO 4217 code or raise ``ValidationFailed``."""
-    normalized = (code or "").strip().upper()
-    if normalized not in ISO_4217:
-        raise ValidationFailed(
-            f"Unknown currency {code!r} (ISO 4217 code expected)", field="currency"
+    """``code`` if it is an upper-case ISO 4217 code, else ``ValidationFailed``."""
+    if code not in ISO_4217:
+        hint = (
+            " (codes are upper-case)" if isinstance(code, str) and code.upper() in ISO_4217 else ""
         )
-    return normalized
+        raise ValidationFailed(
+            f"Unknown currency {code!r}: an ISO 4217 code such as 'CNY' expected{hint}",
+            field="currency",
+        )
+    return code
 
 
 def exponent(currency: str) -> int:
-    return _EXPONENTS.get(currency, 2)
+    return EXPONENTS.get(currency, 2)
 
 
 @total_ordering
@@ -107,6 +46,16 @@ class Money:
     def __post_init__(self) -> None:
         if not isinstance(self.minor, int) or isinstance(self.minor, bool):
             raise TypeError("Money.minor must be an int")
+
+    def check_bound(self, field: str = "amount") -> "Money":
+        """``self`` if it is within ``MAX_MINOR``, else ``ValidationFailed``."""
+        if abs(self.minor) > MAX_MINOR:
+            limit = Money(MAX_MINOR, self.currency).amount
+            raise ValidationFailed(
+                f"{self.amount} {self.currency} is beyond the largest amount Kehu stores ({limit})",
+                field=field,
+            )
+        return self
 
     @classmethod
     def zero(cls, currency: str) -> "Money":
@@ -122,12 +71,14 @@ class Money:
             raise ValidationFailed(f"Invalid amount {amount!r}", field="amount") from None
         if not value.is_finite():
             raise ValidationFailed(f"Invalid amount {amount!r}", field="amount")
+        if value.adjusted() > 18:  # scaleb would overflow the context, and it is too big anyway
+            raise ValidationFailed(f"Amount {amount} is too large", field="amount")
         scaled = value.scaleb(exponent(currency))
         if scaled != scaled.to_integral_value():
             raise ValidationFailed(
                 f"{amount} has more decimals than {currency} allows", field="amount"
             )
-        return cls(int(scaled), currency)
+        return cls(int(scaled), currency).check_bound()
 
     @property
     def amount(self) -> Decimal:

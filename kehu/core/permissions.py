@@ -19,6 +19,7 @@ CORE_PERMISSIONS: dict[str, set[str]] = {
     "customer:import": {"admin", "manager"},
     "customer:export": {"admin", "manager", "finance"},
     "activity:write": WRITERS,
+    "activity:assign": {"admin", "manager"},
     "user:read": EVERYONE,
     "user:manage": {"admin"},
     "audit:read": {"admin", "manager"},
@@ -49,6 +50,12 @@ class Actor:
     def require(self, scope: str) -> None:
         if not self.can(scope):
             raise Forbidden(f"Role {self.role!r} lacks permission {scope!r}")
+
+
+def require_assign(actor: Actor, owner: int | None, scope: str) -> None:
+    """Making someone else the owner of a record needs ``scope`` (the system may)."""
+    if owner is not None and owner != actor.user_id and not actor.is_system:
+        actor.require(scope)
 
 
 def make_actor(

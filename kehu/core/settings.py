@@ -1,5 +1,7 @@
-"""Settings: defaults < ``kehu.toml`` in the working directory < ``KEHU_*`` environment."""
+"""Settings: defaults < ``kehu.toml`` in the working directory (or the file ``KEHU_CONFIG``
+names) < ``KEHU_*`` environment."""
 
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -50,6 +52,18 @@ class Settings(BaseSettings):
     graphql_max_depth: int = 12
     graphql_max_aliases: int = 30
     graphql_max_tokens: int = 5000
+    graphql_max_cost: int = Field(
+        20000,
+        ge=1,
+        description="Estimated objects one request may resolve (list sizes multiplied down "
+        "the query; a list without first/limit counts 10)",
+    )
+    graphql_introspection: Literal["authenticated", "all", "off"] = Field(
+        "authenticated", description="Who may introspect the schema (__schema, __type)"
+    )
+    graphql_suggestions: Literal["authenticated", "all", "off"] = Field(
+        "authenticated", description="Who gets 'Did you mean ...?' in validation errors"
+    )
     page_size_max: int = 100
     rate_limit_per_minute: int = Field(0, description="Requests per minute per client; 0 = off")
     default_currency: str = "CNY"
@@ -120,7 +134,20 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+        toml_file = os.environ.get("KEHU_CONFIG") or "kehu.toml"
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file))
+
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _relative_to_config(cls, value: str) -> str:
+        """A relative SQLite path is relative to the ``KEHU_CONFIG`` file, when one is named."""
+        config = os.environ.get("KEHU_CONFIG")
+        prefix = "sqlite:///"
+        if config and value.startswith(prefix) and not value.startswith(prefix + "/"):
+            path = Path(value.removeprefix(prefix))
+            if str(path) != ":memory:":
+                return prefix + str(Path(config).resolve().parent / path)
+        return value
 
     @property
     def is_sqlite(self) -> bool:

@@ -205,7 +205,9 @@ def deep_query(depth: int) -> str:
     return "query($id: ID!) { " + query + " }"
 
 
-async def test_query_depth_limit(kehu, kehu_client, make_user, system):
+@pytest.mark.parametrize("kehu_settings_overrides", [{"graphql_max_cost": 10**9}])
+async def test_query_depth_limit(kehu, kehu_client, make_user, system, kehu_settings_overrides):
+    """Depth on its own (contacts nested six times is also too costly by default)."""
     user = await make_user("admin")
     c = await customers.create_customer(system, {"name": "Deep"})
     contact = await contacts.create_contact(system, c["id"], {"name": "Diver"})
@@ -222,6 +224,7 @@ async def test_query_depth_limit(kehu, kehu_client, make_user, system):
     assert body.get("data") is None
     [error] = body["errors"]
     assert f"exceeds maximum operation depth of {limit}" in error["message"]
+    assert error["extensions"] == {"code": "QUERY_TOO_DEEP"}
     assert not [s for s in log.statements if "core_contact" in s]  # nothing was executed
 
 
@@ -300,7 +303,8 @@ async def test_unexpected_errors_are_masked(kehu, kehu_client, make_user, monkey
     body = response.json()
     assert body["data"] is None
     assert [e["message"] for e in body["errors"]] == ["Unexpected error."]
-    assert "extensions" not in body["errors"][0] or not body["errors"][0]["extensions"]
+    # a code that tells the client it is not its mistake, and nothing more
+    assert body["errors"][0]["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
 
 
 async def test_typed_and_validation_errors_keep_their_message(kehu, kehu_client, make_user):

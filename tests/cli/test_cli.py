@@ -335,3 +335,59 @@ def test_worker_once_runs_due_jobs(cli):
     assert "core.stale-customers: ok" in result.stdout
     # not due again for a day
     assert cli.ok("worker", "--once").stdout.strip() == ""
+
+
+# -- outside a project -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def elsewhere(tmp_path, monkeypatch):
+    """An empty folder that is no Kehu project, as the working directory."""
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    return folder
+
+
+@pytest.mark.parametrize("command", [("user", "list"), ("migrate",), ("demo",), ("serve",)])
+def test_outside_a_project_one_line_and_nothing_is_created(cli, elsewhere, command):
+    reason = cli.fails(*command, KEHU_DATABASE_URL=None, KEHU_CONFIG=None)
+    assert reason == "Error: no kehu.toml here; run kehu init or set KEHU_CONFIG"
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_commands_that_need_no_database_work_anywhere(cli, elsewhere):
+    assert "type Customer " in cli.ok("schema", KEHU_DATABASE_URL=None).stdout
+    assert "kehu_plugin_info" in cli.ok("plugins", KEHU_DATABASE_URL=None).stdout
+    assert "Commands:" in cli.ok("--help", KEHU_DATABASE_URL=None).stdout
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_config_option_and_variable_choose_the_file_and_its_folder(cli, elsewhere, tmp_path):
+    project = tmp_path / "crm"
+    project.mkdir()
+    config = project / "kehu.toml"
+    env = {"KEHU_DATABASE_URL": None, "KEHU_CONFIG": None}  # restored after each run
+    missing = cli.fails("--config", str(config), "user", "list", **env)
+    assert "names" in missing and "does not exist" in missing
+    cli.ok("--config", str(config), "init", **env)
+    assert config.is_file() and not (elsewhere / "kehu.toml").exists()
+    cli.ok("--config", str(config), "migrate", **env)
+    assert (project / "kehu.db").is_file()  # relative to the file, not the working directory
+    cli.ok("--config", str(config), "user", "add", "ann", "--role", "sales", **env)
+    listed = cli.ok("user", "list", **{**env, "KEHU_CONFIG": str(config)}).stdout
+    assert "ann" in listed
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_an_unmigrated_database_is_one_line(cli, tmp_path):
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    reason = cli.fails("user", "list", KEHU_DATABASE_URL=url)
+    assert reason == "Error: the database has no Kehu tables (or misses some); run kehu migrate"
+
+
+def test_plugins_wraps_long_hook_names_on_a_narrow_terminal(cli):
+    output = cli.ok("plugins", COLUMNS="60", KEHU_PLUGINS=None).stdout
+    assert "…" not in output
+    flat = "".join(output.split())  # folded names are whole again without the cell breaks
+    assert "kehu_graphql_dataloaders" in flat.replace("│", "")

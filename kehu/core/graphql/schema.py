@@ -17,11 +17,14 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.schema.config import StrawberryConfig
 
 import kehu.core.graphql.types  # noqa: F401 - registers the core extensible types
 from kehu.core.errors import KehuError, PluginError
 from kehu.core.graphql.base import EXTENSIBLE, Node, should_mask
+from kehu.core.graphql.guards import ErrorCodes, RequestGuard
 from kehu.core.graphql.rows import RowType
+from kehu.core.graphql.scalars import SCALARS
 
 
 class KehuSchema(strawberry.Schema):
@@ -156,10 +159,16 @@ def build_schema(kehu: Any) -> ComposedSchema:
         *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
     ]
     schema_extensions: list[Any] = [
+        lambda: ErrorCodes(suggestions=settings.graphql_suggestions),  # first: its exit runs last
         lambda: AddValidationRules(limits),
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
+        lambda: RequestGuard(
+            page_size_max=settings.page_size_max,
+            max_cost=settings.graphql_max_cost,
+            introspection=settings.graphql_introspection,
+        ),
     ]
     if not settings.debug:
         schema_extensions.append(lambda: MaskErrors(should_mask_error=should_mask))
@@ -170,5 +179,6 @@ def build_schema(kehu: Any) -> ComposedSchema:
         subscription=subscription,
         types=[*node_types.values(), *(c for _, c in extra)],
         extensions=schema_extensions,
+        config=StrawberryConfig(scalar_map=SCALARS),
     )
     return ComposedSchema(schema, node_types, loaders, composed)

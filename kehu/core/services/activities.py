@@ -10,7 +10,7 @@ from kehu.core.context import current
 from kehu.core.errors import FieldError, NotFound, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.pagination import Page, check_first, encode_cursor, keyset_page
-from kehu.core.permissions import Actor
+from kehu.core.permissions import Actor, require_assign
 from kehu.core.services.common import as_datetime, check_choice, diff, now, raise_if
 from kehu.core.services.customers import customer_scope, get_customer
 from kehu.core.services.records import stale
@@ -104,6 +104,7 @@ async def log_activity(actor: Actor, customer_id: int, data: dict[str, Any]) -> 
     async with unit_of_work():
         await get_customer(actor, customer_id)
         values = await _clean(data, customer_id, partial=False)
+        require_assign(actor, values.get("owner"), "activity:assign")
         values.setdefault("owner", actor.user_id)
         status = values.setdefault("status", ActivityStatus.done.value)
         if status == ActivityStatus.done.value:
@@ -126,6 +127,8 @@ async def update_activity(
     async with unit_of_work():
         before = await get_activity(actor, activity_id)
         values = await _clean(data, before["customer"], partial=True)
+        if values.get("owner") != before["owner"]:
+            require_assign(actor, values.get("owner"), "activity:assign")
         status = values.get("status", before["status"])
         if status == ActivityStatus.done.value and before["status"] != status:
             values["completed_at"] = now()

@@ -1,7 +1,6 @@
 """Exporting customers and contacts: visible rows streamed in id order, written as CSV or JSON
 lines (``kehu export``)."""
 
-import csv
 import json
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -10,6 +9,7 @@ from typing import Any, TextIO
 
 from kehu.core.permissions import Actor
 from kehu.core.services.customers import customer_scope
+from kehu.core.spreadsheet import BOM, SafeWriter
 from kehu.core.tables import Contact, Customer, CustomerTag, Team, User
 
 EXPORT_COLUMNS = [
@@ -119,11 +119,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
-async def write_export(rows: AsyncIterator[dict[str, Any]], out: TextIO, fmt: str) -> int:
-    """Write rows as ``csv`` or ``jsonl``; returns the row count."""
+async def write_export(
+    rows: AsyncIterator[dict[str, Any]], out: TextIO, fmt: str, *, bom: bool = False
+) -> int:
+    """Write rows as ``csv`` (formula cells neutralised; ``bom`` for Excel) or ``jsonl``;
+    returns the row count."""
     count = 0
     writer = None
     header: list[str] = []
+    if bom and fmt == "csv":
+        out.write(BOM)
     async for row in rows:
         if fmt == "jsonl":
             row = {k: _plain(v) for k, v in row.items()}
@@ -133,7 +138,7 @@ async def write_export(rows: AsyncIterator[dict[str, Any]], out: TextIO, fmt: st
         else:
             if writer is None:
                 header = list(row)
-                writer = csv.writer(out)
+                writer = SafeWriter(out)
                 writer.writerow(header)
             custom = row.get("custom_fields", "")
             if not isinstance(custom, str):

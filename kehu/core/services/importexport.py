@@ -17,6 +17,7 @@ from kehu.core.permissions import Actor
 from kehu.core.services import contacts as contact_service
 from kehu.core.services import customers as customer_service
 from kehu.core.services.customers import customer_scope
+from kehu.core.spreadsheet import plain_cell
 from kehu.core.tables import AuditLog, Contact, Customer, CustomerTag, Team, User
 
 CUSTOMER_ALIASES = {
@@ -137,7 +138,7 @@ def read_csv(
                     (f"malformed row: {len(values)} columns, header has {len(headers)}"),
                 )
                 continue
-            yield reader.line_num, dict(zip(headers, values, strict=True))
+            yield reader.line_num, dict(zip(headers, map(plain_cell, values), strict=True))
 
     return headers, rows()
 

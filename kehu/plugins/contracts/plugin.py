@@ -45,6 +45,7 @@ def kehu_permissions() -> dict[str, set[str]]:
     return {
         "contract:read": EVERYONE,
         "contract:write": {"admin", "manager", "sales"},
+        "contract:assign": {"admin", "manager"},
         "contract:approve": {"admin", "manager", "finance"},
         "contract:sign": {"admin", "manager", "sales", "finance"},
         "credit:read": {"admin", "manager", "sales", "finance"},

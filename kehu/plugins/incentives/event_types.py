@@ -13,6 +13,7 @@ from typing import Any
 from kehu import EventType
 from kehu.core.services.common import load_json
 from kehu.core.tables import AuditLog
+from kehu.plugins.incentives.services import access
 from kehu.plugins.incentives.services.targets import target_scope
 from kehu.plugins.incentives.tables import IncentiveEvent, PayoutRun, Plan, PlanAssignment, Target
 
@@ -42,18 +43,20 @@ async def _deleted_rows(entity: str, ids: set[int]) -> dict[int, dict[str, Any]]
     return {r["entity_id"]: load_json(r["before"]) for r in rows if r["before"]}
 
 
-async def _with_scope(actor: Any, events: list[Any]) -> set[str]:
-    """The event type's ``scope`` is enough (core checked it before calling the rule)."""
-    return _all(events)
+async def _company_wide(actor: Any, events: list[Any]) -> set[str]:
+    """Company-wide ledger news (recomputations, payouts): for those who see everyone's
+    incentives (``access.sees_everyone``: admins, finance), not a team's manager."""
+    return _all(events) if access.sees_everyone(actor) else set()
 
 
-def _sees_target(actor: Any, row: dict[str, Any]) -> bool:
-    """``targets.target_scope`` for one snapshot of a target (for targets deleted since)."""
+def _sees_target(actor: Any, row: dict[str, Any], members: set[int]) -> bool:
+    """``targets.target_scope`` for one snapshot of a target (for targets deleted since);
+    ``members``: the user ids whose targets the actor sees besides their own."""
     scope = row.get("scope")
     if scope is None:
         return False
     if scope == "user":
-        return row.get("user") == actor.user_id
+        return row.get("user") == actor.user_id or row.get("user") in members
     if scope == "team":
         return actor.team_id is not None and row.get("team") == actor.team_id
     return True  # company, region, product, channel
@@ -78,28 +81,34 @@ async def targets_visible(actor: Any, events: list[Any]) -> set[str]:
     last = await _deleted_rows(
         "target", {e.entity_id for e in events if e.entity_id in gone and "scope" not in e.data}
     )
+    members: set[int] = set()
+    if gone and access.sees_team(actor):
+        members = {r["id"] for r in await access.team_members(actor)}
     allowed = set()
     for e in events:
         if e.entity_id in shown:
             allowed.add(e.id)
         elif e.entity_id in gone:
             row = e.data if "scope" in e.data else last.get(e.entity_id)
-            if row is not None and _sees_target(actor, row):
+            if row is not None and _sees_target(actor, row, members):
                 allowed.add(e.id)
     return allowed
 
 
 async def plans_visible(actor: Any, events: list[Any]) -> set[str]:
     """Plans are shown to everyone with ``commission:read``; an assignment (who is paid under
-    which plan) to ``commission:read_all``, the assigned user and the assigned team."""
-    if actor.can(READ_ALL):
+    which plan) to whom sees the assigned user's incentives (``access``) and the assigned
+    team."""
+    if access.sees_everyone(actor):
         return _all(events)
+    users = [e.data["user"] for e in events if e.data.get("user") is not None]
+    seen = await access.visible_user_ids(actor, users)
     allowed = set()
     for e in events:
         if e.name != "commission_plan.assigned":
             allowed.add(e.id)
         elif e.data.get("user") is not None:
-            if e.data["user"] == actor.user_id:
+            if e.data["user"] in seen:
                 allowed.add(e.id)
         elif actor.team_id is not None and e.data.get("team") == actor.team_id:
             allowed.add(e.id)
@@ -107,8 +116,9 @@ async def plans_visible(actor: Any, events: list[Any]) -> set[str]:
 
 
 async def incentive_events_visible(actor: Any, events: list[Any]) -> set[str]:
-    """``events.list_events``: your own incentive events, or all with ``commission:read_all``."""
-    if actor.can(READ_ALL):
+    """``events.list_events``: the incentive events of the users ``access`` lets you see."""
+    condition = access.users_condition(actor, IncentiveEvent.user)
+    if condition is None:
         return _all(events)
     ids = _ids(events)
     if not ids or actor.user_id is None:
@@ -116,7 +126,7 @@ async def incentive_events_visible(actor: Any, events: list[Any]) -> set[str]:
     mine = {
         r["id"]
         for r in await IncentiveEvent.select(IncentiveEvent.id).where(
-            IncentiveEvent.id.is_in(ids), IncentiveEvent.user == actor.user_id
+            IncentiveEvent.id.is_in(ids), condition
         )
     }
     return {e.id for e in events if e.entity_id in mine}
@@ -261,7 +271,7 @@ INCENTIVES_EVENTS = [
             "deleted": "number of ledger lines deleted",
         },
         scope=READ_ALL,
-        visible=_with_scope,
+        visible=_company_wide,
     ),
     EventType(
         "commission_period.paid_out",
@@ -270,7 +280,7 @@ INCENTIVES_EVENTS = [
         PAYOUT,
         table=PayoutRun,
         scope=READ_ALL,
-        visible=_with_scope,
+        visible=_company_wide,
     ),
     EventType(
         "incentive_event.proposed",

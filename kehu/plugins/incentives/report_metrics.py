@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from piccolo.querystring import QueryString
 
 from kehu.core.money import Money
+from kehu.plugins.incentives.services.access import sees_everyone, sees_team
 from kehu.plugins.incentives.services.actuals import MONEY_METRICS, NON_ADDITIVE
 from kehu.plugins.incentives.services.targets import attainments, target_scope
 from kehu.plugins.incentives.tables import Target
@@ -59,11 +60,17 @@ LINES = Source(
 
 async def _commission(query: MetricQuery) -> list[MetricRow]:
     """Ledger amounts per group and currency, summed in SQL (minor units)."""
-    scope = (
-        None
-        if query.actor.can("commission:read_all")
-        else QueryString(f'{L}."user" = {{}}', query.actor.user_id)
-    )
+    actor = query.actor
+    if sees_everyone(actor):
+        scope = None
+    elif sees_team(actor):
+        scope = QueryString(
+            f'({L}."user" = {{}} OR {L}."user" IN (SELECT id FROM core_user WHERE team = {{}}))',
+            actor.user_id,
+            actor.team_id,
+        )
+    else:
+        scope = QueryString(f'{L}."user" = {{}}', actor.user_id)
     dims = tuple(d for d in query.dimensions if d != "currency")  # always grouped by currency
     rows = await grouped(LINES, replace(query, dimensions=dims), f"SUM({L}.amount_minor)", scope)
     shown = "currency" in query.dimensions

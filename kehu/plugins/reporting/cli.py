@@ -62,6 +62,9 @@ def _when(value: str | None) -> datetime | None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also draw the result as a chart: SVG, or PNG when the file ends in .png.",
 )
+@click.option(
+    "--excel", is_flag=True, help="CSV with a UTF-8 byte order mark (for Excel in any locale)."
+)
 @click.option("--as", "as_user", metavar="USER", help="Compute with this user's visibility.")
 @click.pass_obj
 def report(
@@ -74,6 +77,7 @@ def report(
     granularity: str,
     fmt: str,
     chart: Path | None,
+    excel: bool,
     as_user: str | None,
 ) -> None:
     """Without NAME: list the metrics. With NAME: compute it."""
@@ -123,11 +127,11 @@ def report(
         else:
             chart.write_text(svg, encoding="utf-8")
     if fmt != "table":
-        click.echo(services.export(metric, rows, fmt), nl=False)
+        click.echo(services.export(metric, rows, fmt, bom=excel), nl=False)
         return
     records = services.to_records(metric, rows)
     columns = list(dict.fromkeys(k for r in records for k in r)) or [metric.unit]
     table = Table(*columns, title=metric.title)
     for record_ in records:
-        table.add_row(*(record_.get(c, "") for c in columns))
+        table.add_row(*(record_.get(c) or "" for c in columns))
     console.print(table)

@@ -13,7 +13,7 @@ from kehu.plugins.reporting import services
 from kehu.plugins.reporting.services import charts
 
 MEDIA = {
-    "csv": "text/csv; charset=utf-8",
+    "csv": "text/csv",  # Litestar adds "; charset=utf-8" to text types
     "json": "application/json",
     "svg": "image/svg+xml",
     "png": "image/png",
@@ -40,9 +40,11 @@ async def report(
     start: Annotated[datetime | None, QueryParameter(name="from")] = None,
     end: Annotated[datetime | None, QueryParameter(name="to")] = None,
     granularity: FromQuery[str] = "month",
+    bom: FromQuery[bool] = False,
 ) -> Response[str | bytes]:
     """A metric: ``?format=csv|json|svg|png&dimensions=tier,region&filter=region=East
-    &from=2026-01-01T00:00:00Z&to=...&granularity=month``."""
+    &from=2026-01-01T00:00:00Z&to=...&granularity=month``; ``&bom=1`` starts a CSV with a
+    UTF-8 byte order mark (Excel)."""
     if format not in MEDIA:
         raise ValidationFailed("format must be csv, json, svg or png", field="format")
     dims = tuple(d for d in dimensions.split(",") if d)
@@ -61,5 +63,5 @@ async def report(
         if format == "png":
             body = charts.to_png(body)
     else:
-        body = services.export(metric, rows, format)
+        body = services.export(metric, rows, format, bom=bom)
     return Response(body, media_type=MEDIA[format])

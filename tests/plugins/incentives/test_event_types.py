@@ -1,7 +1,7 @@
 """The incentives event catalogue: every emitted name is declared with real field meanings,
 and the ``visible`` rules give each receiver exactly the incentive data the services show them
-(a rep their own, a manager with ``commission:read_all`` their team's and everyone else's, an
-admin everything; a manager without it what ``target_scope`` allows)."""
+(a rep their own, a manager with ``commission:read_all`` their team's, finance and admins
+everything; a manager without it what ``target_scope`` allows)."""
 
 import ast
 from datetime import date
@@ -147,7 +147,8 @@ async def test_target_events_follow_target_scope(kehu, system, people, target_ev
         "rep": {"rep", "north_team", "company", "decomposed", "gone", "deleted"},
         "mate": {"mate", "north_team", "company", "decomposed"},
         "south": {"south", "south_team", "company", "gone_south", "deleted_south"},
-        "manager": everything,  # commission:read_all: the team's and everyone else's
+        # commission:read_all with team visibility: the team's members', not the South's
+        "manager": {"rep", "mate", "north_team", "company", "decomposed", "gone", "deleted"},
         "finance": everything,
         "admin": everything,
         "viewer": set(),  # no incentive:read
@@ -172,7 +173,7 @@ async def test_incentive_events_go_to_their_user(kehu, system, people):
         "amount": cny("10.00"),
     }
     mine = await events.propose(p["manager"].actor, {**proposal, "user": p["rep"].id})
-    theirs = await events.propose(p["manager"].actor, {**proposal, "user": p["south"].id})
+    theirs = await events.propose(system, {**proposal, "user": p["south"].id})
     decided = await events.decide(system, mine["id"], True, note="well done")
     evts = {
         "proposed": event("incentive_event.proposed", mine["id"], mine),
@@ -184,7 +185,7 @@ async def test_incentive_events_go_to_their_user(kehu, system, people):
         "rep": {"proposed", "approved"},
         "mate": set(),
         "south": {"theirs"},
-        "manager": everything,
+        "manager": {"proposed", "approved"},  # their team's, not the South's
         "finance": everything,
         "admin": everything,
         "viewer": set(),
@@ -238,7 +239,8 @@ async def test_plans_assignments_and_payouts(kehu, system, people):
     assert await got("rep") == {"created", "ended", "to_rep", "to_north"}
     assert await got("mate") == {"created", "ended", "to_north"}
     assert await got("south") == {"created", "ended", "to_south"}
-    assert await got("manager") == everything
+    # the North's assignments; company-wide ledger news is for finance and admins
+    assert await got("manager") == {"created", "ended", "to_rep", "to_north"}
     assert await got("finance") == everything
     assert await got("admin") == everything
     assert await got("viewer") == set()

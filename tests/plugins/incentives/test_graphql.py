@@ -136,8 +136,8 @@ async def test_ledger_statement_and_leaderboard_visibility(kehu, gql, make_user,
 
 async def test_payout_events_and_scorecard(kehu, gql, make_user, won_deal):
     admin = await make_user("admin")
-    manager = await make_user("manager")
-    rep = await make_user("sales")
+    manager = await make_user("manager", team="North")
+    rep = await make_user("sales", team="North")
     await _plan(gql, admin, [rep])
     await won_deal(rep, "100.00", closed_on=Q3)
     body = await gql(
@@ -289,8 +289,8 @@ async def test_invalid_period_is_a_payload_error(kehu, gql, make_user):
 
 
 async def test_commission_lines_visibility(kehu, gql, make_user, won_deal, make_plan, system):
-    manager = await make_user("manager")
-    a, b = await make_user("sales"), await make_user("sales")
+    manager = await make_user("manager", team="North")
+    a, b = await make_user("sales", team="North"), await make_user("sales", team="North")
     await make_plan([a, b])
     await won_deal(a, "10.00", closed_on=Q3)
     await won_deal(b, "20.00", closed_on=Q3)

@@ -39,8 +39,8 @@ async def runtime_with(kehu: Kehu, listener: object):
 
 
 async def test_published_hooks(kehu, system, make_user, won_deal, make_plan):
-    rep = await make_user("sales")
-    manager = await make_user("manager")
+    rep = await make_user("sales", team="North")
+    manager = await make_user("manager", team="North")
     await make_plan([rep])
     await won_deal(rep, "100.00", closed_on=ledger.periods.parse("2026-Q3").start)
     listener = Listener()

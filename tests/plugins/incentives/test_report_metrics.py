@@ -148,8 +148,8 @@ async def test_commission_days_count_at_midnight_utc(kehu, ledger):
 
 
 async def test_commission_visibility(kehu, ledger):
-    """A rep sees their own lines only (whatever the team); commission:read_all (managers,
-    admins, finance) sees everyone's."""
+    """A rep sees their own lines only (whatever the team); a manager (commission:read_all,
+    team visibility) their team's; admins and finance everyone's."""
     assert await values_of(kehu, "incentives.commission", ledger["cai"], ("owner",), **H2) == {
         ("cai",): (D("450.00"), "CNY")
     }
@@ -162,14 +162,14 @@ async def test_commission_visibility(kehu, ledger):
         )
         == {}
     )
-    assert (
-        len(
-            await values_of(
-                kehu, "incentives.commission", ledger["manager"], ("owner", "currency"), **H2
-            )
-        )
-        == 4
+    south = await values_of(
+        kehu, "incentives.commission", ledger["manager"], ("owner", "currency"), **H2
     )
+    assert south == {("cai", "CNY"): (D("450.00"), "CNY")}
+    everyone = await values_of(
+        kehu, "incentives.commission", ledger["admin"], ("owner", "currency"), **H2
+    )
+    assert len(everyone) == 4
 
 
 async def test_commission_over_graphql(kehu, ledger, gql):

@@ -103,12 +103,20 @@ async def test_attainment_is_live_and_visibility(kehu, system, make_user, won_de
     ]
     with pytest.raises(NotFound):
         await targets.get_target(rep.actor, theirs["id"])
-    assert len(await targets.list_targets(manager.actor, "2026-Q3")) == 3
+    # the North's manager sees the North's targets, not the South's
+    assert len(await targets.list_targets(manager.actor, "2026-Q3")) == 2
+    with pytest.raises(NotFound):
+        await targets.get_target(manager.actor, theirs["id"])
+    with pytest.raises(Forbidden):
+        await targets.create_target(
+            manager.actor,
+            {"metric": "won_revenue", "user": other.id, "period": "2026-Q4", "amount": cny("1.00")},
+        )
 
 
 async def test_incentive_events_need_another_managers_approval(kehu, system, make_user):
-    rep = await make_user("sales")
-    m1, m2 = await make_user("manager"), await make_user("manager")
+    rep = await make_user("sales", team="North")
+    m1, m2 = await make_user("manager", team="North"), await make_user("manager", team="North")
     with pytest.raises(Forbidden):
         await events.propose(
             rep.actor,
@@ -196,8 +204,8 @@ async def test_scorecard_uses_enabled_plugins_only(kehu, system, make_user, won_
 
 
 async def test_proposals_are_idempotent(kehu, make_user):
-    rep = await make_user("sales")
-    manager = await make_user("manager")
+    rep = await make_user("sales", team="North")
+    manager = await make_user("manager", team="North")
     data = {
         "kind": "bonus",
         "subtype": "spot",

@@ -300,3 +300,44 @@ async def test_dashboard_panels_are_validated(world, gql):
 async def test_archived_customers_have_no_activities_leak(world, kehu):
     # sanity for the fixture: activities table holds exactly the spec's 7 rows
     assert await Activity.count() == 7
+
+
+async def test_csv_reports_are_safe_for_spreadsheets(world, kehu_client, system):
+    await customers.create_customer(
+        system, {"name": "Evil", "tier": "gold", "region": '=HYPERLINK("http://evil.example")'}
+    )
+    headers = {"Authorization": f"Bearer {world['admin'].key}"}
+    url = "/reports/customers.active"
+    plain = await kehu_client.get(url, params={"dimensions": "region"}, headers=headers)
+    assert plain.headers["content-type"] == "text/csv; charset=utf-8"
+    assert not plain.content.startswith(b"\xef\xbb\xbf")
+    assert '\'=HYPERLINK(""http://evil.example"")' in plain.text
+    assert not any(line.startswith("=") for line in plain.text.splitlines())
+    excel = await kehu_client.get(url, params={"dimensions": "tier", "bom": "1"}, headers=headers)
+    assert excel.content.startswith(b"\xef\xbb\xbf")
+    assert excel.content.decode("utf-8-sig").splitlines()[0] == "tier,count"
+
+
+def test_json_reports_keep_null_for_undefined_measures():
+    from kehu.plugins.reporting.services import export
+    from kehu.plugins.reporting.services.registry import MetricRow
+
+    metric = type("M", (), {"name": "m", "unit": "rate"})()
+    rows = [MetricRow({"stage": "won"}, Decimal("0.5"), measures={"conversion": None})]
+    import json
+
+    body = json.loads(export(metric, rows, "json"))
+    assert body["rows"] == [{"stage": "won", "rate": "0.5", "conversion": None}]
+    assert export(metric, rows, "csv").splitlines() == ["stage,rate,conversion", "won,0.5,"]
+
+
+async def test_openapi_declares_the_bearer_scheme_and_401_says_how(world, kehu_client):
+    spec = (await kehu_client.get("/schema/openapi.json")).json()
+    scheme = spec["components"]["securitySchemes"]["apiKey"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    assert spec["security"] == [{"apiKey": []}]
+    assert spec["paths"]["/health"]["get"]["security"] == [{}]  # open
+    unauthenticated = await kehu_client.get("/reports/customers.active")
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.headers["www-authenticate"] == 'Bearer realm="kehu"'
+    assert unauthenticated.json()["code"] == "UNAUTHENTICATED"

@@ -9,7 +9,7 @@ from kehu.core.errors import FieldError, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.money import Money, check_currency
 from kehu.core.pagination import Page, keyset_page
-from kehu.core.permissions import Actor
+from kehu.core.permissions import Actor, require_assign
 from kehu.core.services.common import as_date, now, raise_if
 from kehu.core.services.customers import get_customer
 from kehu.core.services.records import stale
@@ -255,6 +255,7 @@ async def create_contract(actor: Actor, customer_id: int, data: dict[str, Any]) 
     async with unit_of_work():
         customer = await get_customer(actor, customer_id)
         values = await _clean(data, None)
+        require_assign(actor, values.get("owner"), "contract:assign")
         values.setdefault("currency", config().default_currency)
         lines = values.pop("lines", [])
         if "owner" not in values:
@@ -302,6 +303,8 @@ async def update_contract(
                 )
             )
         values = await _clean(data, row)
+        if values.get("owner") != row["owner"]:
+            require_assign(actor, values.get("owner"), "contract:assign")
         lines = values.pop("lines", None)
         if lines is not None:
             values["total_minor"] = await _write_lines(contract_id, lines)

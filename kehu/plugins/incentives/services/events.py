@@ -14,6 +14,7 @@ from kehu.core.permissions import Actor
 from kehu.core.services.common import now, raise_if
 from kehu.core.tables import User
 from kehu.plugins.incentives.services import periods
+from kehu.plugins.incentives.services.access import require_manages, users_condition
 from kehu.plugins.incentives.tables import EventKind, EventStatus, IncentiveEvent
 
 SUBTYPES = {
@@ -62,6 +63,7 @@ async def propose(actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
     if key is not None and not 1 <= len(key) <= 100:
         errors.append(FieldError("idempotencyKey", "idempotencyKey must be 1..100 characters"))
     raise_if(errors)
+    await require_manages(actor, user_id=user, team_id=None, scope="incentive:propose")
     async with unit_of_work():
         if key is not None:
             earlier = (
@@ -110,6 +112,7 @@ async def decide(actor: Actor, event_id: int, approve: bool, note: str = "") -> 
         row = await IncentiveEvent.select().where(IncentiveEvent.id == event_id).first()
         if row is None:
             raise NotFound(f"Incentive event {event_id} not found")
+        await require_manages(actor, user_id=row["user"], team_id=None, scope="incentive:approve")
         if not actor.is_system and actor.user_id in (row["user"], row["requested_by"]):
             raise Forbidden("An incentive event is approved by another manager")
         if row["status"] != EventStatus.pending:
@@ -137,8 +140,8 @@ async def list_events(
     first: a keyset page (``first`` ≤ 100) and a counter."""
     actor.require("incentive:read")
     conditions = []
-    if not actor.can("commission:read_all"):
-        conditions.append(IncentiveEvent.user == actor.user_id)
+    if (visible := users_condition(actor, IncentiveEvent.user)) is not None:
+        conditions.append(visible)
     if period:
         conditions.append(IncentiveEvent.period == periods.parse(period).key)
     if user_id is not None:

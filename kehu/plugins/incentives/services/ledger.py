@@ -17,13 +17,14 @@ from typing import Any
 
 from kehu.core.context import current
 from kehu.core.db import current_engine, is_sqlite
-from kehu.core.errors import FieldError, ValidationFailed
+from kehu.core.errors import FieldError, Forbidden, ValidationFailed
 from kehu.core.events import record, unit_of_work
 from kehu.core.money import Money
 from kehu.core.permissions import Actor
 from kehu.core.services.common import now
 from kehu.core.tables import User
 from kehu.plugins.incentives.services import periods, plans, sources
+from kehu.plugins.incentives.services.access import sees_everyone
 from kehu.plugins.incentives.services.actuals import actuals
 from kehu.plugins.incentives.services.targets import target_value
 from kehu.plugins.incentives.tables import CommissionLine, PayoutRun, Target
@@ -408,5 +409,8 @@ async def run_payout(actor: Actor, period_key: str) -> dict[str, Any]:
 
 
 async def payout_runs(actor: Actor) -> list[dict[str, Any]]:
+    """Every payout run (company-wide totals): for admins and finance (``sees_everyone``)."""
     actor.require("commission:read_all")
+    if not sees_everyone(actor):
+        raise Forbidden("Payout runs are shown to admins and finance")
     return await PayoutRun.select().order_by(PayoutRun.period)

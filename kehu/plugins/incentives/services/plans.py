@@ -12,6 +12,7 @@ from kehu.core.events import record, unit_of_work
 from kehu.core.permissions import Actor
 from kehu.core.services.common import raise_if
 from kehu.core.tables import User
+from kehu.plugins.incentives.services.access import require_manages
 from kehu.plugins.incentives.services.actuals import check_metric
 from kehu.plugins.incentives.tables import Basis, Plan, PlanAssignment
 
@@ -215,6 +216,7 @@ async def assign_plan(
         raise ValidationFailed("give exactly one of userId and teamId", field="userId")
     if user_id is not None and not await User.exists().where(User.id == user_id):
         raise ValidationFailed(FieldError("userId", f"User {user_id} not found", "NOT_FOUND"))
+    await require_manages(actor, user_id=user_id, team_id=team_id)
     start = effective_from or plan["effective_from"]
     async with unit_of_work():
         row = (

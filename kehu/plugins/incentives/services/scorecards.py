@@ -13,6 +13,7 @@ from kehu.core.errors import Forbidden
 from kehu.core.money import Money
 from kehu.core.permissions import Actor
 from kehu.plugins.incentives.services import periods
+from kehu.plugins.incentives.services.access import can_see_user
 from kehu.plugins.incentives.services.actuals import (
     ALL_METRICS,
     LOWER_IS_BETTER,
@@ -61,8 +62,8 @@ async def scorecard(
     actor: Actor, user_id: int, period_key: str, weights: dict[str, Decimal] | None = None
 ) -> Scorecard:
     actor.require("incentive:read")
-    if actor.user_id != user_id and not actor.can("commission:read_all"):
-        raise Forbidden("Only managers, admins and finance see other people's scorecards")
+    if not await can_see_user(actor, user_id):
+        raise Forbidden("Only your manager, admins and finance see your scorecard")
     period = periods.parse(period_key)
     configured = weights or current().plugin_settings("incentives").scorecard_weights
     usable = [m for m in configured if m in ALL_METRICS and m in available_metrics()]

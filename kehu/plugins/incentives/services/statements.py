@@ -14,6 +14,11 @@ from kehu.core.pagination import Page, keyset_page
 from kehu.core.permissions import Actor
 from kehu.core.tables import User
 from kehu.plugins.incentives.services import periods
+from kehu.plugins.incentives.services.access import (
+    can_see_user,
+    users_condition,
+    visible_user_ids,
+)
 from kehu.plugins.incentives.services.actuals import Value, actuals
 from kehu.plugins.incentives.services.ledger import (
     locked_periods,
@@ -22,10 +27,6 @@ from kehu.plugins.incentives.services.ledger import (
 )
 from kehu.plugins.incentives.services.targets import target_value
 from kehu.plugins.incentives.tables import CommissionLine, IncentiveEvent, Target
-
-
-def can_see_money_of(actor: Actor, user_id: int) -> bool:
-    return actor.user_id == user_id or actor.can("commission:read_all")
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,8 @@ class Statement:
 
 async def statement(actor: Actor, user_id: int, period_key: str) -> Statement:
     actor.require("incentive:read")
-    if not can_see_money_of(actor, user_id):
-        raise Forbidden("Only managers, admins and finance see other people's statements")
+    if not await can_see_user(actor, user_id):
+        raise Forbidden("Only your manager, admins and finance see your statements")
     period = settlement_period(period_key)
     user = await User.select().where(User.id == user_id).first()
     if user is None:
@@ -91,14 +92,14 @@ async def lines(
     counter: your own, or anyone's (one user or all) with ``commission:read_all``."""
     actor.require("incentive:read")
     period = settlement_period(period_key)
-    if user_id is None and not actor.can("commission:read_all"):
-        user_id = actor.user_id
-    if user_id is not None and not can_see_money_of(actor, user_id):
-        raise Forbidden("Only managers, admins and finance see other people's commissions")
+    if user_id is not None and not await can_see_user(actor, user_id):
+        raise Forbidden("Only your manager, admins and finance see your commissions")
     query, count = CommissionLine.select(), CommissionLine.count()
     conditions = [CommissionLine.period == period.key]
     if user_id is not None:
         conditions.append(CommissionLine.user == user_id)
+    elif (visible := users_condition(actor, CommissionLine.user)) is not None:
+        conditions.append(visible)
     for condition in conditions:
         query, count = query.where(condition), count.where(condition)
     page = await keyset_page(
@@ -165,7 +166,9 @@ async def leaderboard(
         (u for u in acts if u in users), key=lambda u: (-acts[u].number, users[u]["username"])
     )
     out = []
-    for rank, uid in enumerate(ordered[: max(1, min(first, 100))], start=1):
+    shown = ordered[: max(1, min(first, 100))]
+    paid = await visible_user_ids(actor, shown)
+    for rank, uid in enumerate(shown, start=1):
         goal = goals.get(uid)
         out.append(
             Standing(
@@ -174,7 +177,7 @@ async def leaderboard(
                 acts[uid],
                 acts[uid].number / goal if goal else None,
                 Money(money[uid], currency.get(uid, acts[uid].currency or "CNY"))
-                if can_see_money_of(actor, uid)
+                if uid in paid
                 else None,
             )
         )

@@ -16,6 +16,12 @@ from kehu.core.permissions import Actor
 from kehu.core.services.common import raise_if
 from kehu.core.tables import Team, User
 from kehu.plugins.incentives.services import periods
+from kehu.plugins.incentives.services.access import (
+    require_manages,
+    sees_everyone,
+    sees_team,
+    team_members,
+)
 from kehu.plugins.incentives.services.actuals import (
     MONEY_METRICS,
     NON_ADDITIVE,
@@ -46,10 +52,14 @@ def target_scope(actor: Actor) -> Any:
     """Where-clause of the targets ``actor`` may see (``None`` = all): every target with
     ``commission:read_all``, else their own user targets, their team's targets and the
     company / region / product / channel ones."""
-    if actor.can("commission:read_all"):
+    if sees_everyone(actor):
         return None
     shared = Target.scope.not_in(["user", "team"])
     mine = (Target.scope == "user") & (Target.user == actor.user_id)
+    if sees_team(actor):
+        mine = (Target.scope == "user") & (
+            Target.user.is_in(team_members(actor)) | (Target.user == actor.user_id)
+        )
     if actor.team_id is None:
         return shared | mine
     return shared | mine | ((Target.scope == "team") & (Target.team == actor.team_id))
@@ -119,6 +129,7 @@ async def _clean(data: dict[str, Any]) -> dict[str, Any]:
 async def create_target(actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
     actor.require("incentive:manage")
     values = await _clean(data)
+    await require_manages(actor, user_id=values["user"], team_id=values["team"])
     async with unit_of_work():
         row = (
             await Target.insert(Target(**values, created_by=actor.user_id)).returning(
@@ -133,6 +144,7 @@ async def delete_target(actor: Actor, target_id: int) -> int:
     """Delete a target and its decomposition (children cascade)."""
     actor.require("incentive:manage")
     row = await get_target(actor, target_id)
+    await require_manages(actor, user_id=row["user"], team_id=row["team"])
     async with unit_of_work():
         await Target.delete().where(Target.id == target_id)
         await record(actor, "deleted", "target", target_id, before=row)
@@ -182,6 +194,7 @@ async def decompose(
     (a team target → its members, weights per user id, equal by default)."""
     actor.require("incentive:manage")
     row = await get_target(actor, target_id)
+    await require_manages(actor, user_id=row["user"], team_id=row["team"])
     base = {
         k: row[k]
         for k in (

@@ -1,7 +1,6 @@
 """Running metrics: the registry of the enabled plugins' metrics, one run, a period
 comparison, and export as CSV or JSON."""
 
-import csv
 import io
 import json
 from datetime import datetime
@@ -11,6 +10,7 @@ import kehu.plugins.reporting.services.registry as m
 from kehu.core.context import current
 from kehu.core.errors import NotFound, ValidationFailed
 from kehu.core.permissions import Actor
+from kehu.core.spreadsheet import SafeWriter
 
 
 def all_metrics() -> dict[str, m.Metric]:
@@ -60,12 +60,14 @@ def to_records(metric: m.Metric, rows: list[m.MetricRow]) -> list[dict[str, Any]
         if row.currency:
             record_["currency"] = row.currency
         for name, value in row.measures.items():
-            record_[name] = "" if value is None else str(value)
+            record_[name] = None if value is None else str(value)
         out.append(record_)
     return out
 
 
-def export(metric: m.Metric, rows: list[m.MetricRow], fmt: str) -> str:
+def export(metric: m.Metric, rows: list[m.MetricRow], fmt: str, *, bom: bool = False) -> str:
+    """The rows as ``json`` (undefined measures ``null``) or ``csv`` (empty cells, formula
+    cells neutralised, a BOM first with ``bom``)."""
     records = to_records(metric, rows)
     if fmt == "json":
         return json.dumps(
@@ -77,7 +79,7 @@ def export(metric: m.Metric, rows: list[m.MetricRow], fmt: str) -> str:
         raise ValidationFailed("format must be csv or json", field="format")
     out = io.StringIO()
     columns = list(dict.fromkeys(k for r in records for k in r)) or [metric.unit]
-    writer = csv.DictWriter(out, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows(records)
+    writer = SafeWriter(out, bom=bom)
+    writer.writerow(columns)
+    writer.writerows([r.get(c) for c in columns] for r in records)
     return out.getvalue()
