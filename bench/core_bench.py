@@ -150,7 +150,7 @@ async def raw_list_latency(kehu: Kehu, n: int) -> list[float]:
 
 
 async def bench(url: str, rows: int, queries: int) -> None:
-    kehu = Kehu(Settings(database_url=url, plugins=["core"]))
+    kehu = Kehu(Settings(database_url=url, plugins=["core"], rate_limit_per_minute=10**9))
     await kehu.start()
     await kehu.migrate()
     await kehu.engine.run_ddl("CREATE TABLE bench_raw AS SELECT * FROM core_customer WHERE 1=0")

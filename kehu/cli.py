@@ -53,7 +53,7 @@ class KehuGroup(click.Group):
         except KehuError as exc:
             fail(exc.message, 2 if exc.code == "PLUGIN" else 1)
         except Exception as exc:
-            if _missing_table(exc):
+            if _missing_table(exc) and ctx.invoked_subcommand != "migrate":
                 fail("the database has no Kehu tables (or misses some); run kehu migrate")
             raise
 

@@ -7,17 +7,20 @@ from cross_web import HTTPException
 from litestar import Litestar, Request, get
 from litestar.datastructures import Headers
 from litestar.di import Provide
-from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.response import Response
 from litestar.status_codes import HTTP_503_SERVICE_UNAVAILABLE
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.ides import get_graphql_ide_html
 from strawberry.litestar import make_graphql_controller
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET
 
 from kehu.api.auth import bearer_from, provide_actor
+from kehu.api.ide import asset_router, offline
+from kehu.api.idempotency import idempotency_middleware
+from kehu.api.rate_limit import rate_limit_middleware
 from kehu.core.errors import KehuError, Unauthenticated, ValidationFailed
 from kehu.core.graphql.base import KehuContext
 from kehu.core.graphql.guards import code_of_message
@@ -33,6 +36,7 @@ _STATUS = {
     "NOT_FOUND": 404,
     "CONFLICT": 409,
     "VALIDATION": 400,
+    "UNAVAILABLE": 501,
 }
 
 
@@ -112,6 +116,8 @@ def create_app(
     )
 
     class GraphQL(base):  # type: ignore[valid-type,misc]
+        graphql_ide_html = offline(get_graphql_ide_html("graphiql"))
+
         async def process_result(self, request: Any, result: Any) -> Any:
             """Errors raised before the schema ran (a syntax error found by the view) get
             their code here; the others already have one (``ErrorCodes``)."""
@@ -162,16 +168,18 @@ def create_app(
             ],
         }
 
-    middleware = []
-    if kehu.settings.rate_limit_per_minute:
-        middleware.append(
-            RateLimitConfig(
-                rate_limit=("minute", kehu.settings.rate_limit_per_minute), exclude=["/health"]
-            ).middleware
-        )
+    middleware: list[Any] = [idempotency_middleware]
+    if kehu.settings.rate_limit_per_minute:  # outermost: a refused request costs nothing else
+        middleware.insert(0, rate_limit_middleware(kehu.settings.rate_limit_per_minute))
 
     app = Litestar(
-        route_handlers=[GraphQL, health, meta, *kehu.collect("kehu_route_handlers")],
+        route_handlers=[
+            GraphQL,
+            health,
+            meta,
+            asset_router(),
+            *kehu.collect("kehu_route_handlers"),
+        ],
         dependencies={"actor": Provide(provide_actor)},
         on_startup=[kehu.start, kehu.events.start_background] if lifespan else [],
         on_shutdown=[kehu.events.stop_background, kehu.stop] if lifespan else [],

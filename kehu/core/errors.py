@@ -74,6 +74,12 @@ class BadInput(KehuError):
     code = "BAD_USER_INPUT"
 
 
+class Unavailable(KehuError):
+    """A feature whose optional extra or system library is not installed (HTTP 501)."""
+
+    code = "UNAVAILABLE"
+
+
 class PluginError(KehuError):
     """Plugin set cannot be loaded (missing dependency, hook clash, ...)."""
 

@@ -76,10 +76,12 @@ def kehu_jobs() -> list:
         return f"{created} stale-customer review task(s) planned"
 
     async def prune_events(kehu) -> str:
+        from kehu.core.services import idempotency
         from kehu.core.services.events import prune
 
         gone = await prune(timedelta(days=kehu.settings.event_retention_days))
-        return f"{gone} old event(s) pruned from the outbox"
+        keys = await idempotency.prune()
+        return f"{gone} old event(s) pruned from the outbox, {keys} expired idempotency key(s)"
 
     return [
         Job(
@@ -94,7 +96,7 @@ def kehu_jobs() -> list:
             prune_events,
             every=timedelta(days=1),
             description="Delete outbox events older than event_retention_days that every "
-            "subscriber has read",
+            "subscriber has read, and idempotency keys older than 24 hours",
         ),
     ]
 

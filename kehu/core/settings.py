@@ -65,7 +65,12 @@ class Settings(BaseSettings):
         "authenticated", description="Who gets 'Did you mean ...?' in validation errors"
     )
     page_size_max: int = 100
-    rate_limit_per_minute: int = Field(0, description="Requests per minute per client; 0 = off")
+    rate_limit_per_minute: int = Field(
+        3000,
+        ge=0,
+        description="Requests per minute per API key (per address without one), counted in "
+        "the database so all workers share it; 0 = off",
+    )
     default_currency: str = "CNY"
     secret_key: str = Field(
         "",

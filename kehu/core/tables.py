@@ -330,6 +330,32 @@ class KeyValue(Table, tablename="core_kv"):
     value = Text(default="")
 
 
+class IdempotencyRecord(Table, tablename="core_idempotency"):
+    """A mutation sent with an ``Idempotency-Key``: the response it got, replayed for 24 h to
+    a retry with the same key from the same API key (``kehu.core.services.idempotency``)."""
+
+    id: Serial  # added by Piccolo; declared for type checkers
+
+    scope = Varchar(length=64)  # SHA-256 of the API key: keys never leak into another's
+    key = Varchar(length=255)
+    fingerprint = Varchar(length=64)  # SHA-256 of the request (query, variables, operation)
+    status_code = Integer(null=True, default=None)  # None while the first request runs
+    content_type = Varchar(length=100, default="")
+    response = Text(default="")
+    locked_until = Timestamptz()
+    created_at = Timestamptz(default=TimestamptzNow(), index=True)
+
+
+class RateLimitBucket(Table, tablename="core_rate_limit"):
+    """Requests of one client (API key, else address) in one minute, shared by all workers."""
+
+    id: Serial  # added by Piccolo; declared for type checkers
+
+    bucket = Varchar(length=100, unique=True)
+    hits = Integer(default=0)
+    window_start = Timestamptz(index=True)
+
+
 CORE_TABLES = [
     Team,
     User,
@@ -346,4 +372,6 @@ CORE_TABLES = [
     MailMessage,
     NotificationOptOut,
     KeyValue,
+    IdempotencyRecord,
+    RateLimitBucket,
 ]

@@ -341,3 +341,16 @@ async def test_openapi_declares_the_bearer_scheme_and_401_says_how(world, kehu_c
     assert unauthenticated.status_code == 401
     assert unauthenticated.headers["www-authenticate"] == 'Bearer realm="kehu"'
     assert unauthenticated.json()["code"] == "UNAUTHENTICATED"
+
+
+async def test_png_without_the_extra_is_501_with_a_message(world, kehu_client, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "cairosvg", None)  # as if kehu[png] were not installed
+    headers = {"Authorization": f"Bearer {world['admin'].key}"}
+    response = await kehu_client.get(
+        "/reports/customers.active", params={"format": "png"}, headers=headers
+    )
+    assert response.status_code == 501
+    body = response.json()
+    assert body["code"] == "UNAVAILABLE" and "kehu[png]" in body["message"]

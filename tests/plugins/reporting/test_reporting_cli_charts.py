@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+import pytest
 from click.testing import CliRunner
 
 from kehu.cli import main
@@ -69,13 +70,40 @@ def test_png_without_the_png_extra_is_one_clear_error(tmp_path, monkeypatch):
     import sys
 
     monkeypatch.setitem(sys.modules, "cairosvg", None)  # import cairosvg raises ImportError
-    try:
+    with pytest.raises(charts.Unavailable) as refused:
         charts.to_png("<svg/>")
-    except charts.ValidationFailed as exc:
-        assert exc.errors[0].code == "UNAVAILABLE" and "kehu[png]" in exc.errors[0].message
-    else:  # pragma: no cover
-        raise AssertionError("to_png should refuse")
+    assert refused.value.code == "UNAVAILABLE" and "kehu[png]" in refused.value.message
     monkeypatch.chdir(tmp_path)
     assert _run(tmp_path, "migrate").exit_code == 0
     drawn = _run(tmp_path, "report", "customers.active", "--chart", str(tmp_path / "x.png"))
     assert drawn.exit_code == 1 and "pip install 'kehu[png]'" in drawn.output
+    assert drawn.stderr.strip().count("\n") == 0 and "Traceback" not in drawn.output
+
+
+def _cjk_font_installed() -> bool:
+    import shutil
+    import subprocess
+
+    if shutil.which("fc-list") is None:
+        return False
+    found = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True)
+    return bool(found.stdout.strip())
+
+
+@pytest.mark.skipif(not _cjk_font_installed(), reason="no CJK font installed (fonts-noto-cjk)")
+def test_png_charts_draw_chinese_labels_not_empty_boxes():
+    """A font without the glyphs draws the same box for every character; with the CJK stack
+    two different labels give two different pictures, and a label differs from a blank."""
+    pytest.importorskip("cairosvg")
+    import io
+
+    from PIL import Image
+
+    def drawn(label: str) -> bytes:
+        rows = [MetricRow({"region": label}, Decimal(5))]
+        png = charts.to_png(charts.render(_metric("bar"), rows, ("region",)))
+        return Image.open(io.BytesIO(png)).convert("L").tobytes()
+
+    assert "Noto Sans CJK SC" in charts.render(_metric("bar"), [], ("region",))
+    east, north, blank = drawn("华东"), drawn("华北"), drawn("  ")
+    assert east != north != blank

@@ -1,18 +1,35 @@
 """SVG charts for metric results: bars by dimension, a line over periods, a funnel.
 
 Plain SVG text (no plotting dependency): open it in a browser or embed it in a page. PNG is
-the same chart rasterised by CairoSVG (the optional ``kehu[png]`` extra).
+the same chart rasterised by CairoSVG (the optional ``kehu[png]`` extra). Text asks for an
+explicit CJK font stack, so Chinese labels render on Linux (Noto Sans CJK, WenQuanYi),
+Windows (Microsoft YaHei) and macOS (PingFang) alike; ``sans-serif`` alone would fall back to
+a Latin font and draw empty boxes.
 """
 
+import logging
+import subprocess
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 from xml.sax.saxutils import escape
 
-from kehu.core.errors import FieldError, ValidationFailed
+from kehu.core.errors import Unavailable
 from kehu.plugins.reporting.services.registry import Metric, MetricRow
 
+log = logging.getLogger(__name__)
 WIDTH, HEIGHT = 760, 420
 LEFT, RIGHT, TOP, BOTTOM = 70, 20, 50, 90
 COLOR = "#2f6fb0"
+CJK_FAMILIES = (
+    "Noto Sans CJK SC",
+    "Source Han Sans SC",
+    "WenQuanYi Micro Hei",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "Hiragino Sans GB",
+    "Heiti SC",
+)
+FONTS = ", ".join(f"'{f}'" for f in CJK_FAMILIES) + ", 'Noto Sans', 'DejaVu Sans', sans-serif"
 
 
 def _label(row: MetricRow) -> str:
@@ -28,7 +45,7 @@ def _frame(title: str, body: list[str]) -> str:
     return "\n".join(
         [
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-            f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif" font-size="12">',
+            f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="{FONTS}" font-size="12">',
             f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>',
             f'<text x="{WIDTH / 2}" y="28" text-anchor="middle" font-size="16" '
             f'font-weight="bold">{escape(title)}</text>',
@@ -155,12 +172,36 @@ def to_png(svg: str) -> bytes:
     try:
         import cairosvg
     except (ImportError, OSError) as exc:
-        raise ValidationFailed(
-            FieldError(
-                "format",
-                "PNG charts need CairoSVG and the cairo library: pip install 'kehu[png]' "
-                "(or ask for format=svg)",
-                "UNAVAILABLE",
-            )
+        raise Unavailable(
+            "PNG charts need CairoSVG and the cairo library: pip install 'kehu[png]' "
+            "(or ask for format=svg)",
+            field="format",
         ) from exc
+    family = installed_cjk_family()
+    if family:  # CairoSVG uses the first family of the list only: name one that is there
+        svg = svg.replace(f'font-family="{FONTS}"', f"font-family=\"'{family}'\"")
     return cairosvg.svg2png(bytestring=svg.encode("utf-8"))
+
+
+@cache
+def installed_cjk_family() -> str | None:
+    """The first family of ``CJK_FAMILIES`` that fontconfig has (else any font covering
+    Chinese), ``None`` without one: then Chinese labels in PNG charts are empty boxes, and
+    a warning says which package to install."""
+    try:
+        listing = subprocess.run(
+            ["fc-list", ":lang=zh", "family"], capture_output=True, text=True, timeout=10
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        listing = ""
+    names = [n.strip() for line in listing.splitlines() for n in line.split(",") if n.strip()]
+    for family in CJK_FAMILIES:
+        if family in names:
+            return family
+    if names:
+        return names[0]
+    log.warning(
+        "No font with Chinese glyphs found: Chinese labels in PNG charts will be empty boxes "
+        "(install fonts-noto-cjk or fonts-wqy-microhei)"
+    )
+    return None
