@@ -41,6 +41,7 @@ from graphql import (
 )
 from graphql import ExecutionResult as GraphQLExecutionResult
 from kehu.core.errors import BadInput
+from kehu.core.graphql.base import encode_id
 from kehu.core.graphql.scalars import bad_input
 
 log = logging.getLogger("kehu.graphql")
@@ -49,6 +50,8 @@ SIZE_ARGUMENTS = ("first", "last", "limit")
 LIST_ESTIMATE = 10  # items assumed for a list field that takes no size argument
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 _SUGGESTION = re.compile(r" Did you mean .*\?$")
+_RAW_ID = re.compile(r"\b([A-Z][a-z]+(?: [a-z]+){0,2}) (\d+)\b")
+_SERVICE_CODES = {"NOT_FOUND", "CONFLICT", "FORBIDDEN"}
 _VARIABLE = re.compile(
     r"^Variable '\$(\w+)' (?:has invalid value|got invalid value)(?: at ([^:]+))?"
 )
@@ -349,6 +352,22 @@ def code_of_message(message: str) -> str:
     return "GRAPHQL_VALIDATION_FAILED"
 
 
+def _global_ids(message: str, node_types: dict[str, Any]) -> str:
+    """A service's message with its database ids as the API's global ids: ``Contact 7 not
+    found`` becomes ``Contact Q29udGFjdDo3 not found``; an id of a type the API does not
+    expose is left out (``Installment not found``)."""
+
+    def replace(match: re.Match[str]) -> str:
+        words, pk = match.group(1), int(match.group(2))
+        name = "".join(w.capitalize() for w in words.split())
+        kind = (
+            name if name in node_types else next((n for n in node_types if n.endswith(name)), None)
+        )
+        return f"{words} {encode_id(kind, pk)}" if kind else words
+
+    return _RAW_ID.sub(replace, message)
+
+
 class ErrorCodes(SchemaExtension):
     """Gives every error a code, hides suggestions where not allowed, logs expected ones."""
 
@@ -377,6 +396,8 @@ class ErrorCodes(SchemaExtension):
                 message = f"{kind} {argument!r}: {scalar.message}"
             if argument:
                 extensions["argument"] = argument
+        if extensions["code"] in _SERVICE_CODES:
+            message = _global_ids(message, getattr(context.context, "node_types", {}))
         user = getattr(context.context, "user", None)
         if not allowed(self.suggestions, user is not None):
             message = _SUGGESTION.sub("", message)
