@@ -126,11 +126,19 @@ def clean_phone(
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
 
 
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
 def require_text(value: str | None, field: str, max_length: int) -> tuple[str, FieldError | None]:
-    """Stripped text and the error if it is empty or longer than ``max_length``."""
+    """Stripped text and the error if it is empty, longer than ``max_length`` or holds a NUL
+    character or an unpaired surrogate (which PostgreSQL refuses and SQLite stores as is)."""
     value = (value or "").strip()
     if not value:
         return value, FieldError(field, f"{field} is required", "REQUIRED")
+    if _BAD_TEXT.search(value):
+        return value, FieldError(
+            field, f"{field} holds a NUL character or an unpaired surrogate", "INVALID_TEXT"
+        )
     if len(value) > max_length:
         return value, FieldError(
             field, f"{field} is longer than {max_length} characters", "TOO_LONG"

@@ -122,7 +122,14 @@ async def test_amounts_beyond_the_bound_are_refused_and_nothing_is_written(
         assert result["payment"] is None, amount
         assert [e["field"] for e in result["errors"]] == ["amount"], amount
     largest = await post(kehu_client, admin.key, PAY, payment(customer_id, "9999999999999.99"))
-    assert largest["data"]["recordPayment"]["payment"] is not None
+    paid = largest["data"]["recordPayment"]["payment"]["id"]
+    back = await post(
+        kehu_client,
+        admin.key,
+        "query($id: ID!) { node(id: $id) { ... on Payment { amount { amount currency } } } }",
+        {"id": paid},
+    )
+    assert back["data"]["node"]["amount"] == {"amount": "9999999999999.99", "currency": "CNY"}
 
 
 @pytest.mark.parametrize("text", ["a\u0000b", "a\ud800b", "\udfff"])
@@ -281,3 +288,13 @@ async def test_expected_errors_are_logged_at_info_without_a_traceback(kehu_clien
     await post(kehu_client, admin.key, '{ customer(id: "Q3VzdG9tZXI6OTk5") { id } }')
     records = [r for r in caplog.records if r.name in ("kehu.graphql", "strawberry.execution")]
     assert records and all(r.levelname == "INFO" and r.exc_info is None for r in records)
+
+
+async def test_services_refuse_nul_too_so_the_cli_and_imports_do(kehu, system):
+    from kehu.core.errors import ValidationFailed
+
+    for name in ("a\x00b", "\ud800"):
+        with pytest.raises(ValidationFailed) as refused:
+            await customers.create_customer(system, {"name": name})
+        assert refused.value.errors[0].code == "INVALID_TEXT"
+    assert await Customer.count() == 0
