@@ -126,7 +126,7 @@ def clean_phone(
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
 
 
-_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+BAD_TEXT = re.compile("[\x00\ud800-\udfff]")  # NUL and unpaired surrogates
 
 
 def require_text(value: str | None, field: str, max_length: int) -> tuple[str, FieldError | None]:
@@ -135,7 +135,7 @@ def require_text(value: str | None, field: str, max_length: int) -> tuple[str, F
     value = (value or "").strip()
     if not value:
         return value, FieldError(field, f"{field} is required", "REQUIRED")
-    if _BAD_TEXT.search(value):
+    if BAD_TEXT.search(value):
         return value, FieldError(
             field, f"{field} holds a NUL character or an unpaired surrogate", "INVALID_TEXT"
         )

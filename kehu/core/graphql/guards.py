@@ -43,12 +43,12 @@ from graphql import ExecutionResult as GraphQLExecutionResult
 from kehu.core.errors import BadInput
 from kehu.core.graphql.base import encode_id
 from kehu.core.graphql.scalars import bad_input
+from kehu.core.validation import BAD_TEXT
 
 log = logging.getLogger("kehu.graphql")
 
 SIZE_ARGUMENTS = ("first", "last", "limit")
 LIST_ESTIMATE = 10  # items assumed for a list field that takes no size argument
-_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 _SUGGESTION = re.compile(r" Did you mean .*\?$")
 _RAW_ID = re.compile(r"\b([A-Z][a-z]+(?: [a-z]+){0,2}) (\d+)\b")
 _SERVICE_CODES = {"NOT_FOUND", "CONFLICT", "FORBIDDEN"}
@@ -167,7 +167,7 @@ def _visit(
 def _bad_text(value: Any, path: str) -> str | None:
     """The path of the first string holding a NUL or an unpaired surrogate."""
     if isinstance(value, str):
-        return path if _BAD_TEXT.search(value) else None
+        return path if BAD_TEXT.search(value) else None
     if isinstance(value, dict):
         items: Any = value.items()
     elif isinstance(value, list):
@@ -184,7 +184,7 @@ def _bad_text(value: Any, path: str) -> str | None:
 def _literal_text(node: Any) -> StringValueNode | None:
     """The first string literal of the document holding a NUL or an unpaired surrogate."""
     if isinstance(node, StringValueNode):
-        return node if _BAD_TEXT.search(node.value) else None
+        return node if BAD_TEXT.search(node.value) else None
     if isinstance(node, Node):
         for key in node.keys:
             found = _literal_text(getattr(node, key, None))
